@@ -1,0 +1,1 @@
+//! taosr1-partition
