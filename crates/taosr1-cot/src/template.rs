@@ -1,0 +1,855 @@
+//! Prompt/response templates, the token convention, and parsing of generated text.
+
+use crate::data::Item;
+use crate::error::ParseError;
+use crate::grade::{Grade, GradeScale};
+
+/// Opens the chain-of-thought block.
+pub const THINK_OPEN: &str = "<think>";
+/// Closes the chain-of-thought block.
+pub const THINK_CLOSE: &str = "</think>";
+/// Opens the answer block; the next token is the grade label.
+pub const ANSWER_OPEN: &str = "<answer>";
+/// Closes the answer block.
+pub const ANSWER_CLOSE: &str = "</answer>";
+
+const TAGS: [&str; 4] = [THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE];
+
+/// Rewrites text into the token convention shared by every crate.
+///
+/// The text is lowercased; then every maximal run of alphanumeric characters is one token, every
+/// other non-whitespace character is a token of its own, and tokens are joined by single spaces
+/// (no leading or trailing space). The function is idempotent. Template tags such as `<think>`
+/// are split into `< think >`, so normalised text can never contain a tag.
+///
+/// ```rust
+/// use taosr1_cot::normalize_text;
+///
+/// assert_eq!(normalize_text("  Nike Air-Max,  RED!! "), "nike air - max , red ! !");
+/// assert_eq!(normalize_text("size:42"), "size : 42");
+/// assert_eq!(normalize_text("<think>"), "< think >");
+/// let once = normalize_text("Ünïcode  ÉTÉ…");
+/// assert_eq!(normalize_text(&once), once);
+/// ```
+pub fn normalize_text(text: &str) -> String {
+    let lower = text.to_lowercase();
+    let mut out = String::with_capacity(lower.len() + 8);
+    let mut in_word = false;
+    for c in lower.chars() {
+        if c.is_whitespace() {
+            in_word = false;
+        } else if c.is_alphanumeric() {
+            if !in_word && !out.is_empty() {
+                out.push(' ');
+            }
+            out.push(c);
+            in_word = true;
+        } else {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push(c);
+            in_word = false;
+        }
+    }
+    out
+}
+
+/// Renders prompts and responses and parses generated responses, for one [`GradeScale`].
+///
+/// Formats (see `docs/CONTRACTS.md`):
+///
+/// ```text
+/// query : red nike running shoes ; title : nike air running shoes red ; category : running shoes ; brand : nike ; color : red ; size : 42 ; relevance :
+/// <think> category match . brand match . color match . </think> <answer> L4 </answer>
+/// ```
+///
+/// ```rust
+/// use taosr1_cot::{Item, Product, Template};
+///
+/// let t = Template::default();
+/// let item = Item {
+///     id: String::new(),
+///     query: "Red Nike running shoes".into(),
+///     product: Product {
+///         title: "Nike Air running shoes, red".into(),
+///         category: "running shoes".into(),
+///         brand: "Nike".into(),
+///         attributes: [("size", "42"), ("color", "red")]
+///             .into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+///     },
+/// };
+/// assert_eq!(
+///     t.prompt(&item),
+///     "query : red nike running shoes ; title : nike air running shoes , red ; category : running shoes ; brand : nike ; color : red ; size : 42 ; relevance :"
+/// );
+/// let g = t.scale().parse("L4")?;
+/// let r = t.response("category match . brand match . color match .", g);
+/// assert_eq!(r, "<think> category match . brand match . color match . </think> <answer> L4 </answer>");
+/// assert_eq!(t.parse_strict(&r).unwrap().grade, g);
+/// # Ok::<(), taosr1_cot::CotError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Template {
+    scale: GradeScale,
+}
+
+/// A response parsed from generated text.
+///
+/// ```rust
+/// use taosr1_cot::Template;
+///
+/// let t = Template::default();
+/// let p = t.parse_strict("<think> brand mismatch . </think> <answer> L2 </answer>").unwrap();
+/// assert_eq!(p.thinking.as_deref(), Some("brand mismatch ."));
+/// assert_eq!(t.scale().label(p.grade), "L2");
+/// assert_eq!((p.answer_count, p.thinking_closed), (1, true));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedResponse {
+    /// The thinking text (trimmed), or `None` if the text has no thinking block at all.
+    pub thinking: Option<String>,
+    /// The grade given in (or recovered from) the answer.
+    pub grade: Grade,
+    /// Number of `<answer>` tags in the answer region (after `</think>`, or in the whole text when
+    /// the thinking block is not closed).
+    pub answer_count: usize,
+    /// Whether `</think>` was found.
+    pub thinking_closed: bool,
+}
+
+/// What [`Template::force_answer_slot`] had to do to the generated text.
+///
+/// ```rust
+/// use taosr1_cot::{SlotStatus, Template};
+///
+/// let slot = Template::default().force_answer_slot("<think> color match .");
+/// assert_eq!(slot.status, SlotStatus::ThinkingTruncated);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlotStatus {
+    /// An `<answer>` tag already followed `</think>`; the text was cut right after it.
+    AnswerPresent,
+    /// The thinking was closed but no answer was opened; ` <answer>` was appended.
+    ThinkingClosed,
+    /// The thinking never closed (e.g. it ran past its token budget); ` </think> <answer>` was
+    /// appended.
+    ThinkingTruncated,
+    /// The text did not start with `<think>`; it was replaced by `<think> </think> <answer>`.
+    NoThinking,
+}
+
+/// Generated text completed or truncated so that it ends with `<answer>`.
+///
+/// ```rust
+/// use taosr1_cot::{SlotStatus, Template};
+///
+/// let slot = Template::default().force_answer_slot("<think> ok . </think>");
+/// assert_eq!(slot.text, "<think> ok . </think> <answer>");
+/// assert_eq!(slot.status, SlotStatus::ThinkingClosed);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerSlot {
+    /// The text, ending with `<answer>`: the model's next token is the grade.
+    pub text: String,
+    /// What was done to the generated text.
+    pub status: SlotStatus,
+}
+
+fn find_from(haystack: &str, needle: &str, from: usize) -> Option<usize> {
+    haystack.get(from..)?.find(needle).map(|i| i + from)
+}
+
+fn match_positions<'a>(haystack: &'a str, needle: &'a str) -> impl Iterator<Item = usize> + 'a {
+    haystack.match_indices(needle).map(|(i, _)| i)
+}
+
+impl Template {
+    /// A template for `scale`.
+    ///
+    /// ```rust
+    /// use taosr1_cot::{GradeScale, Template};
+    ///
+    /// let t = Template::new(GradeScale::new(["bad", "good"])?);
+    /// assert_eq!(t.scale().len(), 2);
+    /// # Ok::<(), taosr1_cot::CotError>(())
+    /// ```
+    pub fn new(scale: GradeScale) -> Template {
+        Template { scale }
+    }
+
+    /// The grade scale used for answers.
+    ///
+    /// ```rust
+    /// assert_eq!(taosr1_cot::Template::default().scale().len(), 4);
+    /// ```
+    pub fn scale(&self) -> &GradeScale {
+        &self.scale
+    }
+
+    /// Renders the prompt for an item, in the token convention (see [`normalize_text`]).
+    ///
+    /// Fields appear as `query`, `title`, `category`, `brand`, then the attributes in sorted key
+    /// order, each as `key : value ;`, and the prompt ends with `relevance :`.
+    ///
+    /// ```rust
+    /// use taosr1_cot::{Item, Product, Template};
+    ///
+    /// let item = Item { query: "USB-C Cable".into(), ..Item::default() };
+    /// assert_eq!(
+    ///     Template::default().prompt(&item),
+    ///     "query : usb - c cable ; title : ; category : ; brand : ; relevance :"
+    /// );
+    /// ```
+    pub fn prompt(&self, item: &Item) -> String {
+        let p = &item.product;
+        let mut parts: Vec<String> = Vec::with_capacity(8 + 4 * p.attributes.len());
+        let mut field = |key: &str, value: &str| {
+            for piece in [
+                normalize_text(key),
+                ":".to_string(),
+                normalize_text(value),
+                ";".to_string(),
+            ] {
+                if !piece.is_empty() {
+                    parts.push(piece);
+                }
+            }
+        };
+        field("query", &item.query);
+        field("title", &p.title);
+        field("category", &p.category);
+        field("brand", &p.brand);
+        for (k, v) in &p.attributes {
+            field(k, v);
+        }
+        parts.push("relevance :".to_string());
+        parts.join(" ")
+    }
+
+    /// Renders a response: `<think> {rationale} </think> <answer> {label} </answer>`.
+    ///
+    /// The rationale is normalised into the token convention (so it cannot contain tags). A grade
+    /// that is not on this template's scale renders as `<unk>` (see [`GradeScale::label`]).
+    ///
+    /// ```rust
+    /// use taosr1_cot::Template;
+    ///
+    /// let t = Template::default();
+    /// assert_eq!(
+    ///     t.response("Brand mismatch: Nike vs Adidas.", t.scale().parse("L2")?),
+    ///     "<think> brand mismatch : nike vs adidas . </think> <answer> L2 </answer>"
+    /// );
+    /// assert_eq!(t.response("", t.scale().worst()), "<think> </think> <answer> L1 </answer>");
+    /// # Ok::<(), taosr1_cot::CotError>(())
+    /// ```
+    pub fn response(&self, rationale: &str, grade: Grade) -> String {
+        let r = normalize_text(rationale);
+        let label = self.scale.label(grade);
+        if r.is_empty() {
+            format!("{THINK_OPEN} {THINK_CLOSE} {ANSWER_OPEN} {label} {ANSWER_CLOSE}")
+        } else {
+            format!("{THINK_OPEN} {r} {THINK_CLOSE} {ANSWER_OPEN} {label} {ANSWER_CLOSE}")
+        }
+    }
+
+    /// Parses a response that must be exactly
+    /// `<think> … </think> <answer> LABEL </answer>`.
+    ///
+    /// Whitespace around and between the parts is tolerated (none is required). The thinking is
+    /// returned trimmed.
+    ///
+    /// # Errors
+    /// The [`ParseError`] variant names the first problem found, checked in this order:
+    /// [`Empty`](ParseError::Empty), [`MissingThinking`](ParseError::MissingThinking),
+    /// [`UnclosedThinking`](ParseError::UnclosedThinking), [`MisplacedTag`](ParseError::MisplacedTag)
+    /// (a tag inside the thinking), [`MissingAnswer`](ParseError::MissingAnswer),
+    /// [`MultipleAnswers`](ParseError::MultipleAnswers), [`TrailingText`](ParseError::TrailingText)
+    /// (text before `<answer>`), [`UnclosedAnswer`](ParseError::UnclosedAnswer),
+    /// [`UnknownGrade`](ParseError::UnknownGrade), [`TrailingText`](ParseError::TrailingText)
+    /// (text after `</answer>`).
+    ///
+    /// ```rust
+    /// use taosr1_cot::{ParseError, Template};
+    ///
+    /// let t = Template::default();
+    /// assert!(t.parse_strict("<think>a .</think><answer>L3</answer>").is_ok());
+    /// assert_eq!(t.parse_strict("<think> a . <answer> L3 </answer>"), Err(ParseError::UnclosedThinking));
+    /// assert_eq!(
+    ///     t.parse_strict("<think> a . </think> <answer> L3 </answer> <answer> L4 </answer>"),
+    ///     Err(ParseError::MultipleAnswers { count: 2 })
+    /// );
+    /// assert_eq!(
+    ///     t.parse_strict("<think> a . </think> <answer> L3 </answer> done"),
+    ///     Err(ParseError::TrailingText { text: "done".into() })
+    /// );
+    /// ```
+    pub fn parse_strict(&self, text: &str) -> Result<ParsedResponse, ParseError> {
+        let s = text.trim();
+        if s.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        let rest = s
+            .strip_prefix(THINK_OPEN)
+            .ok_or(ParseError::MissingThinking)?;
+        let close = rest.find(THINK_CLOSE).ok_or(ParseError::UnclosedThinking)?;
+        let thinking = &rest[..close];
+        if let Some(tag) = TAGS.iter().find(|t| thinking.contains(**t)) {
+            return Err(ParseError::MisplacedTag {
+                tag: (*tag).to_string(),
+            });
+        }
+        let after = &rest[close + THINK_CLOSE.len()..];
+        let open = after.find(ANSWER_OPEN).ok_or(ParseError::MissingAnswer)?;
+        let count = match_positions(after, ANSWER_OPEN).count();
+        if count > 1 {
+            return Err(ParseError::MultipleAnswers { count });
+        }
+        let before = after[..open].trim();
+        if !before.is_empty() {
+            return Err(ParseError::TrailingText {
+                text: before.to_string(),
+            });
+        }
+        let body = &after[open + ANSWER_OPEN.len()..];
+        let end = body.find(ANSWER_CLOSE).ok_or(ParseError::UnclosedAnswer)?;
+        let label = body[..end].trim();
+        let grade = self
+            .scale
+            .parse(label)
+            .map_err(|_| ParseError::UnknownGrade {
+                label: label.to_string(),
+            })?;
+        let tail = body[end + ANSWER_CLOSE.len()..].trim();
+        if !tail.is_empty() {
+            return Err(ParseError::TrailingText {
+                text: tail.to_string(),
+            });
+        }
+        Ok(ParsedResponse {
+            thinking: Some(thinking.trim().to_string()),
+            grade,
+            answer_count: 1,
+            thinking_closed: true,
+        })
+    }
+
+    /// Parses generated text, repairing common defects; agrees with
+    /// [`parse_strict`](Self::parse_strict) whenever that succeeds.
+    ///
+    /// The *answer region* is the text after the first `</think>` (that follows `<think>`), or
+    /// the whole text if the thinking is never closed. The grade is, in order of preference:
+    /// 1. the label of the **last** well-formed `<answer> LABEL </answer>` in the answer region;
+    /// 2. else, trying `<answer>` tags from the last one back, the first token after the tag
+    ///    if it is a label (e.g. `<answer> L3` cut off before `</answer>`);
+    /// 3. else the last whitespace-separated token of the answer region that is a label.
+    ///
+    /// `thinking` is the text between `<think>` and `</think>` (or up to the first `<answer>` /
+    /// the end if unclosed; or everything before `</think>` if `<think>` is missing), and `None`
+    /// if neither tag is present.
+    ///
+    /// # Errors
+    /// [`ParseError::Empty`] for blank text; otherwise only when no label can be found at all:
+    /// [`ParseError::UnknownGrade`] with the text of the first answer block if there is one, else
+    /// [`ParseError::MissingAnswer`].
+    ///
+    /// ```rust
+    /// use taosr1_cot::{ParseError, Template};
+    ///
+    /// let t = Template::default();
+    /// let s = t.scale();
+    /// let p = t.parse_lenient("<think> a . </think> <answer> L3 </answer> <answer> L2 </answer>").unwrap();
+    /// assert_eq!((s.label(p.grade), p.answer_count), ("L2", 2));
+    /// let p = t.parse_lenient("<think> a . </think> <answer> L3").unwrap();
+    /// assert_eq!(s.label(p.grade), "L3");
+    /// let p = t.parse_lenient("<think> long thoughts L1 and then").unwrap();
+    /// assert_eq!((s.label(p.grade), p.thinking_closed), ("L1", false));
+    /// assert_eq!(t.parse_lenient("no grade here"), Err(ParseError::MissingAnswer));
+    /// ```
+    pub fn parse_lenient(&self, text: &str) -> Result<ParsedResponse, ParseError> {
+        let s = text.trim();
+        if s.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        let open = s.find(THINK_OPEN);
+        let close = match open {
+            Some(o) => find_from(s, THINK_CLOSE, o + THINK_OPEN.len()),
+            None => s.find(THINK_CLOSE),
+        };
+        let thinking = match (open, close) {
+            (Some(o), Some(c)) => Some(&s[o + THINK_OPEN.len()..c]),
+            (Some(o), None) => {
+                let start = o + THINK_OPEN.len();
+                let end = find_from(s, ANSWER_OPEN, start).unwrap_or(s.len());
+                Some(&s[start..end])
+            }
+            (None, Some(c)) => Some(&s[..c]),
+            (None, None) => None,
+        }
+        .map(|t| t.trim().to_string());
+        let region = match close {
+            Some(c) => &s[c + THINK_CLOSE.len()..],
+            None => s,
+        };
+        let opens: Vec<usize> = match_positions(region, ANSWER_OPEN).collect();
+        let answer_count = opens.len();
+        let done = |grade: Grade| ParsedResponse {
+            thinking: thinking.clone(),
+            grade,
+            answer_count,
+            thinking_closed: close.is_some(),
+        };
+
+        // 1. Last well-formed answer block.
+        for (i, &o) in opens.iter().enumerate().rev() {
+            let start = o + ANSWER_OPEN.len();
+            let limit = opens.get(i + 1).copied().unwrap_or(region.len());
+            if let Some(end) = region[start..limit].find(ANSWER_CLOSE) {
+                if let Ok(g) = self.scale.parse(&region[start..start + end]) {
+                    return Ok(done(g));
+                }
+            }
+        }
+        // 2. First token after the last answer tag that is a label.
+        for &o in opens.iter().rev() {
+            let after = region[o + ANSWER_OPEN.len()..].trim_start();
+            let token_end = after
+                .find(|c: char| c.is_whitespace() || c == '<')
+                .unwrap_or(after.len());
+            if let Ok(g) = self.scale.parse(&after[..token_end]) {
+                return Ok(done(g));
+            }
+        }
+        // 3. Last label token anywhere in the answer region.
+        let mut cleaned = region.to_string();
+        for tag in TAGS {
+            cleaned = cleaned.replace(tag, " ");
+        }
+        if let Some(g) = cleaned
+            .split_whitespace()
+            .rev()
+            .find_map(|tok| self.scale.parse(tok).ok())
+        {
+            return Ok(done(g));
+        }
+        match opens.first() {
+            Some(&o) => {
+                let body = &region[o + ANSWER_OPEN.len()..];
+                let end = body.find(ANSWER_CLOSE).unwrap_or(body.len());
+                Err(ParseError::UnknownGrade {
+                    label: body[..end].trim().to_string(),
+                })
+            }
+            None => Err(ParseError::MissingAnswer),
+        }
+    }
+
+    /// Post-CoT answer-slot forcing: truncates or completes generated text so that it ends with
+    /// `<answer>`, so that the model's very next token is the grade (whose distribution can then
+    /// be read off directly).
+    ///
+    /// Leading whitespace is dropped, then:
+    /// * the text does not start with `<think>` → `<think> </think> <answer>`
+    ///   ([`SlotStatus::NoThinking`]);
+    /// * an `<answer>` follows the first `</think>` → cut right after the first such `<answer>`
+    ///   ([`SlotStatus::AnswerPresent`]);
+    /// * `</think>` is present but no `<answer>` after it → cut right after `</think>` and append
+    ///   ` <answer>` ([`SlotStatus::ThinkingClosed`]);
+    /// * no `</think>` (the thinking ran past its token budget) → the thinking is cut at the first
+    ///   stray tag (a second `<think>`, `<answer>` or `</answer>`) if any, trailing whitespace is
+    ///   dropped and ` </think> <answer>` is appended ([`SlotStatus::ThinkingTruncated`]).
+    ///
+    /// ```rust
+    /// use taosr1_cot::{SlotStatus, Template};
+    ///
+    /// let t = Template::default();
+    /// let slot = t.force_answer_slot("<think> ok . </think> <answer> L3 </answer>");
+    /// assert_eq!((slot.text.as_str(), slot.status), ("<think> ok . </think> <answer>", SlotStatus::AnswerPresent));
+    /// let slot = t.force_answer_slot("<think> category match . brand");
+    /// assert_eq!(slot.text, "<think> category match . brand </think> <answer>");
+    /// let slot = t.force_answer_slot("L4");
+    /// assert_eq!((slot.text.as_str(), slot.status), ("<think> </think> <answer>", SlotStatus::NoThinking));
+    /// ```
+    pub fn force_answer_slot(&self, generated: &str) -> AnswerSlot {
+        let s = generated.trim_start();
+        let Some(body) = s.strip_prefix(THINK_OPEN) else {
+            return AnswerSlot {
+                text: format!("{THINK_OPEN} {THINK_CLOSE} {ANSWER_OPEN}"),
+                status: SlotStatus::NoThinking,
+            };
+        };
+        let offset = THINK_OPEN.len();
+        if let Some(c) = body.find(THINK_CLOSE) {
+            let close_end = offset + c + THINK_CLOSE.len();
+            if let Some(a) = find_from(s, ANSWER_OPEN, close_end) {
+                return AnswerSlot {
+                    text: s[..a + ANSWER_OPEN.len()].to_string(),
+                    status: SlotStatus::AnswerPresent,
+                };
+            }
+            return AnswerSlot {
+                text: format!("{} {ANSWER_OPEN}", &s[..close_end]),
+                status: SlotStatus::ThinkingClosed,
+            };
+        }
+        let cut = [THINK_OPEN, ANSWER_OPEN, ANSWER_CLOSE]
+            .iter()
+            .filter_map(|tag| body.find(tag))
+            .min()
+            .unwrap_or(body.len());
+        let thinking = s[..offset + cut].trim_end();
+        AnswerSlot {
+            text: format!("{thinking} {THINK_CLOSE} {ANSWER_OPEN}"),
+            status: SlotStatus::ThinkingTruncated,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Product;
+    use proptest::prelude::*;
+
+    fn t() -> Template {
+        Template::default()
+    }
+
+    fn g(label: &str) -> Grade {
+        GradeScale::default().parse(label).unwrap()
+    }
+
+    #[test]
+    fn normalize_examples() {
+        assert_eq!(normalize_text(""), "");
+        assert_eq!(normalize_text("   \n\t "), "");
+        assert_eq!(normalize_text("Hello"), "hello");
+        assert_eq!(normalize_text("a  b\n\tc"), "a b c");
+        assert_eq!(normalize_text("42cm,10%"), "42cm , 10 %");
+        assert_eq!(normalize_text("..."), ". . .");
+        assert_eq!(normalize_text("snake_case"), "snake _ case");
+        assert_eq!(normalize_text("</answer>"), "< / answer >");
+        assert_eq!(normalize_text("Straße ÄÖÜ"), "straße äöü");
+    }
+
+    #[test]
+    fn prompt_matches_contract() {
+        let item = Item {
+            id: "1".into(),
+            query: "red nike running shoes".into(),
+            product: Product {
+                title: "nike air running shoes red".into(),
+                category: "running shoes".into(),
+                brand: "nike".into(),
+                attributes: [("size", "42"), ("color", "red")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            },
+        };
+        assert_eq!(
+            t().prompt(&item),
+            "query : red nike running shoes ; title : nike air running shoes red ; category : running shoes ; brand : nike ; color : red ; size : 42 ; relevance :"
+        );
+    }
+
+    #[test]
+    fn response_matches_contract() {
+        assert_eq!(
+            t().response("category match . brand match . color match .", g("L4")),
+            "<think> category match . brand match . color match . </think> <answer> L4 </answer>"
+        );
+        // Tags in a rationale are neutralised.
+        assert_eq!(
+            t().response("x </think> <answer> L1", g("L3")),
+            "<think> x < / think > < answer > l1 </think> <answer> L3 </answer>"
+        );
+    }
+
+    #[test]
+    fn strict_errors_name_the_problem() {
+        let t = t();
+        let p = |s: &str| t.parse_strict(s);
+        assert_eq!(p(""), Err(ParseError::Empty));
+        assert_eq!(p("L4"), Err(ParseError::MissingThinking));
+        assert_eq!(
+            p("x <think> a </think> <answer> L4 </answer>"),
+            Err(ParseError::MissingThinking)
+        );
+        assert_eq!(p("<think> a"), Err(ParseError::UnclosedThinking));
+        assert_eq!(
+            p("<think> a <think> b </think> <answer> L4 </answer>"),
+            Err(ParseError::MisplacedTag {
+                tag: "<think>".into()
+            })
+        );
+        assert_eq!(
+            p("<think> a <answer> L1 </answer> </think> <answer> L4 </answer>"),
+            Err(ParseError::MisplacedTag {
+                tag: "<answer>".into()
+            })
+        );
+        assert_eq!(p("<think> a </think>"), Err(ParseError::MissingAnswer));
+        assert_eq!(p("<think> a </think> L4"), Err(ParseError::MissingAnswer));
+        assert_eq!(
+            p("<think> a </think> <answer> L4"),
+            Err(ParseError::UnclosedAnswer)
+        );
+        assert_eq!(
+            p("<think> a </think> <answer> L4 </answer><answer> L3 </answer><answer>"),
+            Err(ParseError::MultipleAnswers { count: 3 })
+        );
+        assert_eq!(
+            p("<think> a </think> <answer> good </answer>"),
+            Err(ParseError::UnknownGrade {
+                label: "good".into()
+            })
+        );
+        assert_eq!(
+            p("<think> a </think> <answer> L3 L4 </answer>"),
+            Err(ParseError::UnknownGrade {
+                label: "L3 L4".into()
+            })
+        );
+        assert_eq!(
+            p("<think> a </think> <answer> </answer>"),
+            Err(ParseError::UnknownGrade {
+                label: String::new()
+            })
+        );
+        assert_eq!(
+            p("<think> a </think> so <answer> L4 </answer>"),
+            Err(ParseError::TrailingText { text: "so".into() })
+        );
+        assert_eq!(
+            p("<think> a </think> <answer> L4 </answer> </think>"),
+            Err(ParseError::TrailingText {
+                text: "</think>".into()
+            })
+        );
+    }
+
+    #[test]
+    fn strict_accepts_whitespace_variants() {
+        let t = t();
+        for s in [
+            "<think>a .</think><answer>L2</answer>",
+            "  \n<think>\n a . \n</think>\n\n<answer>\tL2\t</answer>\n",
+        ] {
+            let r = t.parse_strict(s).unwrap();
+            assert_eq!(r.thinking.as_deref(), Some("a ."));
+            assert_eq!(r.grade, g("L2"));
+            assert_eq!(t.parse_lenient(s).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn lenient_repairs() {
+        let t = t();
+        let p = |s: &str| t.parse_lenient(s).unwrap();
+        // Last well-formed answer wins, even over a later malformed one.
+        let r = p(
+            "<think> a </think> <answer> L1 </answer> <answer> L3 </answer> <answer> bad </answer>",
+        );
+        assert_eq!((r.grade, r.answer_count), (g("L3"), 3));
+        // Unclosed answer followed by a label.
+        let r = p("<think> a </think> <answer>L2");
+        assert_eq!(
+            (r.grade, r.answer_count, r.thinking_closed),
+            (g("L2"), 1, true)
+        );
+        // Answer with extra words.
+        assert_eq!(
+            p("<think> a </think> <answer> L4 because </answer>").grade,
+            g("L4")
+        );
+        // Label after </think>, no answer tag; labels inside thinking are ignored.
+        let r = p("<think> maybe L1 </think> I say L3 . ok");
+        assert_eq!((r.grade, r.answer_count), (g("L3"), 0));
+        assert_eq!(r.thinking.as_deref(), Some("maybe L1"));
+        // No think close: anywhere.
+        let r = p("<think> maybe L1 or L2");
+        assert_eq!((r.grade, r.thinking_closed), (g("L2"), false));
+        assert_eq!(r.thinking.as_deref(), Some("maybe L1 or L2"));
+        // Unclosed thinking followed by an answer.
+        let r = p("<think> hmm <answer> L4 </answer>");
+        assert_eq!(r.grade, g("L4"));
+        assert_eq!(r.thinking.as_deref(), Some("hmm"));
+        // Missing <think> but closed.
+        let r = p("hmm </think> <answer> L1 </answer>");
+        assert_eq!((r.grade, r.thinking.as_deref()), (g("L1"), Some("hmm")));
+        // No tags at all.
+        let r = p("L3");
+        assert_eq!((r.grade, r.thinking, r.answer_count), (g("L3"), None, 0));
+        // Labels glued to tags.
+        assert_eq!(p("<think>x</think>L2</answer>").grade, g("L2"));
+    }
+
+    #[test]
+    fn lenient_errors() {
+        let t = t();
+        assert_eq!(t.parse_lenient(" \n"), Err(ParseError::Empty));
+        assert_eq!(
+            t.parse_lenient("<think> a </think> nothing"),
+            Err(ParseError::MissingAnswer)
+        );
+        assert_eq!(
+            t.parse_lenient("<think> L4 </think> <answer> great </answer>"),
+            Err(ParseError::UnknownGrade {
+                label: "great".into()
+            })
+        );
+        assert_eq!(
+            t.parse_lenient("<think> a </think> <answer> l4"),
+            Err(ParseError::UnknownGrade { label: "l4".into() })
+        );
+    }
+
+    #[test]
+    fn force_answer_slot_cases() {
+        let t = t();
+        let f = |s: &str| t.force_answer_slot(s);
+        assert_eq!(
+            f("<think> a . </think> <answer> L2 </answer> junk"),
+            AnswerSlot {
+                text: "<think> a . </think> <answer>".into(),
+                status: SlotStatus::AnswerPresent
+            }
+        );
+        // The <answer> inside the thinking is not the slot.
+        assert_eq!(
+            f("<think> a <answer> . </think> b <answer> L2").text,
+            "<think> a <answer> . </think> b <answer>"
+        );
+        assert_eq!(
+            f("  <think> a . </think> trailing"),
+            AnswerSlot {
+                text: "<think> a . </think> <answer>".into(),
+                status: SlotStatus::ThinkingClosed
+            }
+        );
+        assert_eq!(
+            f("<think> a . b  \n"),
+            AnswerSlot {
+                text: "<think> a . b </think> <answer>".into(),
+                status: SlotStatus::ThinkingTruncated
+            }
+        );
+        assert_eq!(f("<think>").text, "<think> </think> <answer>");
+        assert_eq!(
+            f("<think> a <answer> L3 </answer>"),
+            AnswerSlot {
+                text: "<think> a </think> <answer>".into(),
+                status: SlotStatus::ThinkingTruncated
+            }
+        );
+        assert_eq!(
+            f(""),
+            AnswerSlot {
+                text: "<think> </think> <answer>".into(),
+                status: SlotStatus::NoThinking
+            }
+        );
+        assert_eq!(f("the answer is <think>").status, SlotStatus::NoThinking);
+    }
+
+    /// Rationales in the token convention: lowercase words and punctuation.
+    fn rationale() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof!["[a-z0-9]{1,8}", "[.,:;!?<>/()-]", "[a-zäöüßé]{1,5}",],
+            0..20,
+        )
+        .prop_map(|toks| normalize_text(&toks.join(" ")))
+    }
+
+    proptest! {
+        #[test]
+        fn normalize_is_idempotent(s in any::<String>()) {
+            let once = normalize_text(&s);
+            prop_assert_eq!(normalize_text(&once), once.clone());
+            prop_assert!(!once.starts_with(' ') && !once.ends_with(' ') && !once.contains("  "));
+            for tag in TAGS {
+                prop_assert!(!once.contains(tag));
+            }
+        }
+
+        #[test]
+        fn prompt_is_in_token_convention(q in any::<String>(), title in ".*", k in "[a-zA-Z ]{0,6}", v in ".*") {
+            let item = Item {
+                id: String::new(),
+                query: q,
+                product: Product {
+                    title,
+                    category: "Running Shoes".into(),
+                    brand: "NIKE".into(),
+                    attributes: [(k, v)].into_iter().collect(),
+                },
+            };
+            let p = Template::default().prompt(&item);
+            prop_assert_eq!(normalize_text(&p), p.clone());
+            prop_assert!(p.starts_with("query :"));
+            prop_assert!(p.ends_with("; relevance :"));
+        }
+
+        #[test]
+        fn strict_round_trip(r in rationale(), gi in 0usize..4) {
+            let t = Template::default();
+            let grade = t.scale().grade(gi).unwrap();
+            let text = t.response(&r, grade);
+            let parsed = t.parse_strict(&text).unwrap();
+            prop_assert_eq!(parsed.thinking.as_deref(), Some(r.as_str()));
+            prop_assert_eq!(parsed.grade, grade);
+            prop_assert_eq!(parsed.answer_count, 1);
+            prop_assert!(parsed.thinking_closed);
+            prop_assert_eq!(t.parse_lenient(&text).unwrap(), parsed);
+        }
+
+        #[test]
+        fn lenient_agrees_with_strict(s in "(<think>|</think>|<answer>|</answer>|L[0-5]|x|\\.| |\n){0,12}") {
+            let t = Template::default();
+            if let Ok(strict) = t.parse_strict(&s) {
+                prop_assert_eq!(t.parse_lenient(&s).unwrap(), strict);
+            }
+            // Never panics on arbitrary tag soup.
+            let _ = t.force_answer_slot(&s);
+        }
+
+        #[test]
+        fn lenient_never_panics(s in any::<String>()) {
+            let t = Template::default();
+            let _ = t.parse_lenient(&s);
+            let _ = t.parse_strict(&s);
+            let slot = t.force_answer_slot(&s);
+            prop_assert!(slot.text.ends_with(ANSWER_OPEN));
+        }
+
+        #[test]
+        fn forced_slot_completes_any_prefix(r in rationale(), gi in 0usize..4, gj in 0usize..4, cut in 0usize..40) {
+            let t = Template::default();
+            let full = t.response(&r, t.scale().grade(gi).unwrap());
+            let tokens: Vec<&str> = full.split(' ').collect();
+            let prefix = tokens[..cut.min(tokens.len())].join(" ");
+            let slot = t.force_answer_slot(&prefix);
+            prop_assert!(slot.text.ends_with(ANSWER_OPEN));
+            let forced = t.scale().grade(gj).unwrap();
+            let completed = format!("{} {} {}", slot.text, t.scale().label(forced), ANSWER_CLOSE);
+            let parsed = t.parse_strict(&completed).unwrap();
+            prop_assert_eq!(parsed.grade, forced);
+            let thinking = parsed.thinking.unwrap();
+            prop_assert!(r.starts_with(&thinking));
+            let expected = if cut == 0 {
+                SlotStatus::NoThinking
+            } else if prefix.contains(ANSWER_OPEN) {
+                SlotStatus::AnswerPresent
+            } else if prefix.contains(THINK_CLOSE) {
+                SlotStatus::ThinkingClosed
+            } else {
+                SlotStatus::ThinkingTruncated
+            };
+            prop_assert_eq!(slot.status, expected);
+            if cut >= tokens.len() - 3 {
+                prop_assert_eq!(thinking, r);
+            }
+        }
+    }
+}
