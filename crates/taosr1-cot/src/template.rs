@@ -533,6 +533,16 @@ mod tests {
     }
 
     #[test]
+    fn normalize_is_idempotent_on_every_char() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            for s in [c.to_string(), format!("A{c}"), format!("{c}Σ.")] {
+                let once = normalize_text(&s);
+                assert_eq!(normalize_text(&once), once, "{s:?}");
+            }
+        }
+    }
+
+    #[test]
     fn prompt_matches_contract() {
         let item = Item {
             id: "1".into(),
