@@ -1,1 +1,39 @@
-//! taosr1-model
+#![deny(missing_docs)]
+//! # taosr1-model
+//!
+//! The decoder-only transformer behind TaoSR1, written in [burn] and generic over
+//! [`burn::tensor::backend::Backend`]: RMSNorm, rotary positions, grouped-query attention,
+//! SwiGLU MLP, tied or untied LM head. It decodes incrementally with a KV cache
+//! ([`DecodeSession`], [`generate`]), samples greedily or with temperature/top-p from a seedable
+//! RNG ([`sample_token`]), scores given responses token by token
+//! ([`Transformer::token_logprobs`]) for DPO and GRPO, and loads/saves safetensors with the
+//! Qwen2/Llama tensor names ([`load_safetensors`], [`save_safetensors`]) so a real Qwen2.5
+//! checkpoint maps onto it. [`TaoTokenizer`] wraps a `tokenizers` `tokenizer.json`.
+//!
+//! ```
+//! use burn::backend::NdArray;
+//! use taosr1_model::{ModelConfig, Transformer, to_safetensors_bytes, from_safetensors_bytes};
+//! let device = Default::default();
+//! let cfg = ModelConfig::tiny(32);
+//! let model = Transformer::<NdArray>::new(&cfg, &device).unwrap();
+//! let bytes = to_safetensors_bytes(&model).unwrap();
+//! let again = from_safetensors_bytes::<NdArray>(&bytes, &cfg, &device).unwrap();
+//! assert_eq!(again.vocab_size(), 32);
+//! ```
+
+mod config;
+mod error;
+mod generate;
+mod model;
+mod tokenizer;
+mod weights;
+
+pub use config::ModelConfig;
+pub use error::ModelError;
+pub use generate::{generate, sample_token, DecodeSession, Generation, SamplingConfig};
+pub use model::{Attention, DecoderLayer, KvCache, Mlp, StepInput, Transformer};
+pub use tokenizer::{TaoTokenizer, BOS, EOS, PAD, UNK};
+pub use weights::{
+    checkpoint_tensor_specs, from_safetensors_bytes, from_safetensors_shards, load_safetensors,
+    save_safetensors, to_safetensors_bytes,
+};

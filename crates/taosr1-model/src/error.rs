@@ -1,0 +1,73 @@
+//! Errors of the model crate.
+
+use std::path::Path;
+
+/// Everything that can go wrong when building, loading, saving or running the model.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// Inconsistent hyper-parameters.
+    #[error("invalid model config: {0}")]
+    Config(String),
+    /// A file could not be read or written.
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A JSON file did not parse.
+    #[error("invalid JSON in {path}: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// The safetensors container is corrupt or unreadable.
+    #[error("corrupt safetensors data: {0}")]
+    Safetensors(String),
+    /// A tensor the config requires is absent from the checkpoint.
+    #[error("checkpoint is missing tensor `{0}`")]
+    MissingTensor(String),
+    /// A tensor in the checkpoint has the wrong shape for the config.
+    #[error("tensor `{name}` has shape {found:?}, expected {expected:?}")]
+    ShapeMismatch {
+        /// Tensor name.
+        name: String,
+        /// Shape the config implies.
+        expected: Vec<usize>,
+        /// Shape in the file.
+        found: Vec<usize>,
+    },
+    /// A tensor is stored in a dtype we cannot convert to f32.
+    #[error("tensor `{name}` has unsupported dtype {dtype}")]
+    UnsupportedDtype {
+        /// Tensor name.
+        name: String,
+        /// The dtype in the file.
+        dtype: String,
+    },
+    /// The checkpoint holds tensors this architecture does not use.
+    #[error("checkpoint has unexpected tensors: {0:?}")]
+    UnexpectedTensors(Vec<String>),
+    /// A tensor contains NaN or infinite values.
+    #[error("tensor `{0}` contains non-finite values")]
+    NonFinite(String),
+    /// Tokenizer failure.
+    #[error("tokenizer error: {0}")]
+    Tokenizer(String),
+    /// Invalid input to a model routine (empty batch, bad lengths, token out of vocabulary...).
+    #[error("invalid input: {0}")]
+    Input(String),
+}
+
+impl ModelError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! The decoder-only transformer: RMSNorm, rotary positions (Hugging Face "rotate half" layout),
+//! grouped-query attention, SwiGLU MLP, tied or untied LM head, KV-cache incremental decoding.
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::tensor::activation::{log_softmax, silu, softmax};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Bool, Int, Tensor, TensorData};
+
+use crate::{ModelConfig, ModelError};
+
+/// Additive attention bias for masked positions. Finite (not `-inf`) so a fully masked row (a
+/// padding query) yields a uniform distribution instead of NaN.
+const MASKED: f32 = -1.0e9;
+
+/// Self-attention with rotary positions and grouped-query key/value heads.
+#[derive(Module, Debug)]
+pub struct Attention<B: Backend> {
+    /// Query projection, `hidden -> heads * head_dim`.
+    pub q_proj: Linear<B>,
+    /// Key projection, `hidden -> kv_heads * head_dim`.
+    pub k_proj: Linear<B>,
+    /// Value projection, `hidden -> kv_heads * head_dim`.
+    pub v_proj: Linear<B>,
+    /// Output projection, `heads * head_dim -> hidden`.
+    pub o_proj: Linear<B>,
+    n_heads: usize,
+    n_kv_heads: usize,
+    head_dim: usize,
+}
+
+/// SwiGLU feed-forward block: `down(silu(gate(x)) * up(x))`.
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    /// Gate projection.
+    pub gate_proj: Linear<B>,
+    /// Up projection.
+    pub up_proj: Linear<B>,
+    /// Down projection.
+    pub down_proj: Linear<B>,
+}
+
+/// One pre-norm decoder block.
+#[derive(Module, Debug)]
+pub struct DecoderLayer<B: Backend> {
+    /// Norm before attention.
+    pub input_layernorm: RmsNorm<B>,
+    /// Attention.
+    pub self_attn: Attention<B>,
+    /// Norm before the MLP.
+    pub post_attention_layernorm: RmsNorm<B>,
+    /// Feed-forward block.
+    pub mlp: Mlp<B>,
+}
+
+/// The causal language model.
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::tensor::{Int, Tensor};
+/// use taosr1_model::{ModelConfig, Transformer};
+///
+/// let device = Default::default();
+/// let model = Transformer::<NdArray>::new(&ModelConfig::tiny(50), &device).unwrap();
+/// let ids = Tensor::<NdArray, 2, Int>::from_ints([[1, 2, 3]], &device);
+/// let logits = model.forward(ids);
+/// assert_eq!(logits.dims(), [1, 3, 50]);
+/// ```
+#[derive(Module, Debug)]
+pub struct Transformer<B: Backend> {
+    /// Token embeddings `[vocab, hidden]`.
+    pub embed_tokens: Embedding<B>,
+    /// Decoder blocks.
+    pub layers: Vec<DecoderLayer<B>>,
+    /// Final norm.
+    pub norm: RmsNorm<B>,
+    /// Untied LM head (`None` when tied to the embeddings).
+    pub lm_head: Option<Linear<B>>,
+    vocab_size: usize,
+    head_dim: usize,
+    rope_theta: f32,
+}
+
+/// Keys and values of every layer for the tokens decoded so far.
+///
+/// ```
+/// let cache = taosr1_model::KvCache::<burn::backend::NdArray>::new(2);
+/// assert_eq!(cache.len(), 0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct KvCache<B: Backend> {
+    layers: Vec<Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
+    len: usize,
+}
+
+impl<B: Backend> KvCache<B> {
+    /// An empty cache for a model with `n_layers` blocks.
+    pub fn new(n_layers: usize) -> Self {
+        Self {
+            layers: vec![None; n_layers],
+            len: 0,
+        }
+    }
+
+    /// Number of positions cached.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing is cached yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Inputs of one incremental forward step.
+#[derive(Clone, Debug)]
+pub struct StepInput<B: Backend> {
+    /// New tokens `[batch, t]`.
+    pub input_ids: Tensor<B, 2, Int>,
+    /// Rotary position of each new token `[batch, t]` (per row, so left padding is supported).
+    pub positions: Tensor<B, 2, Int>,
+    /// Which keys may be attended `[batch, cached + t]` (`true` = real token). `None` = all.
+    pub key_mask: Option<Tensor<B, 2, Bool>>,
+}
+
+fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
+    LinearConfig::new(d_in, d_out).with_bias(bias).init(device)
+}
+
+fn rms<B: Backend>(cfg: &ModelConfig, device: &B::Device) -> RmsNorm<B> {
+    RmsNormConfig::new(cfg.hidden_size)
+        .with_epsilon(cfg.rms_norm_eps)
+        .init(device)
+}
+
+/// Cos/sin tables `[batch, 1, t, head_dim]` for the given positions, Hugging Face layout
+/// (frequencies repeated over the two halves of the head).
+fn rope_tables<B: Backend>(
+    positions: Tensor<B, 2, Int>,
+    head_dim: usize,
+    theta: f32,
+) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    let [b, t] = positions.dims();
+    let half = head_dim / 2;
+    let device = positions.device();
+    let inv: Vec<f32> = (0..half)
+        .map(|i| 1.0 / theta.powf(2.0 * i as f32 / head_dim as f32))
+        .collect();
+    let inv = Tensor::<B, 1>::from_data(TensorData::new(inv, [half]), &device)
+        .reshape([1, 1, half])
+        .expand([b, t, half]);
+    let pos = positions.float().reshape([b, t, 1]).expand([b, t, half]);
+    let freqs = pos * inv;
+    let emb = Tensor::cat(vec![freqs.clone(), freqs], 2);
+    (emb.clone().cos().unsqueeze_dim(1), emb.sin().unsqueeze_dim(1))
+}
+
+fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 4> {
+    let [b, h, t, d] = x.dims();
+    let x1 = x.clone().slice([0..b, 0..h, 0..t, 0..d / 2]);
+    let x2 = x.clone().slice([0..b, 0..h, 0..t, d / 2..d]);
+    let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+    x * cos.clone().expand([b, h, t, d]) + rotated * sin.clone().expand([b, h, t, d])
+}
+
+/// `[b, kv, T, d] -> [b, kv * rep, T, d]` with head `i` reading kv head `i / rep`.
+fn repeat_kv<B: Backend>(x: Tensor<B, 4>, rep: usize) -> Tensor<B, 4> {
+    if rep == 1 {
+        return x;
+    }
+    let [b, kv, t, d] = x.dims();
+    x.unsqueeze_dim::<5>(2)
+        .expand([b, kv, rep, t, d])
+        .reshape([b, kv * rep, t, d])
+}
+
+impl<B: Backend> Attention<B> {
+    fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
+        let hd = cfg.head_dim();
+        let h = cfg.hidden_size;
+        Self {
+            q_proj: linear(h, cfg.num_attention_heads * hd, cfg.attention_bias, device),
+            k_proj: linear(h, cfg.num_key_value_heads * hd, cfg.attention_bias, device),
+            v_proj: linear(h, cfg.num_key_value_heads * hd, cfg.attention_bias, device),
+            o_proj: linear(cfg.num_attention_heads * hd, h, false, device),
+            n_heads: cfg.num_attention_heads,
+            n_kv_heads: cfg.num_key_value_heads,
+            head_dim: hd,
+        }
+    }
+
+    fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &(Tensor<B, 4>, Tensor<B, 4>),
+        bias: &Tensor<B, 4>,
+        cache: Option<&mut Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
+    ) -> Tensor<B, 3> {
+        let [b, t, _] = x.dims();
+        let (nh, nkv, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        let q = self.q_proj.forward(x.clone()).reshape([b, t, nh, hd]).swap_dims(1, 2);
+        let k = self.k_proj.forward(x.clone()).reshape([b, t, nkv, hd]).swap_dims(1, 2);
+        let v = self.v_proj.forward(x).reshape([b, t, nkv, hd]).swap_dims(1, 2);
+        let q = apply_rope(q, &rope.0, &rope.1);
+        let k = apply_rope(k, &rope.0, &rope.1);
+        let (k, v) = match cache {
+            Some(slot) => {
+                let (k, v) = match slot.take() {
+                    Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
+                    None => (k, v),
+                };
+                *slot = Some((k.clone(), v.clone()));
+                (k, v)
+            }
+            None => (k, v),
+        };
+        let total = k.dims()[2];
+        let k = repeat_kv(k, nh / nkv);
+        let v = repeat_kv(v, nh / nkv);
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .div_scalar((hd as f32).sqrt())
+            + bias.clone().expand([b, nh, t, total]);
+        let out = softmax(scores, 3).matmul(v);
+        self.o_proj.forward(out.swap_dims(1, 2).reshape([b, t, nh * hd]))
+    }
+}
+
+impl<B: Backend> Mlp<B> {
+    fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
+        Self {
+            gate_proj: linear(cfg.hidden_size, cfg.intermediate_size, false, device),
+            up_proj: linear(cfg.hidden_size, cfg.intermediate_size, false, device),
+            down_proj: linear(cfg.intermediate_size, cfg.hidden_size, false, device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let gate = silu(self.gate_proj.forward(x.clone()));
+        self.down_proj.forward(gate * self.up_proj.forward(x))
+    }
+}
+
+impl<B: Backend> Transformer<B> {
+    /// A randomly initialised model (burn's default initialisers, deterministic under
+    /// `B::seed`).
+    pub fn new(cfg: &ModelConfig, device: &B::Device) -> Result<Self, ModelError> {
+        cfg.validate()?;
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|_| DecoderLayer {
+                input_layernorm: rms(cfg, device),
+                self_attn: Attention::new(cfg, device),
+                post_attention_layernorm: rms(cfg, device),
+                mlp: Mlp::new(cfg, device),
+            })
+            .collect();
+        Ok(Self {
+            embed_tokens: EmbeddingConfig::new(cfg.vocab_size, cfg.hidden_size).init(device),
+            layers,
+            norm: rms(cfg, device),
+            lm_head: (!cfg.tie_word_embeddings)
+                .then(|| linear(cfg.hidden_size, cfg.vocab_size, false, device)),
+            vocab_size: cfg.vocab_size,
+            head_dim: cfg.head_dim(),
+            rope_theta: cfg.rope_theta,
+        })
+    }
+
+    /// Vocabulary size.
+    pub fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    /// Number of decoder blocks.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Logits `[batch, t, vocab]` of a full causal pass over `input_ids` `[batch, t]`.
+    ///
+    /// Right padding needs no mask: causal attention never lets a real token see the padding
+    /// after it; the caller masks padded positions out of the loss.
+    pub fn forward(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        let [b, t] = input_ids.dims();
+        let device = input_ids.device();
+        let positions = Tensor::<B, 1, Int>::arange(0..t as i64, &device)
+            .reshape([1, t])
+            .expand([b, t]);
+        let mut cache = KvCache::new(0);
+        self.forward_inner(input_ids, positions, None, &mut cache, false)
+    }
+
+    /// Incremental decoding: run the new tokens of `input` against `cache`, append their keys
+    /// and values to it and return their logits `[batch, t, vocab]`.
+    pub fn forward_step(
+        &self,
+        input: StepInput<B>,
+        cache: &mut KvCache<B>,
+    ) -> Result<Tensor<B, 3>, ModelError> {
+        let [b, t] = input.input_ids.dims();
+        if b == 0 || t == 0 {
+            return Err(ModelError::Input("empty batch or no new tokens".into()));
+        }
+        if input.positions.dims() != [b, t] {
+            return Err(ModelError::Input(format!(
+                "positions have shape {:?}, expected {:?}",
+                input.positions.dims(),
+                [b, t]
+            )));
+        }
+        if cache.layers.len() != self.layers.len() {
+            return Err(ModelError::Input(format!(
+                "cache has {} layers, model has {}",
+                cache.layers.len(),
+                self.layers.len()
+            )));
+        }
+        if let Some(mask) = &input.key_mask {
+            if mask.dims() != [b, cache.len + t] {
+                return Err(ModelError::Input(format!(
+                    "key mask has shape {:?}, expected {:?}",
+                    mask.dims(),
+                    [b, cache.len + t]
+                )));
+            }
+        }
+        Ok(self.forward_inner(input.input_ids, input.positions, input.key_mask, cache, true))
+    }
+
+    fn forward_inner(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        positions: Tensor<B, 2, Int>,
+        key_mask: Option<Tensor<B, 2, Bool>>,
+        cache: &mut KvCache<B>,
+        use_cache: bool,
+    ) -> Tensor<B, 3> {
+        let [b, t] = input_ids.dims();
+        let device = input_ids.device();
+        let past = if use_cache { cache.len } else { 0 };
+        let total = past + t;
+        // Causal part: query i (absolute past + i) may see key j <= past + i.
+        let causal: Vec<f32> = (0..t)
+            .flat_map(|i| (0..total).map(move |j| if j <= past + i { 0.0 } else { MASKED }))
+            .collect();
+        let mut bias = Tensor::<B, 2>::from_data(TensorData::new(causal, [t, total]), &device)
+            .reshape([1, 1, t, total])
+            .expand([b, 1, t, total]);
+        if let Some(mask) = key_mask {
+            let key_bias = Tensor::<B, 2>::zeros([b, total], &device)
+                .mask_fill(mask.bool_not(), MASKED)
+                .reshape([b, 1, 1, total])
+                .expand([b, 1, t, total]);
+            bias = bias + key_bias;
+        }
+        let rope = rope_tables(positions, self.head_dim, self.rope_theta);
+        let mut x = self.embed_tokens.forward(input_ids);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let slot = if use_cache { Some(&mut cache.layers[i]) } else { None };
+            let h = layer
+                .self_attn
+                .forward(layer.input_layernorm.forward(x.clone()), &rope, &bias, slot);
+            x = x + h;
+            x = x.clone() + layer.mlp.forward(layer.post_attention_layernorm.forward(x));
+        }
+        if use_cache {
+            cache.len = total;
+        }
+        self.project(self.norm.forward(x))
+    }
+
+    fn project(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        match &self.lm_head {
+            Some(head) => head.forward(x),
+            None => {
+                let [b, t, d] = x.dims();
+                let w = self.embed_tokens.weight.val(); // [vocab, d]
+                x.reshape([b * t, d])
+                    .matmul(w.transpose())
+                    .reshape([b, t, self.vocab_size])
+            }
+        }
+    }
+
+    /// Per-token log-probabilities `[batch, t]`: entry `i` is `log p(ids[i] | ids[..i])`;
+    /// entry 0 has no context and is `0`. Multiply by a response mask and sum to get the
+    /// sequence log-probability DPO and GRPO need.
+    ///
+    /// ```
+    /// use burn::backend::NdArray;
+    /// use burn::tensor::{Int, Tensor};
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// let device = Default::default();
+    /// let model = Transformer::<NdArray>::new(&ModelConfig::tiny(20), &device).unwrap();
+    /// let lp = model.token_logprobs(Tensor::<NdArray, 2, Int>::from_ints([[1, 5, 7]], &device));
+    /// let v = lp.into_data().to_vec::<f32>().unwrap();
+    /// assert_eq!(v[0], 0.0);
+    /// assert!(v[1] < 0.0 && v[2] < 0.0);
+    /// ```
+    pub fn token_logprobs(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 2> {
+        let [b, t] = input_ids.dims();
+        let device = input_ids.device();
+        if t < 2 {
+            return Tensor::zeros([b, t], &device);
+        }
+        let logits = self.forward(input_ids.clone()).slice([0..b, 0..t - 1, 0..self.vocab_size]);
+        let targets = input_ids.slice([0..b, 1..t]).reshape([b, t - 1, 1]);
+        let picked = log_softmax(logits, 2).gather(2, targets).reshape([b, t - 1]);
+        Tensor::cat(vec![Tensor::zeros([b, 1], &device), picked], 1)
+    }
+}

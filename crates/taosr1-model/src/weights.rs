@@ -1,0 +1,283 @@
+//! Safetensors weights with the Hugging Face Qwen2/Llama tensor naming.
+//!
+//! | our field | checkpoint name | checkpoint shape |
+//! |---|---|---|
+//! | `embed_tokens` | `model.embed_tokens.weight` | `[vocab, hidden]` |
+//! | `layers[i].input_layernorm` | `model.layers.{i}.input_layernorm.weight` | `[hidden]` |
+//! | `layers[i].self_attn.{q,k,v}_proj` | `model.layers.{i}.self_attn.{q,k,v}_proj.{weight,bias}` | `[out, hidden]`, `[out]` |
+//! | `layers[i].self_attn.o_proj` | `model.layers.{i}.self_attn.o_proj.weight` | `[hidden, heads*head_dim]` |
+//! | `layers[i].post_attention_layernorm` | `model.layers.{i}.post_attention_layernorm.weight` | `[hidden]` |
+//! | `layers[i].mlp.{gate,up,down}_proj` | `model.layers.{i}.mlp.{gate,up,down}_proj.weight` | `[out, in]` |
+//! | `norm` | `model.norm.weight` | `[hidden]` |
+//! | `lm_head` (untied only) | `lm_head.weight` | `[vocab, hidden]` |
+//!
+//! Linear weights are stored `[out, in]` in checkpoints (PyTorch layout) and `[in, out]` in
+//! burn, so they are transposed on the way in and out. F32, F16 and BF16 tensors load (converted
+//! to f32); rotary `inv_freq` buffers that old Llama exports carry are ignored; every other
+//! tensor the architecture does not use is an error, so no weight is silently dropped.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::tensor::backend::Backend;
+use burn::tensor::{bf16, f16, Tensor, TensorData};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::{ModelConfig, ModelError, Transformer};
+
+/// How a parameter is laid out relative to the checkpoint tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Same layout (embeddings, norms, biases).
+    Same,
+    /// burn `[in, out]` vs checkpoint `[out, in]`.
+    Transposed,
+}
+
+/// Checkpoint name and shape of every tensor `cfg` requires, in a stable order.
+///
+/// ```
+/// let specs = taosr1_model::checkpoint_tensor_specs(&taosr1_model::ModelConfig::qwen2_5_0_5b());
+/// assert!(specs.iter().any(|(n, s)| n == "model.layers.23.self_attn.k_proj.weight" && s == &vec![128, 896]));
+/// assert!(!specs.iter().any(|(n, _)| n == "lm_head.weight")); // tied
+/// ```
+pub fn checkpoint_tensor_specs(cfg: &ModelConfig) -> Vec<(String, Vec<usize>)> {
+    specs(cfg).into_iter().map(|(n, s, _)| (n, s)).collect()
+}
+
+fn specs(cfg: &ModelConfig) -> Vec<(String, Vec<usize>, Layout)> {
+    let (h, hd, i) = (cfg.hidden_size, cfg.head_dim(), cfg.intermediate_size);
+    let (q, kv) = (cfg.num_attention_heads * hd, cfg.num_key_value_heads * hd);
+    let mut out = vec![(
+        "model.embed_tokens.weight".to_string(),
+        vec![cfg.vocab_size, h],
+        Layout::Same,
+    )];
+    for l in 0..cfg.num_hidden_layers {
+        let p = format!("model.layers.{l}");
+        out.push((format!("{p}.input_layernorm.weight"), vec![h], Layout::Same));
+        for (name, rows) in [("q_proj", q), ("k_proj", kv), ("v_proj", kv)] {
+            out.push((format!("{p}.self_attn.{name}.weight"), vec![rows, h], Layout::Transposed));
+            if cfg.attention_bias {
+                out.push((format!("{p}.self_attn.{name}.bias"), vec![rows], Layout::Same));
+            }
+        }
+        out.push((format!("{p}.self_attn.o_proj.weight"), vec![h, q], Layout::Transposed));
+        out.push((format!("{p}.post_attention_layernorm.weight"), vec![h], Layout::Same));
+        out.push((format!("{p}.mlp.gate_proj.weight"), vec![i, h], Layout::Transposed));
+        out.push((format!("{p}.mlp.up_proj.weight"), vec![i, h], Layout::Transposed));
+        out.push((format!("{p}.mlp.down_proj.weight"), vec![h, i], Layout::Transposed));
+    }
+    out.push(("model.norm.weight".to_string(), vec![h], Layout::Same));
+    if !cfg.tie_word_embeddings {
+        out.push(("lm_head.weight".to_string(), vec![cfg.vocab_size, h], Layout::Transposed));
+    }
+    out
+}
+
+fn to_f32(name: &str, view: &TensorView<'_>) -> Result<Vec<f32>, ModelError> {
+    let bytes = view.data();
+    let values: Vec<f32> = match view.dtype() {
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32())
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| bf16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32())
+            .collect(),
+        other => {
+            return Err(ModelError::UnsupportedDtype {
+                name: name.to_string(),
+                dtype: format!("{other:?}"),
+            })
+        }
+    };
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(ModelError::NonFinite(name.to_string()));
+    }
+    Ok(values)
+}
+
+/// All parameters of `model` as `(checkpoint name, burn tensor, layout)`.
+fn params<B: Backend>(model: &Transformer<B>) -> Vec<(String, Tensor<B, 2>, Layout)> {
+    fn lin<B: Backend>(out: &mut Vec<(String, Tensor<B, 2>, Layout)>, name: &str, l: &Linear<B>) {
+        out.push((format!("{name}.weight"), l.weight.val(), Layout::Transposed));
+        if let Some(b) = &l.bias {
+            out.push((format!("{name}.bias"), b.val().unsqueeze(), Layout::Same));
+        }
+    }
+    let mut out = vec![(
+        "model.embed_tokens.weight".to_string(),
+        model.embed_tokens.weight.val(),
+        Layout::Same,
+    )];
+    for (l, layer) in model.layers.iter().enumerate() {
+        let p = format!("model.layers.{l}");
+        out.push((
+            format!("{p}.input_layernorm.weight"),
+            layer.input_layernorm.gamma.val().unsqueeze(),
+            Layout::Same,
+        ));
+        let a = &layer.self_attn;
+        for (name, lin_) in [("q_proj", &a.q_proj), ("k_proj", &a.k_proj), ("v_proj", &a.v_proj)] {
+            lin(&mut out, &format!("{p}.self_attn.{name}"), lin_);
+        }
+        lin(&mut out, &format!("{p}.self_attn.o_proj"), &a.o_proj);
+        out.push((
+            format!("{p}.post_attention_layernorm.weight"),
+            layer.post_attention_layernorm.gamma.val().unsqueeze(),
+            Layout::Same,
+        ));
+        lin(&mut out, &format!("{p}.mlp.gate_proj"), &layer.mlp.gate_proj);
+        lin(&mut out, &format!("{p}.mlp.up_proj"), &layer.mlp.up_proj);
+        lin(&mut out, &format!("{p}.mlp.down_proj"), &layer.mlp.down_proj);
+    }
+    out.push(("model.norm.weight".to_string(), model.norm.gamma.val().unsqueeze(), Layout::Same));
+    if let Some(head) = &model.lm_head {
+        lin(&mut out, "lm_head", head);
+    }
+    out
+}
+
+/// Serialise `model` to safetensors bytes (f32, checkpoint naming and layout).
+pub fn to_safetensors_bytes<B: Backend>(model: &Transformer<B>) -> Result<Vec<u8>, ModelError> {
+    let mut buffers: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
+    for (name, tensor, layout) in params(model) {
+        let tensor = if layout == Layout::Transposed { tensor.transpose() } else { tensor };
+        let [r, c] = tensor.dims();
+        let shape = if name.ends_with("norm.weight") || name.ends_with(".bias") {
+            vec![c]
+        } else {
+            vec![r, c]
+        };
+        let values = tensor
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .map_err(|e| ModelError::Safetensors(format!("{name}: {e:?}")))?;
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        buffers.insert(name, (shape, bytes));
+    }
+    let views = buffers
+        .iter()
+        .map(|(name, (shape, bytes))| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| ModelError::Safetensors(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize(views, None).map_err(|e| ModelError::Safetensors(e.to_string()))
+}
+
+/// Save `model` as a `.safetensors` file.
+pub fn save_safetensors<B: Backend>(model: &Transformer<B>, path: &Path) -> Result<(), ModelError> {
+    let bytes = to_safetensors_bytes(model)?;
+    std::fs::write(path, bytes).map_err(|e| ModelError::io(path, e))
+}
+
+/// Build a model from safetensors bytes. Every required tensor must be present with the shape
+/// `cfg` implies; unknown tensors are an error (see the module docs).
+pub fn from_safetensors_bytes<B: Backend>(
+    bytes: &[u8],
+    cfg: &ModelConfig,
+    device: &B::Device,
+) -> Result<Transformer<B>, ModelError> {
+    from_safetensors_shards(&[bytes], cfg, device)
+}
+
+/// Build a model from several safetensors shards (as in `model-0000N-of-0000M.safetensors`).
+pub fn from_safetensors_shards<B: Backend>(
+    shards: &[&[u8]],
+    cfg: &ModelConfig,
+    device: &B::Device,
+) -> Result<Transformer<B>, ModelError> {
+    cfg.validate()?;
+    let files = shards
+        .iter()
+        .map(|b| SafeTensors::deserialize(b).map_err(|e| ModelError::Safetensors(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut available: BTreeMap<String, (usize, TensorView<'_>)> = BTreeMap::new();
+    for (i, f) in files.iter().enumerate() {
+        for (name, view) in f.tensors() {
+            available.insert(name, (i, view));
+        }
+    }
+    let mut values: BTreeMap<String, Tensor<B, 2>> = BTreeMap::new();
+    let mut used = BTreeSet::new();
+    for (name, shape, layout) in specs(cfg) {
+        let (_, view) = available
+            .get(&name)
+            .ok_or_else(|| ModelError::MissingTensor(name.clone()))?;
+        if view.shape() != shape.as_slice() {
+            return Err(ModelError::ShapeMismatch {
+                name,
+                expected: shape,
+                found: view.shape().to_vec(),
+            });
+        }
+        let data = to_f32(&name, view)?;
+        let (r, c) = if shape.len() == 1 { (1, shape[0]) } else { (shape[0], shape[1]) };
+        let t = Tensor::<B, 2>::from_data(TensorData::new(data, [r, c]), device);
+        let t = if layout == Layout::Transposed { t.transpose() } else { t };
+        used.insert(name.clone());
+        values.insert(name, t);
+    }
+    let unexpected: Vec<String> = available
+        .keys()
+        .filter(|n| !used.contains(*n) && !n.ends_with("rotary_emb.inv_freq"))
+        .cloned()
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(ModelError::UnexpectedTensors(unexpected));
+    }
+    let mut take2 = |name: &str| values.remove(name).expect("validated above");
+    let mut model = Transformer::<B>::new(cfg, device)?;
+    model.embed_tokens.weight = Param::from_tensor(take2("model.embed_tokens.weight"));
+    for (l, layer) in model.layers.iter_mut().enumerate() {
+        let p = format!("model.layers.{l}");
+        let mut set_lin = |lin: &mut Linear<B>, name: &str| {
+            lin.weight = Param::from_tensor(take2(&format!("{name}.weight")));
+            if lin.bias.is_some() {
+                let b: Tensor<B, 2> = take2(&format!("{name}.bias"));
+                lin.bias = Some(Param::from_tensor(b.squeeze_dim(0)));
+            }
+        };
+        set_lin(&mut layer.self_attn.q_proj, &format!("{p}.self_attn.q_proj"));
+        set_lin(&mut layer.self_attn.k_proj, &format!("{p}.self_attn.k_proj"));
+        set_lin(&mut layer.self_attn.v_proj, &format!("{p}.self_attn.v_proj"));
+        set_lin(&mut layer.self_attn.o_proj, &format!("{p}.self_attn.o_proj"));
+        set_lin(&mut layer.mlp.gate_proj, &format!("{p}.mlp.gate_proj"));
+        set_lin(&mut layer.mlp.up_proj, &format!("{p}.mlp.up_proj"));
+        set_lin(&mut layer.mlp.down_proj, &format!("{p}.mlp.down_proj"));
+        layer.input_layernorm.gamma =
+            Param::from_tensor(take2(&format!("{p}.input_layernorm.weight")).squeeze_dim(0));
+        layer.post_attention_layernorm.gamma = Param::from_tensor(
+            take2(&format!("{p}.post_attention_layernorm.weight")).squeeze_dim(0),
+        );
+    }
+    model.norm.gamma = Param::from_tensor(take2("model.norm.weight").squeeze_dim(0));
+    if let Some(head) = model.lm_head.as_mut() {
+        head.weight = Param::from_tensor(take2("lm_head.weight"));
+    }
+    Ok(model)
+}
+
+/// Load a model from a `.safetensors` file.
+pub fn load_safetensors<B: Backend>(
+    path: &Path,
+    cfg: &ModelConfig,
+    device: &B::Device,
+) -> Result<Transformer<B>, ModelError> {
+    let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
+    from_safetensors_bytes(&bytes, cfg, device).map_err(|e| match e {
+        ModelError::Safetensors(msg) => ModelError::Safetensors(format!("{}: {msg}", path.display())),
+        other => other,
+    })
+}
