@@ -248,6 +248,9 @@ pub(crate) fn mask_counts(
 /// aggregated by [`Normalization`]. Entries outside the mask never influence the result,
 /// even if they are NaN or infinite.
 ///
+/// Validation reads `mask` and `advantages` back to the host, and the diagnostics cost one
+/// more small read (4 scalars): one device synchronisation per call.
+///
 /// # Errors
 /// * [`GrpoError::InvalidConfig`] for a bad `config`;
 /// * [`GrpoError::ShapeMismatch`] when a shape differs from `logp`'s / `[batch]`;
