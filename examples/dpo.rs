@@ -1,0 +1,68 @@
+//! Stage 2 of TaoSR1: offline pass@N sampling with the SFT model, (correct, incorrect) pairs,
+//! and DPO against the frozen SFT model. Prints test accuracy before and after as a table.
+//!
+//! `cargo run --release --example dpo -- [--init runs/sft] [--out runs/dpo] [--prompts 800]
+//! [--n 8] [--temperature 1.0] [--epochs 2] [--beta 0.1] [--nll 1.0] [--lr 1e-4] [--eval 300]`
+//!
+//! Run `cargo run --release --example sft` first to produce `runs/sft`.
+
+use std::path::PathBuf;
+
+use burn::module::AutodiffModule;
+use rand::SeedableRng;
+use taosr1::assets::{load_checkpoint, load_codec, load_split, save_checkpoint, Split};
+use taosr1::backend::{self, Train};
+use taosr1::cli::Args;
+use taosr1::eval::stage_table;
+use taosr1::pipeline::evaluate_on_test;
+use taosr1::stages::{run_dpo, DpoRun};
+
+fn main() -> Result<(), taosr1::Error> {
+    let args = Args::from_env()?;
+    let init: PathBuf = args.get("init", String::from("runs/sft"))?.into();
+    let out: PathBuf = args.get("out", String::from("runs/dpo"))?.into();
+    let eval = args.get("eval", usize::MAX)?;
+    let mut run = DpoRun::default();
+    run.prompts = args.get("prompts", run.prompts)?;
+    run.n = args.get("n", run.n)?;
+    run.epochs = args.get("epochs", run.epochs)?;
+    run.learning_rate = args.get("lr", run.learning_rate)?;
+    run.dpo = run.dpo.with_beta(args.get("beta", run.dpo.beta)?);
+    run.nll_weight = args.get("nll", run.nll_weight)?;
+    run.rollout.temperature = args.get("temperature", run.rollout.temperature)?;
+    println!("backend: {}", backend::name());
+
+    let codec = load_codec()?;
+    let (model, config) = load_checkpoint::<Train>(&init, &backend::device())?;
+    let sft_eval = evaluate_on_test(&model.valid(), &codec, eval)?;
+    let train = load_split(Split::Train)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let start = std::time::Instant::now();
+    let (model, report) = run_dpo(model, &codec, &train, &run, &mut rng, |step, total, loss| {
+        if step % 20 == 0 || step + 1 == total {
+            println!("dpo step {:>4}/{total}  loss {loss:.4}", step + 1);
+        }
+    })?;
+    let s = &report.pair_stats;
+    println!(
+        "pass@N over {} prompts (N = {}): pass@1 {:.3}, pass@{} {:.3}; {} pairs ({} mixed, {} all-wrong vs gold, {} all-correct skipped); {:.1}s",
+        s.prompts, run.n, report.pass_at_1, run.n, report.pass_at_n, s.pairs, s.mixed, s.all_wrong_gold, s.all_correct_skipped,
+        start.elapsed().as_secs_f32()
+    );
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
+    let tenth = (report.losses.len() / 10).max(1);
+    let n = report.losses.len();
+    println!(
+        "dpo loss {:.4} -> {:.4}, implicit-reward accuracy {:.3} -> {:.3} (first / last 10% of steps)",
+        mean(&report.losses[..tenth.min(n)]),
+        mean(&report.losses[n.saturating_sub(tenth)..]),
+        mean(&report.reward_accuracy[..tenth.min(n)]),
+        mean(&report.reward_accuracy[n.saturating_sub(tenth)..]),
+    );
+    save_checkpoint(&model, &config, &out)?;
+    println!("checkpoint: {}", out.display());
+    let dpo_eval = evaluate_on_test(&model.valid(), &codec, eval)?;
+    println!("\ntest split, thinking generated first, argmax grade:");
+    print!("{}", stage_table(&[("SFT", &sft_eval), ("DPO", &dpo_eval)]));
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! From TaoSR1 text to token ids and training batches.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use taosr1_cot::{Example, Grade, Item, Template, ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN};
+use taosr1_model::TaoTokenizer;
+
+use crate::Error;
+
+/// One example as token ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    /// `<bos>` + prompt.
+    pub prompt: Vec<u32>,
+    /// Response (`<think> … </think> <answer> G </answer>`) + `<eos>`.
+    pub response: Vec<u32>,
+    /// Gold grade.
+    pub grade: Grade,
+}
+
+/// Tokenizer + template, with the ids of the tags and grade tokens resolved once.
+#[derive(Clone, Debug)]
+pub struct Codec {
+    tokenizer: TaoTokenizer,
+    template: Template,
+    grade_ids: Vec<u32>,
+    think_close: u32,
+    answer_open: u32,
+    answer_close: u32,
+}
+
+/// A right-padded batch of `prompt + response` sequences.
+#[derive(Clone, Debug)]
+pub struct Batch<B: Backend> {
+    /// Token ids `[batch, len]`.
+    pub input_ids: Tensor<B, 2, Int>,
+    /// `1.0` where the token belongs to the response, else `0.0` `[batch, len]`.
+    pub response_mask: Tensor<B, 2>,
+}
+
+impl Codec {
+    /// Check that every tag and grade label is a single token of `tokenizer`.
+    pub fn new(tokenizer: TaoTokenizer, template: Template) -> Result<Self, Error> {
+        let grade_ids = template
+            .scale()
+            .labels()
+            .iter()
+            .map(|l| tokenizer.require_token(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        tokenizer.require_token(THINK_OPEN)?;
+        Ok(Self {
+            think_close: tokenizer.require_token(THINK_CLOSE)?,
+            answer_open: tokenizer.require_token(ANSWER_OPEN)?,
+            answer_close: tokenizer.require_token(ANSWER_CLOSE)?,
+            grade_ids,
+            tokenizer,
+            template,
+        })
+    }
+
+    /// Build the word-level tokenizer of a corpus of examples: every word of their prompts and
+    /// responses, plus the tags and grade labels as fixed low ids.
+    pub fn build_tokenizer(examples: &[Example], template: &Template) -> Result<TaoTokenizer, Error> {
+        let texts: Vec<String> = examples
+            .iter()
+            .flat_map(|e| [template.prompt(&e.item()), template.response(&e.rationale, e.grade)])
+            .collect();
+        let mut extra = vec![THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE];
+        extra.extend(template.scale().labels().iter().map(String::as_str));
+        Ok(TaoTokenizer::build_word_level(texts.iter().map(String::as_str), &extra)?)
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &TaoTokenizer {
+        &self.tokenizer
+    }
+
+    /// The template.
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// Token id of each grade label, worst first.
+    pub fn grade_ids(&self) -> &[u32] {
+        &self.grade_ids
+    }
+
+    /// Id of `</think>`.
+    pub fn think_close_id(&self) -> u32 {
+        self.think_close
+    }
+
+    /// Id of `<answer>`.
+    pub fn answer_open_id(&self) -> u32 {
+        self.answer_open
+    }
+
+    /// Id of `</answer>`.
+    pub fn answer_close_id(&self) -> u32 {
+        self.answer_close
+    }
+
+    /// `<bos>` + the prompt of `item`.
+    pub fn prompt_ids(&self, item: &Item) -> Result<Vec<u32>, Error> {
+        let mut ids = vec![self.tokenizer.bos_id()];
+        ids.extend(self.tokenizer.encode(&self.template.prompt(item))?);
+        Ok(ids)
+    }
+
+    /// Token ids of arbitrary response text (no `<eos>`).
+    pub fn text_ids(&self, text: &str) -> Result<Vec<u32>, Error> {
+        Ok(self.tokenizer.encode(text)?)
+    }
+
+    /// Text of response token ids.
+    pub fn decode(&self, ids: &[u32]) -> Result<String, Error> {
+        Ok(self.tokenizer.decode(ids)?)
+    }
+
+    /// The gold response of `rationale`/`grade` + `<eos>`.
+    pub fn response_ids(&self, rationale: &str, grade: Grade) -> Result<Vec<u32>, Error> {
+        let mut ids = self.tokenizer.encode(&self.template.response(rationale, grade))?;
+        ids.push(self.tokenizer.eos_id());
+        Ok(ids)
+    }
+
+    /// Encode a labelled example.
+    pub fn encode(&self, example: &Example) -> Result<Encoded, Error> {
+        Ok(Encoded {
+            prompt: self.prompt_ids(&example.item())?,
+            response: self.response_ids(&example.rationale, example.grade)?,
+            grade: example.grade,
+        })
+    }
+
+    /// Encode many examples.
+    pub fn encode_all(&self, examples: &[Example]) -> Result<Vec<Encoded>, Error> {
+        examples.iter().map(|e| self.encode(e)).collect()
+    }
+
+    /// Right-pad `(prompt, response)` pairs into a [`Batch`].
+    pub fn collate<B: Backend>(
+        &self,
+        pairs: &[(&[u32], &[u32])],
+        device: &B::Device,
+    ) -> Result<Batch<B>, Error> {
+        collate(pairs, self.tokenizer.pad_id(), device)
+    }
+}
+
+/// Right-pad `(prompt, response)` pairs; the mask marks response tokens. Right padding needs no
+/// attention mask with a causal model, and the mask keeps padding out of every loss.
+pub fn collate<B: Backend>(
+    pairs: &[(&[u32], &[u32])],
+    pad_id: u32,
+    device: &B::Device,
+) -> Result<Batch<B>, Error> {
+    if pairs.is_empty() {
+        return Err(Error::Input("cannot collate an empty batch".into()));
+    }
+    if let Some(i) = pairs.iter().position(|(p, r)| p.is_empty() || r.is_empty()) {
+        return Err(Error::Input(format!("pair {i} has an empty prompt or response")));
+    }
+    let len = pairs.iter().map(|(p, r)| p.len() + r.len()).max().unwrap_or(0);
+    let mut ids = Vec::with_capacity(pairs.len() * len);
+    let mut mask = Vec::with_capacity(pairs.len() * len);
+    for (p, r) in pairs {
+        let pad = len - p.len() - r.len();
+        ids.extend(p.iter().chain(r.iter()).map(|t| *t as i64));
+        ids.extend(std::iter::repeat_n(pad_id as i64, pad));
+        mask.extend(std::iter::repeat_n(0.0f32, p.len()));
+        mask.extend(std::iter::repeat_n(1.0f32, r.len()));
+        mask.extend(std::iter::repeat_n(0.0f32, pad));
+    }
+    let b = pairs.len();
+    Ok(Batch {
+        input_ids: Tensor::from_data(TensorData::new(ids, [b, len]), device),
+        response_mask: Tensor::from_data(TensorData::new(mask, [b, len]), device),
+    })
+}

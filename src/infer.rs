@@ -1,0 +1,119 @@
+//! Thinking-first inference with post-CoT processing.
+//!
+//! For every item the model first writes its thinking (greedy or sampled, at most
+//! `think_budget` tokens, stopping at `</think>`). The generated text is never trusted: the
+//! answer slot is forced with [`taosr1_cot::Template::force_answer_slot`] (closing a thinking
+//! part that ran past its budget), the model reads `prompt + thinking + <answer>` once more, and
+//! the grade distribution is the softmax over the grade tokens only
+//! ([`taosr1_partition::grade_distribution`]). The caller then takes the argmax or applies
+//! the cumulative-probability [`taosr1_partition::Partitioner`].
+
+use burn::tensor::backend::Backend;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use taosr1_cot::{Item, SlotStatus, ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN};
+use taosr1_model::{generate, DecodeSession, SamplingConfig, Transformer};
+use taosr1_partition::{grade_distribution, GradeDistribution};
+
+use crate::codec::Codec;
+use crate::Error;
+
+/// Inference settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InferConfig {
+    /// Most tokens the thinking part may take before the answer slot is forced.
+    pub think_budget: usize,
+    /// Items decoded together.
+    pub batch_size: usize,
+    /// Temperature of the thinking part (`0` = greedy).
+    pub temperature: f32,
+    /// Top-p of the thinking part.
+    pub top_p: f32,
+}
+
+impl Default for InferConfig {
+    fn default() -> Self {
+        Self {
+            think_budget: 48,
+            batch_size: 64,
+            temperature: 0.0,
+            top_p: 1.0,
+        }
+    }
+}
+
+/// The outcome for one item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// Thinking text (between the tags).
+    pub thinking: String,
+    /// What post-CoT processing had to do.
+    pub slot: SlotStatus,
+    /// Probabilities of the grades at the answer slot (renormalised over grade tokens).
+    pub distribution: GradeDistribution,
+    /// Tokens generated for this item (thinking + the grade).
+    pub generated_tokens: usize,
+}
+
+impl Prediction {
+    /// The full response with the argmax grade filled in.
+    pub fn response(&self, codec: &Codec) -> String {
+        let label = &codec.template().scale().labels()[self.distribution.argmax()];
+        format!("{THINK_OPEN} {} {THINK_CLOSE} {ANSWER_OPEN} {label} {ANSWER_CLOSE}", self.thinking)
+            .replace("  ", " ")
+    }
+}
+
+fn thinking_of(slot_text: &str) -> String {
+    let body = slot_text.strip_prefix(THINK_OPEN).unwrap_or(slot_text);
+    let body = body.split(THINK_CLOSE).next().unwrap_or("");
+    body.trim().to_string()
+}
+
+/// Predict grade distributions for `items`, batch by batch.
+pub fn predict<B: Backend, R: Rng + ?Sized>(
+    model: &Transformer<B>,
+    codec: &Codec,
+    items: &[Item],
+    cfg: &InferConfig,
+    rng: &mut R,
+) -> Result<Vec<Prediction>, Error> {
+    if cfg.batch_size == 0 {
+        return Err(Error::Input("batch_size must be positive".into()));
+    }
+    let tok = codec.tokenizer();
+    let stops = [
+        codec.think_close_id(),
+        codec.answer_open_id(),
+        codec.answer_close_id(),
+        tok.eos_id(),
+    ];
+    let sampling = SamplingConfig::sampled(cfg.temperature, cfg.top_p, cfg.think_budget);
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(cfg.batch_size) {
+        let prompts = chunk
+            .iter()
+            .map(|i| codec.prompt_ids(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let gens = generate(model, &prompts, tok.pad_id(), &stops, &sampling, rng)?;
+        let mut slots = Vec::with_capacity(chunk.len());
+        let mut seqs = Vec::with_capacity(chunk.len());
+        for (prompt, g) in prompts.iter().zip(&gens) {
+            let slot = codec.template().force_answer_slot(&codec.decode(&g.tokens)?);
+            let mut seq = prompt.clone();
+            seq.extend(codec.text_ids(&slot.text)?);
+            seqs.push(seq);
+            slots.push((slot, g.tokens.len()));
+        }
+        let session = DecodeSession::start(model, &seqs, tok.pad_id())?;
+        for ((slot, n), logits) in slots.into_iter().zip(session.last_logits()) {
+            out.push(Prediction {
+                thinking: thinking_of(&slot.text),
+                slot: slot.status,
+                distribution: grade_distribution(logits, codec.grade_ids())?,
+                generated_tokens: n + 1,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,133 @@
+//! End-to-end runs shared by the example binaries and the end-to-end tests, so a test exercises
+//! exactly the code a user runs.
+
+use std::path::PathBuf;
+
+use burn::module::{AutodiffModule, Module};
+use burn::tensor::backend::AutodiffBackend;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use taosr1_cot::Example;
+use taosr1_model::{ModelConfig, Transformer};
+use taosr1_partition::Partitioner;
+
+use crate::assets::{load_codec, load_split, save_checkpoint, Split};
+use crate::codec::Codec;
+use crate::eval::{evaluate, majority_baseline, EvalReport};
+use crate::infer::{predict, InferConfig};
+use crate::sft::{train, SftConfig, SftReport, StepLog};
+use crate::Error;
+
+/// Settings of an SFT run.
+#[derive(Clone, Debug)]
+pub struct SftRun {
+    /// Optimisation settings.
+    pub sft: SftConfig,
+    /// Model shape (vocabulary size is taken from the tokenizer).
+    pub model: ModelConfig,
+    /// Where to write `config.json` + `model.safetensors` (none: don't save).
+    pub out_dir: Option<PathBuf>,
+    /// Evaluate on at most this many test examples.
+    pub eval_limit: usize,
+    /// Inference settings of the evaluation.
+    pub infer: InferConfig,
+    /// Seed of parameter initialisation.
+    pub seed: u64,
+}
+
+impl Default for SftRun {
+    fn default() -> Self {
+        Self {
+            sft: SftConfig::default(),
+            model: ModelConfig::tiny(0),
+            out_dir: Some(PathBuf::from("runs/sft")),
+            eval_limit: usize::MAX,
+            infer: InferConfig::default(),
+            seed: 42,
+        }
+    }
+}
+
+/// What an SFT run produced.
+pub struct SftOutcome<B: AutodiffBackend> {
+    /// The fine-tuned model.
+    pub model: Transformer<B>,
+    /// Its config.
+    pub config: ModelConfig,
+    /// Loss curve.
+    pub report: SftReport,
+    /// Test-split evaluation.
+    pub eval: EvalReport,
+    /// Majority-class accuracy on the same test examples.
+    pub majority_baseline: f64,
+}
+
+/// The first `limit` test examples.
+pub fn test_examples(limit: usize) -> Result<Vec<Example>, Error> {
+    let mut test = load_split(Split::Test)?;
+    test.truncate(limit);
+    Ok(test)
+}
+
+/// Evaluate `model` on labelled `examples` with the given partitioner.
+pub fn evaluate_model<B: burn::tensor::backend::Backend>(
+    model: &Transformer<B>,
+    codec: &Codec,
+    examples: &[Example],
+    infer: &InferConfig,
+    partitioner: &Partitioner,
+) -> Result<EvalReport, Error> {
+    let items: Vec<_> = examples.iter().map(Example::item).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let preds = predict(model, codec, &items, infer, &mut rng)?;
+    let gold: Vec<_> = examples.iter().map(|e| e.grade).collect();
+    evaluate(&preds, &gold, partitioner)
+}
+
+/// Stage 1 end to end: train the tiny model on the shipped train split, save it, and evaluate
+/// thinking-first generation on the test split.
+pub fn run_sft<B: AutodiffBackend>(
+    run: &SftRun,
+    device: &B::Device,
+    on_step: impl FnMut(&StepLog),
+) -> Result<SftOutcome<B>, Error> {
+    let codec = load_codec()?;
+    let train_set = load_split(Split::Train)?;
+    let data = codec.encode_all(&train_set)?;
+    let mut config = run.model.clone();
+    config.vocab_size = codec.tokenizer().vocab_size();
+    B::seed(device, run.seed);
+    let model = Transformer::<B>::new(&config, device)?;
+    let (model, report) = train(model, &codec, &data, &run.sft, on_step)?;
+    if let Some(dir) = &run.out_dir {
+        save_checkpoint(&model, &config, dir)?;
+    }
+    let test = test_examples(run.eval_limit)?;
+    let partitioner = Partitioner::default_for(codec.template().scale().len())?;
+    let eval = evaluate_model(&model.valid(), &codec, &test, &run.infer, &partitioner)?;
+    let majority_baseline = majority_baseline(&train_set, &test)?;
+    Ok(SftOutcome {
+        model,
+        config,
+        report,
+        eval,
+        majority_baseline,
+    })
+}
+
+/// Number of parameters of a model (for logs).
+pub fn num_params<B: burn::tensor::backend::Backend>(model: &Transformer<B>) -> usize {
+    model.num_params()
+}
+
+/// Evaluate `model` on the first `limit` test examples with the default (uncalibrated)
+/// partitioner and greedy thinking.
+pub fn evaluate_on_test<B: burn::tensor::backend::Backend>(
+    model: &Transformer<B>,
+    codec: &Codec,
+    limit: usize,
+) -> Result<EvalReport, Error> {
+    let test = test_examples(limit)?;
+    let partitioner = Partitioner::default_for(codec.template().scale().len())?;
+    evaluate_model(model, codec, &test, &InferConfig::default(), &partitioner)
+}
