@@ -16,6 +16,10 @@ fn default_eps() -> f64 {
     1e-6
 }
 
+fn default_init_range() -> f64 {
+    0.02
+}
+
 /// Hyper-parameters of the decoder-only transformer.
 ///
 /// Field names follow the Hugging Face `config.json` of Qwen2/Llama checkpoints, so a real
@@ -57,6 +61,12 @@ pub struct ModelConfig {
     /// Biases on the q/k/v projections (Qwen2: yes, Llama: no).
     #[serde(default = "default_true")]
     pub attention_bias: bool,
+    /// Standard deviation of the normal initialisation of the token embedding (and so of a
+    /// tied LM head). Hugging Face's `initializer_range`; 0.02 when absent. A unit-variance
+    /// embedding tied to the head would start training with logits of standard deviation
+    /// `sqrt(hidden_size)` and a needlessly large loss.
+    #[serde(default = "default_init_range")]
+    pub initializer_range: f64,
 }
 
 impl ModelConfig {
@@ -80,6 +90,7 @@ impl ModelConfig {
             rope_theta: 10_000.0,
             tie_word_embeddings: true,
             attention_bias: true,
+            initializer_range: 0.02,
         }
     }
 
@@ -103,6 +114,7 @@ impl ModelConfig {
             rope_theta: 1_000_000.0,
             tie_word_embeddings: true,
             attention_bias: true,
+            initializer_range: 0.02,
         }
     }
 
@@ -143,6 +155,9 @@ impl ModelConfig {
         }
         if !(self.rms_norm_eps > 0.0) || !(self.rope_theta > 0.0) {
             return bad("rms_norm_eps and rope_theta must be positive".into());
+        }
+        if !(self.initializer_range > 0.0 && self.initializer_range.is_finite()) {
+            return bad("initializer_range must be positive and finite".into());
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! grouped-query attention, SwiGLU MLP, tied or untied LM head, KV-cache incremental decoding.
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, RmsNorm, RmsNormConfig};
 use burn::tensor::activation::{log_softmax, silu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
@@ -256,7 +256,12 @@ impl<B: Backend> Transformer<B> {
             })
             .collect();
         Ok(Self {
-            embed_tokens: EmbeddingConfig::new(cfg.vocab_size, cfg.hidden_size).init(device),
+            embed_tokens: EmbeddingConfig::new(cfg.vocab_size, cfg.hidden_size)
+                .with_initializer(Initializer::Normal {
+                    mean: 0.0,
+                    std: cfg.initializer_range,
+                })
+                .init(device),
             layers,
             norm: rms(cfg, device),
             lm_head: (!cfg.tie_word_embeddings)
