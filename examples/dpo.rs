@@ -17,7 +17,11 @@ use taosr1::eval::stage_table;
 use taosr1::pipeline::evaluate_on_test;
 use taosr1::stages::{run_dpo, DpoRun};
 
-fn main() -> Result<(), taosr1::Error> {
+fn main() -> std::process::ExitCode {
+    taosr1::cli::report(run())
+}
+
+fn run() -> Result<(), taosr1::Error> {
     let args = Args::from_env()?;
     let init: PathBuf = args.get("init", String::from("runs/sft"))?.into();
     let out: PathBuf = args.get("out", String::from("runs/dpo"))?.into();

@@ -16,7 +16,11 @@ use taosr1::eval::stage_table;
 use taosr1::pipeline::evaluate_on_test;
 use taosr1::stages::{run_grpo, GrpoRun};
 
-fn main() -> Result<(), taosr1::Error> {
+fn main() -> std::process::ExitCode {
+    taosr1::cli::report(run())
+}
+
+fn run() -> Result<(), taosr1::Error> {
     let args = Args::from_env()?;
     let sft: PathBuf = args.get("sft", String::from("runs/sft"))?.into();
     let dpo = PathBuf::from("runs/dpo");

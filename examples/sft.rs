@@ -8,7 +8,11 @@ use taosr1::backend::{self, Train};
 use taosr1::cli::Args;
 use taosr1::pipeline::{run_sft, SftRun};
 
-fn main() -> Result<(), taosr1::Error> {
+fn main() -> std::process::ExitCode {
+    taosr1::cli::report(run())
+}
+
+fn run() -> Result<(), taosr1::Error> {
     let args = Args::from_env()?;
     let mut run = SftRun::default();
     run.sft.epochs = args.get("epochs", run.sft.epochs)?;

@@ -78,3 +78,20 @@ impl Args {
         self.values.contains_key(key)
     }
 }
+
+/// Exit status of an example's `run()`: errors are printed with their `Display` message
+/// (which names the file, line or field at fault) instead of `Debug`.
+///
+/// ```
+/// let code = taosr1::cli::report(Err(taosr1::Error::Input("no data".into())));
+/// assert_eq!(code, std::process::ExitCode::FAILURE);
+/// ```
+pub fn report(result: Result<(), Error>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

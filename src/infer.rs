@@ -117,3 +117,45 @@ pub fn predict<B: Backend, R: Rng + ?Sized>(
     }
     Ok(out)
 }
+
+/// One line of deployment output: the partition grade and score, the argmax grade for
+/// reference, the grade probabilities and the (post-processed) rationale.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scored {
+    /// The item's id.
+    pub id: String,
+    /// Grade label decided by the cumulative-probability partition.
+    pub grade: String,
+    /// Continuous relevance score in `[0, 1]` (for ranking).
+    pub score: f32,
+    /// Grade label of the argmax of the distribution.
+    pub argmax_grade: String,
+    /// Probabilities of the grades, worst first.
+    pub probs: Vec<f32>,
+    /// The thinking text.
+    pub rationale: String,
+    /// What post-CoT processing did (`answer_present`, `thinking_closed`, …).
+    pub slot: SlotStatus,
+}
+
+impl Scored {
+    /// Apply `partitioner` to a prediction of the item with id `id`.
+    pub fn new(
+        id: &str,
+        prediction: &Prediction,
+        partitioner: &taosr1_partition::Partitioner,
+        codec: &Codec,
+    ) -> Result<Self, Error> {
+        let labels = codec.template().scale().labels();
+        let part = partitioner.partition(&prediction.distribution)?;
+        Ok(Self {
+            id: id.to_string(),
+            grade: labels[part.grade].clone(),
+            score: part.score,
+            argmax_grade: labels[prediction.distribution.argmax()].clone(),
+            probs: prediction.distribution.probs().to_vec(),
+            rationale: prediction.thinking.clone(),
+            slot: prediction.slot,
+        })
+    }
+}

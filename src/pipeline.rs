@@ -131,3 +131,87 @@ pub fn evaluate_on_test<B: burn::tensor::backend::Backend>(
     let partitioner = Partitioner::default_for(codec.template().scale().len())?;
     evaluate_model(model, codec, &test, &InferConfig::default(), &partitioner)
 }
+
+/// Argmax vs. cumulative partition on the test split, before and after fitting thresholds.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PartitionComparison {
+    /// Thresholds fitted on the validation split.
+    #[serde(serialize_with = "thresholds_as_list")]
+    pub thresholds: taosr1_partition::Thresholds,
+    /// Validation metric (macro-F1) with the default thresholds (all 0.5).
+    pub validation_before: f64,
+    /// Validation metric with the fitted thresholds.
+    pub validation_after: f64,
+    /// Test split with the default thresholds (the `argmax` part is the argmax rule).
+    pub test_default: EvalReport,
+    /// Test split with the fitted thresholds.
+    pub test_fitted: EvalReport,
+}
+
+fn thresholds_as_list<S: serde::Serializer>(
+    t: &taosr1_partition::Thresholds,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(t.as_slice(), s)
+}
+
+/// Deployment calibration: predict the validation split (thinking first), fit partition
+/// thresholds that maximise macro-F1 ([`taosr1_partition::fit_thresholds`]), and compare
+/// argmax with the default and the fitted partition on the first `test_limit` test examples.
+pub fn compare_partition<B: burn::tensor::backend::Backend>(
+    model: &Transformer<B>,
+    codec: &Codec,
+    validation_limit: usize,
+    test_limit: usize,
+    infer: &InferConfig,
+) -> Result<PartitionComparison, Error> {
+    let mut val = load_split(Split::Validation)?;
+    val.truncate(validation_limit);
+    let items: Vec<_> = val.iter().map(Example::item).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let preds = predict(model, codec, &items, infer, &mut rng)?;
+    let dists: Vec<_> = preds.iter().map(|p| p.distribution.clone()).collect();
+    let labels: Vec<usize> = val.iter().map(|e| e.grade.index()).collect();
+    let fit = taosr1_partition::fit_thresholds(
+        &dists,
+        &labels,
+        taosr1_partition::Metric::MacroF1,
+        taosr1_partition::FitConfig::default(),
+    )?;
+    let test = test_examples(test_limit)?;
+    let items: Vec<_> = test.iter().map(Example::item).collect();
+    let preds = predict(model, codec, &items, infer, &mut rng)?;
+    let gold: Vec<_> = test.iter().map(|e| e.grade).collect();
+    let k = codec.template().scale().len();
+    let test_default = evaluate(&preds, &gold, &Partitioner::default_for(k)?)?;
+    let test_fitted = evaluate(&preds, &gold, &Partitioner::new(fit.thresholds.clone()))?;
+    Ok(PartitionComparison {
+        thresholds: fit.thresholds,
+        validation_before: fit.before,
+        validation_after: fit.after,
+        test_default,
+        test_fitted,
+    })
+}
+
+impl PartitionComparison {
+    /// The comparison as a plain-text table.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "{:<28} {:>9} {:>9} {:>9} {:>10}\n",
+            "decision rule (test split)", "accuracy", "macro-F1", "NDCG@10", "NDCG@100"
+        );
+        let rows = [
+            ("argmax grade", &self.test_default.argmax),
+            ("partition, thresholds 0.5", &self.test_default.partition),
+            ("partition, fitted", &self.test_fitted.partition),
+        ];
+        for (name, m) in rows {
+            s.push_str(&format!(
+                "{:<28} {:>9.3} {:>9.3} {:>9.3} {:>10.3}\n",
+                name, m.accuracy, m.macro_f1, m.ndcg_at_10, m.ndcg_at_100
+            ));
+        }
+        s
+    }
+}

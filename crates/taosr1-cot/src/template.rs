@@ -126,7 +126,8 @@ pub struct ParsedResponse {
 /// let slot = Template::default().force_answer_slot("<think> color match .");
 /// assert_eq!(slot.status, SlotStatus::ThinkingTruncated);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SlotStatus {
     /// An `<answer>` tag already followed `</think>`; the text was cut right after it.
     AnswerPresent,
