@@ -27,7 +27,11 @@ const NEW_TOKENS: usize = 32;
 
 /// Greedy decoding without a KV cache: one full causal pass per new token (equal-length
 /// prompts, so no padding is involved).
-fn generate_no_cache(model: &Transformer<Infer>, prompts: &[Vec<u32>], new: usize) -> Vec<Vec<u32>> {
+fn generate_no_cache(
+    model: &Transformer<Infer>,
+    prompts: &[Vec<u32>],
+    new: usize,
+) -> Vec<Vec<u32>> {
     let mut seqs: Vec<Vec<u32>> = prompts.to_vec();
     for _ in 0..new {
         let (b, t) = (seqs.len(), seqs[0].len());
@@ -54,8 +58,17 @@ fn bench_inference(c: &mut Criterion) {
         .collect();
     // equal-length prompts for the no-cache baseline
     let len = prompts[0].len();
-    let same_len: Vec<Vec<u32>> = prompts.iter().filter(|p| p.len() == len).take(16).cloned().collect();
-    assert_eq!(same_len.len(), 16, "16 prompts of equal length in the test split");
+    let same_len: Vec<Vec<u32>> = prompts
+        .iter()
+        .filter(|p| p.len() == len)
+        .take(16)
+        .cloned()
+        .collect();
+    assert_eq!(
+        same_len.len(),
+        16,
+        "16 prompts of equal length in the test split"
+    );
     let greedy = SamplingConfig::greedy(NEW_TOKENS);
 
     let mut group = c.benchmark_group("decode");
@@ -65,7 +78,10 @@ fn bench_inference(c: &mut Criterion) {
         group.bench_function(format!("kv_cache/batch{batch}"), |b| {
             let mut rng = ChaCha8Rng::seed_from_u64(0);
             b.iter(|| {
-                black_box(generate(&model, &same_len[..batch], pad, &[], &greedy, &mut rng).expect("generation"))
+                black_box(
+                    generate(&model, &same_len[..batch], pad, &[], &greedy, &mut rng)
+                        .expect("generation"),
+                )
             })
         });
     }
@@ -80,7 +96,9 @@ fn bench_inference(c: &mut Criterion) {
     let mut group = c.benchmark_group("predict");
     group.sample_size(10);
     // a random model never closes its thinking: every item generates the full budget + grade
-    group.throughput(Throughput::Elements((items.len() * (infer.think_budget + 1)) as u64));
+    group.throughput(Throughput::Elements(
+        (items.len() * (infer.think_budget + 1)) as u64,
+    ));
     group.bench_function("64_items", |b| {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         b.iter(|| black_box(predict(&model, &codec, &items, &infer, &mut rng).expect("predict")))

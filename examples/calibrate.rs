@@ -41,7 +41,10 @@ fn run() -> Result<(), Error> {
     let report = dir.join("partition_comparison.json");
     let json = serde_json::to_string_pretty(&cmp).map_err(|e| Error::Input(e.to_string()))?;
     std::fs::write(&report, json).map_err(|e| Error::io(&report, e))?;
-    println!("\n{} test examples, thinking generated first:", cmp.test_default.n);
+    println!(
+        "\n{} test examples, thinking generated first:",
+        cmp.test_default.n
+    );
     print!("{}", cmp.table());
     Ok(())
 }

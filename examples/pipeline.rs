@@ -41,14 +41,24 @@ fn run() -> Result<(), Error> {
     let train = load_split(Split::Train)?;
 
     stage("stage 1: SFT with chain-of-thought");
-    let mut sft = SftRun::default();
-    sft.eval_limit = eval;
+    let sft = SftRun {
+        eval_limit: eval,
+        ..SftRun::default()
+    };
     let out = run_sft::<Train>(&sft, &backend::device(), |s| {
         if s.step % 100 == 0 || s.step + 1 == s.total {
-            println!("  sft step {:>4}/{}  loss {:.4}", s.step + 1, s.total, s.loss);
+            println!(
+                "  sft step {:>4}/{}  loss {:.4}",
+                s.step + 1,
+                s.total,
+                s.loss
+            );
         }
     })?;
-    println!("  majority-class baseline accuracy {:.3}", out.majority_baseline);
+    println!(
+        "  majority-class baseline accuracy {:.3}",
+        out.majority_baseline
+    );
     let mut rows = vec![("SFT", out.eval)];
 
     stage("stage 2: pass@N sampling + DPO");

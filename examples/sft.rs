@@ -26,7 +26,10 @@ fn run() -> Result<(), taosr1::Error> {
     run.eval_limit = args.get("eval", usize::MAX)?;
     println!("backend: {}", backend::name());
     let bar = ProgressBar::new(0);
-    bar.set_style(ProgressStyle::with_template("sft {bar:40} {pos}/{len} loss {msg}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("sft {bar:40} {pos}/{len} loss {msg}")
+            .expect("valid template"),
+    );
     let start = std::time::Instant::now();
     let out = run_sft::<Train>(&run, &backend::device(), |s| {
         bar.set_length(s.total as u64);
@@ -48,8 +51,17 @@ fn run() -> Result<(), taosr1::Error> {
     }
     let e = &out.eval;
     println!("test split ({} examples, thinking generated first):", e.n);
-    println!("  majority-class baseline accuracy {:.3}", out.majority_baseline);
-    println!("  argmax grade accuracy            {:.3} (macro-F1 {:.3})", e.argmax.accuracy, e.argmax.macro_f1);
-    println!("  thinking past budget             {}", e.truncated_thinking);
+    println!(
+        "  majority-class baseline accuracy {:.3}",
+        out.majority_baseline
+    );
+    println!(
+        "  argmax grade accuracy            {:.3} (macro-F1 {:.3})",
+        e.argmax.accuracy, e.argmax.macro_f1
+    );
+    println!(
+        "  thinking past budget             {}",
+        e.truncated_thinking
+    );
     Ok(())
 }

@@ -54,7 +54,11 @@ pub fn load_codec() -> Result<Codec, Error> {
 }
 
 /// Write `config.json` and `model.safetensors` into `dir`.
-pub fn save_checkpoint<B: Backend>(model: &Transformer<B>, cfg: &ModelConfig, dir: &Path) -> Result<(), Error> {
+pub fn save_checkpoint<B: Backend>(
+    model: &Transformer<B>,
+    cfg: &ModelConfig,
+    dir: &Path,
+) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     cfg.save_json(&dir.join("config.json"))?;
     save_safetensors(model, &dir.join("model.safetensors"))?;
@@ -63,7 +67,10 @@ pub fn save_checkpoint<B: Backend>(model: &Transformer<B>, cfg: &ModelConfig, di
 
 /// Read a checkpoint written by [`save_checkpoint`] (or a Hugging Face directory with a single
 /// `model.safetensors`).
-pub fn load_checkpoint<B: Backend>(dir: &Path, device: &B::Device) -> Result<(Transformer<B>, ModelConfig), Error> {
+pub fn load_checkpoint<B: Backend>(
+    dir: &Path,
+    device: &B::Device,
+) -> Result<(Transformer<B>, ModelConfig), Error> {
     let cfg = ModelConfig::from_json_file(&dir.join("config.json"))?;
     let model = load_safetensors(&dir.join("model.safetensors"), &cfg, device)?;
     Ok((model, cfg))

@@ -29,9 +29,9 @@ impl Args {
         let mut values = BTreeMap::new();
         let mut it = args.into_iter().peekable();
         while let Some(a) = it.next() {
-            let key = a
-                .strip_prefix("--")
-                .ok_or_else(|| Error::Input(format!("unexpected argument `{a}` (use --key value)")))?;
+            let key = a.strip_prefix("--").ok_or_else(|| {
+                Error::Input(format!("unexpected argument `{a}` (use --key value)"))
+            })?;
             let value = match it.peek() {
                 Some(v) if !v.starts_with("--") => it.next().unwrap_or_default(),
                 _ => String::new(),

@@ -2,7 +2,9 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use taosr1_cot::{Example, Grade, Item, Template, ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN};
+use taosr1_cot::{
+    Example, Grade, Item, Template, ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN,
+};
 use taosr1_model::TaoTokenizer;
 
 use crate::Error;
@@ -60,14 +62,25 @@ impl Codec {
 
     /// Build the word-level tokenizer of a corpus of examples: every word of their prompts and
     /// responses, plus the tags and grade labels as fixed low ids.
-    pub fn build_tokenizer(examples: &[Example], template: &Template) -> Result<TaoTokenizer, Error> {
+    pub fn build_tokenizer(
+        examples: &[Example],
+        template: &Template,
+    ) -> Result<TaoTokenizer, Error> {
         let texts: Vec<String> = examples
             .iter()
-            .flat_map(|e| [template.prompt(&e.item()), template.response(&e.rationale, e.grade)])
+            .flat_map(|e| {
+                [
+                    template.prompt(&e.item()),
+                    template.response(&e.rationale, e.grade),
+                ]
+            })
             .collect();
         let mut extra = vec![THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE];
         extra.extend(template.scale().labels().iter().map(String::as_str));
-        Ok(TaoTokenizer::build_word_level(texts.iter().map(String::as_str), &extra)?)
+        Ok(TaoTokenizer::build_word_level(
+            texts.iter().map(String::as_str),
+            &extra,
+        )?)
     }
 
     /// The tokenizer.
@@ -119,7 +132,9 @@ impl Codec {
 
     /// The gold response of `rationale`/`grade` + `<eos>`.
     pub fn response_ids(&self, rationale: &str, grade: Grade) -> Result<Vec<u32>, Error> {
-        let mut ids = self.tokenizer.encode(&self.template.response(rationale, grade))?;
+        let mut ids = self
+            .tokenizer
+            .encode(&self.template.response(rationale, grade))?;
         ids.push(self.tokenizer.eos_id());
         Ok(ids)
     }
@@ -159,9 +174,15 @@ pub fn collate<B: Backend>(
         return Err(Error::Input("cannot collate an empty batch".into()));
     }
     if let Some(i) = pairs.iter().position(|(p, r)| p.is_empty() || r.is_empty()) {
-        return Err(Error::Input(format!("pair {i} has an empty prompt or response")));
+        return Err(Error::Input(format!(
+            "pair {i} has an empty prompt or response"
+        )));
     }
-    let len = pairs.iter().map(|(p, r)| p.len() + r.len()).max().unwrap_or(0);
+    let len = pairs
+        .iter()
+        .map(|(p, r)| p.len() + r.len())
+        .max()
+        .unwrap_or(0);
     let mut ids = Vec::with_capacity(pairs.len() * len);
     let mut mask = Vec::with_capacity(pairs.len() * len);
     for (p, r) in pairs {

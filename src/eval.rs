@@ -18,13 +18,18 @@ use crate::Error;
 /// ```
 pub fn majority_baseline(train: &[Example], test: &[Example]) -> Result<f64, Error> {
     if train.is_empty() || test.is_empty() {
-        return Err(Error::Input("majority baseline needs non-empty train and test sets".into()));
+        return Err(Error::Input(
+            "majority baseline needs non-empty train and test sets".into(),
+        ));
     }
     let mut counts = std::collections::BTreeMap::<Grade, usize>::new();
     for e in train {
         *counts.entry(e.grade).or_default() += 1;
     }
-    let majority = counts.iter().max_by_key(|(g, c)| (**c, std::cmp::Reverse(**g))).map(|(g, _)| *g);
+    let majority = counts
+        .iter()
+        .max_by_key(|(g, c)| (**c, std::cmp::Reverse(**g)))
+        .map(|(g, _)| *g);
     let hits = test.iter().filter(|e| Some(e.grade) == majority).count();
     Ok(hits as f64 / test.len() as f64)
 }
@@ -79,7 +84,10 @@ pub fn evaluate(
     }
     let k = partitioner.num_grades();
     let gold: Vec<usize> = gold.iter().map(|g| g.index()).collect();
-    let argmax: Vec<usize> = predictions.iter().map(|p| p.distribution.argmax()).collect();
+    let argmax: Vec<usize> = predictions
+        .iter()
+        .map(|p| p.distribution.argmax())
+        .collect();
     let argmax_scores: Vec<f32> = argmax.iter().map(|g| *g as f32).collect();
     let parts = predictions
         .iter()

@@ -59,8 +59,11 @@ impl Prediction {
     /// The full response with the argmax grade filled in.
     pub fn response(&self, codec: &Codec) -> String {
         let label = &codec.template().scale().labels()[self.distribution.argmax()];
-        format!("{THINK_OPEN} {} {THINK_CLOSE} {ANSWER_OPEN} {label} {ANSWER_CLOSE}", self.thinking)
-            .replace("  ", " ")
+        format!(
+            "{THINK_OPEN} {} {THINK_CLOSE} {ANSWER_OPEN} {label} {ANSWER_CLOSE}",
+            self.thinking
+        )
+        .replace("  ", " ")
     }
 }
 
@@ -99,7 +102,9 @@ pub fn predict<B: Backend, R: Rng + ?Sized>(
         let mut slots = Vec::with_capacity(chunk.len());
         let mut seqs = Vec::with_capacity(chunk.len());
         for (prompt, g) in prompts.iter().zip(&gens) {
-            let slot = codec.template().force_answer_slot(&codec.decode(&g.tokens)?);
+            let slot = codec
+                .template()
+                .force_answer_slot(&codec.decode(&g.tokens)?);
             let mut seq = prompt.clone();
             seq.extend(codec.text_ids(&slot.text)?);
             seqs.push(seq);

@@ -128,13 +128,17 @@ where
     Transformer<B>: AutodiffModule<B>,
 {
     if data.is_empty() || cfg.batch_size == 0 {
-        return Err(Error::Input("SFT needs data and a positive batch size".into()));
+        return Err(Error::Input(
+            "SFT needs data and a positive batch size".into(),
+        ));
     }
     let per_epoch = data.len().div_ceil(cfg.batch_size);
     let total = (per_epoch * cfg.epochs).min(cfg.max_steps.unwrap_or(usize::MAX));
     let mut optim = AdamWConfig::new()
         .with_weight_decay(0.01)
-        .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(cfg.grad_clip)))
+        .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(
+            cfg.grad_clip,
+        )))
         .init::<B, Transformer<B>>();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let device = model.embed_tokens.weight.device();
@@ -155,7 +159,9 @@ where
             let loss = masked_nll(&model, &batch);
             let value = scalar(loss.clone());
             if !value.is_finite() {
-                return Err(Error::Input(format!("SFT loss became {value} at step {step}")));
+                return Err(Error::Input(format!(
+                    "SFT loss became {value} at step {step}"
+                )));
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let lr = lr_at(step, total, cfg.warmup_steps, cfg.learning_rate);

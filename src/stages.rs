@@ -18,6 +18,7 @@ use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
+use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use taosr1_cot::{Example, Grade};
@@ -107,11 +108,21 @@ pub fn sample_responses<B: Backend, R: Rng + ?Sized>(
     let tok = codec.tokenizer();
     let prompts = vec![prompt.to_vec(); n];
     let sampling = SamplingConfig::sampled(cfg.temperature, cfg.top_p, cfg.max_new_tokens);
-    let gens = generate(model, &prompts, tok.pad_id(), &[tok.eos_id()], &sampling, rng)?;
+    let gens = generate(
+        model,
+        &prompts,
+        tok.pad_id(),
+        &[tok.eos_id()],
+        &sampling,
+        rng,
+    )?;
     gens.into_iter()
         .map(|g| {
             let text = codec.decode(&g.tokens)?;
-            Ok(Sample { tokens: g.tokens, text })
+            Ok(Sample {
+                tokens: g.tokens,
+                text,
+            })
         })
         .collect()
 }
@@ -194,10 +205,12 @@ fn scored_groups<B: Backend, R: Rng + ?Sized>(
 ) -> Result<Vec<ScoredGroup>, Error> {
     let mut sampler = |e: &Example, n: usize| -> Result<Vec<String>, Error> {
         let prompt = codec.prompt_ids(&e.item())?;
-        Ok(sample_responses(model, codec, &prompt, n, &run.rollout, rng)?
-            .into_iter()
-            .map(|s| s.text)
-            .collect())
+        Ok(
+            sample_responses(model, codec, &prompt, n, &run.rollout, rng)?
+                .into_iter()
+                .map(|s| s.text)
+                .collect(),
+        )
     };
     let scorer = |e: &Example, text: &str| score(reward, text, e.grade);
     let groups = pass_at_n(examples, run.n, &mut sampler, scorer)?;
@@ -247,11 +260,15 @@ pub fn run_dpo<B: AutodiffBackend, R: Rng + ?Sized>(
     mut on_step: impl FnMut(usize, usize, f32),
 ) -> Result<(Transformer<B>, DpoReport), Error> {
     if run.batch_size == 0 || run.epochs == 0 {
-        return Err(Error::Input("DPO needs a positive batch size and epoch count".into()));
+        return Err(Error::Input(
+            "DPO needs a positive batch size and epoch count".into(),
+        ));
     }
     let examples = &train[..run.prompts.min(train.len())];
     if examples.is_empty() {
-        return Err(Error::Input("DPO needs at least one training prompt".into()));
+        return Err(Error::Input(
+            "DPO needs at least one training prompt".into(),
+        ));
     }
     let reward = default_reward()?;
     let reference = model.valid();
@@ -292,7 +309,10 @@ pub fn run_dpo<B: AutodiffBackend, R: Rng + ?Sized>(
             .map(|p| prompts[p.prompt_index].len())
             .collect();
         let (ref_lp, _) = pair_logprobs(&reference, &seqs, &lens, pad, &inner_device)?;
-        let ref_lp: Vec<f32> = ref_lp.into_data().to_vec().map_err(|e| Error::Input(format!("{e:?}")))?;
+        let ref_lp: Vec<f32> = ref_lp
+            .into_data()
+            .to_vec()
+            .map_err(|e| Error::Input(format!("{e:?}")))?;
         batches.push((seqs, lens, ref_lp));
     }
     let total = batches.len() * run.epochs;
@@ -303,7 +323,6 @@ pub fn run_dpo<B: AutodiffBackend, R: Rng + ?Sized>(
     let mut model = model;
     let mut order: Vec<usize> = (0..batches.len()).collect();
     for _ in 0..run.epochs {
-        use rand::seq::SliceRandom;
         order.shuffle(rng);
         for &b in &order {
             let step = report.losses.len();
@@ -410,7 +429,9 @@ pub fn run_grpo<B: AutodiffBackend, R: Rng + ?Sized>(
     mut on_step: impl FnMut(&GrpoStepLog),
 ) -> Result<(Transformer<B>, GrpoReport), Error> {
     if train.is_empty() {
-        return Err(Error::Input("GRPO needs at least one training prompt".into()));
+        return Err(Error::Input(
+            "GRPO needs at least one training prompt".into(),
+        ));
     }
     let reward = default_reward()?;
     let reference = model.valid();
@@ -444,7 +465,6 @@ pub fn run_grpo<B: AutodiffBackend, R: Rng + ?Sized>(
         })?;
         if batch.groups.is_empty() {
             // every examined prompt was all-correct or all-wrong: nothing to learn from
-            report.sampling = sampler.total_stats();
             continue;
         }
         let (seqs, lens): (Vec<Vec<u32>>, Vec<usize>) =
@@ -452,11 +472,14 @@ pub fn run_grpo<B: AutodiffBackend, R: Rng + ?Sized>(
         let rewards: Vec<f32> = batch.rollouts().map(|(_, r)| r.reward).collect();
         let adv = batch.advantages(run.adv_eps)?;
         let tokens = TokenBatch::<B>::from_sequences(&seqs, &lens, pad, &device)?;
-        let inner = TokenBatch::<B::InnerBackend>::from_sequences(&seqs, &lens, pad, &inner_device)?;
+        let inner =
+            TokenBatch::<B::InnerBackend>::from_sequences(&seqs, &lens, pad, &inner_device)?;
         let ref_logp = Tensor::<B, 2>::from_inner(reference.token_logprobs(inner.input_ids));
         let adv = Tensor::<B, 1>::from_data(TensorData::new(adv.clone(), [adv.len()]), &device);
         let lr = lr_at(step, run.steps, (run.steps / 10).max(1), run.learning_rate);
-        let (next, stats) = grpo_step(policy, &mut optim, lr, &tokens, None, ref_logp, adv, &run.grpo)?;
+        let (next, stats) = grpo_step(
+            policy, &mut optim, lr, &tokens, None, ref_logp, adv, &run.grpo,
+        )?;
         policy = next;
         let log = GrpoStepLog {
             step,

@@ -25,7 +25,11 @@ fn shipped_tokenizer_equals_a_fresh_build() {
     let shipped = std::fs::read_to_string(tokenizer_path()).unwrap();
     let rebuilt = build_shipped_tokenizer().unwrap().to_json().unwrap();
     let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
-    assert_eq!(parse(&shipped), parse(&rebuilt), "run `cargo run --example build_tokenizer`");
+    assert_eq!(
+        parse(&shipped),
+        parse(&rebuilt),
+        "run `cargo run --example build_tokenizer`"
+    );
 }
 
 #[test]
@@ -35,7 +39,11 @@ fn every_shipped_example_round_trips_through_the_codec() {
     for split in [Split::Train, Split::Validation, Split::Test] {
         for e in load_split(split).unwrap() {
             let enc = codec.encode(&e).unwrap();
-            assert!(!enc.prompt.contains(&unk) && !enc.response.contains(&unk), "{}", e.id);
+            assert!(
+                !enc.prompt.contains(&unk) && !enc.response.contains(&unk),
+                "{}",
+                e.id
+            );
             let text = codec.decode(&enc.response).unwrap();
             let parsed = codec.template().parse_strict(&text).unwrap();
             assert_eq!(parsed.grade, e.grade);
@@ -45,7 +53,12 @@ fn every_shipped_example_round_trips_through_the_codec() {
 
 #[test]
 fn collate_masks_exactly_the_response_tokens() {
-    let batch = collate::<B>(&[(&[1, 2, 3][..], &[4, 5][..]), (&[6][..], &[7][..])], 0, &dev()).unwrap();
+    let batch = collate::<B>(
+        &[(&[1, 2, 3][..], &[4, 5][..]), (&[6][..], &[7][..])],
+        0,
+        &dev(),
+    )
+    .unwrap();
     let ids: Vec<i64> = batch.input_ids.into_data().iter::<i64>().collect();
     assert_eq!(ids, vec![1, 2, 3, 4, 5, 6, 7, 0, 0, 0]);
     let mask: Vec<f32> = batch.response_mask.into_data().to_vec().unwrap();
@@ -57,10 +70,17 @@ fn collate_masks_exactly_the_response_tokens() {
 #[test]
 fn masked_nll_equals_mean_response_token_logprob() {
     let model = Transformer::<B>::new(&ModelConfig::tiny(12), &dev()).unwrap();
-    let pairs = [(&[1u32, 2, 3][..], &[4u32, 5][..]), (&[6u32][..], &[7u32, 8, 9][..])];
+    let pairs = [
+        (&[1u32, 2, 3][..], &[4u32, 5][..]),
+        (&[6u32][..], &[7u32, 8, 9][..]),
+    ];
     let batch = collate::<B>(&pairs, 0, &dev()).unwrap();
     let loss: f32 = masked_nll(&model, &batch).into_scalar();
-    let logp: Vec<f32> = model.token_logprobs(batch.input_ids.clone()).into_data().to_vec().unwrap();
+    let logp: Vec<f32> = model
+        .token_logprobs(batch.input_ids.clone())
+        .into_data()
+        .to_vec()
+        .unwrap();
     // response tokens: row 0 columns 3, 4; row 1 columns 1, 2, 3 (row length 5)
     let picked = [logp[3], logp[4], logp[5 + 1], logp[5 + 2], logp[5 + 3]];
     assert_relative_eq!(loss, -picked.iter().sum::<f32>() / 5.0, max_relative = 1e-5);
@@ -88,24 +108,31 @@ fn sft_learns_then_dpo_and_grpo_run() {
     let codec = load_codec().unwrap();
     let train = load_split(Split::Train).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let mut dpo = DpoRun::default();
-    dpo.prompts = 24;
-    dpo.n = 4;
-    dpo.epochs = 1;
-    dpo.batch_size = 8;
+    let dpo = DpoRun {
+        prompts: 24,
+        n: 4,
+        epochs: 1,
+        batch_size: 8,
+        ..DpoRun::default()
+    };
     let (model, report) = run_dpo(out.model, &codec, &train, &dpo, &mut rng, |_, _, _| {}).unwrap();
     let s = report.pair_stats;
     assert_eq!(s.prompts, 24);
-    assert_eq!(s.mixed + s.all_correct_skipped + s.all_wrong_gold + s.all_wrong_skipped + s.empty_skipped, 24);
+    assert_eq!(
+        s.mixed + s.all_correct_skipped + s.all_wrong_gold + s.all_wrong_skipped + s.empty_skipped,
+        24
+    );
     assert!(s.pairs > 0 && report.losses.len() == s.pairs.div_ceil(8));
     // the first step compares the policy with itself: loss ln 2
     assert_relative_eq!(report.losses[0], std::f32::consts::LN_2, epsilon = 1e-4);
     assert!((0.0..=1.0).contains(&report.pass_at_1) && report.pass_at_n >= report.pass_at_1);
 
-    let mut grpo = GrpoRun::default();
-    grpo.steps = 2;
-    grpo.group_size = 4;
-    grpo.groups_per_step = 2;
+    let grpo = GrpoRun {
+        steps: 2,
+        group_size: 4,
+        groups_per_step: 2,
+        ..GrpoRun::default()
+    };
     let (model, report) = run_grpo(model, &codec, &train, &grpo, &mut rng, |_| {}).unwrap();
     assert!(!report.steps.is_empty());
     for step in &report.steps {
@@ -113,12 +140,22 @@ fn sft_learns_then_dpo_and_grpo_run() {
         assert_eq!(step.stats.sequences, 4 * step.sampling.kept);
     }
     let dropped = report.sampling.dropped_all_correct + report.sampling.dropped_all_wrong;
-    assert_eq!(report.sampling.prompts_seen, report.sampling.kept + dropped + report.sampling.dropped_low_variance);
+    assert_eq!(
+        report.sampling.prompts_seen,
+        report.sampling.kept + dropped + report.sampling.dropped_low_variance
+    );
 
     // deployment output of the trained model
     let test = load_split(Split::Test).unwrap();
     let items: Vec<_> = test.iter().take(4).map(|e| e.item()).collect();
-    let preds = predict(&model.valid(), &codec, &items, &InferConfig::default(), &mut rng).unwrap();
+    let preds = predict(
+        &model.valid(),
+        &codec,
+        &items,
+        &InferConfig::default(),
+        &mut rng,
+    )
+    .unwrap();
     let partitioner = Partitioner::default_for(4).unwrap();
     for (item, p) in items.iter().zip(&preds) {
         let s = Scored::new(&item.id, p, &partitioner, &codec).unwrap();

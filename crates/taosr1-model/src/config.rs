@@ -138,25 +138,35 @@ impl ModelConfig {
         if self.num_attention_heads == 0 || self.num_key_value_heads == 0 {
             return bad("head counts must be positive".into());
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return bad(format!(
                 "hidden_size {} is not divisible by num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
             ));
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self
+            .num_attention_heads
+            .is_multiple_of(self.num_key_value_heads)
+        {
             return bad(format!(
                 "num_attention_heads {} is not a multiple of num_key_value_heads {}",
                 self.num_attention_heads, self.num_key_value_heads
             ));
         }
-        if self.head_dim() % 2 != 0 {
-            return bad(format!("head_dim {} must be even for rotary positions", self.head_dim()));
+        if !self.head_dim().is_multiple_of(2) {
+            return bad(format!(
+                "head_dim {} must be even for rotary positions",
+                self.head_dim()
+            ));
         }
-        if !(self.rms_norm_eps > 0.0) || !(self.rope_theta > 0.0) {
+        if self.rms_norm_eps.is_nan()
+            || self.rms_norm_eps <= 0.0
+            || self.rope_theta.is_nan()
+            || self.rope_theta <= 0.0
+        {
             return bad("rms_norm_eps and rope_theta must be positive".into());
         }
-        if !(self.initializer_range > 0.0 && self.initializer_range.is_finite()) {
+        if !self.initializer_range.is_finite() || self.initializer_range <= 0.0 {
             return bad("initializer_range must be positive and finite".into());
         }
         Ok(())

@@ -44,11 +44,17 @@ impl SamplingConfig {
     }
 
     fn validate(&self) -> Result<(), ModelError> {
-        if !(self.temperature >= 0.0) || !self.temperature.is_finite() {
-            return Err(ModelError::Input(format!("temperature {} must be >= 0", self.temperature)));
+        if !self.temperature.is_finite() || self.temperature < 0.0 {
+            return Err(ModelError::Input(format!(
+                "temperature {} must be >= 0",
+                self.temperature
+            )));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(ModelError::Input(format!("top_p {} must be in (0, 1]", self.top_p)));
+            return Err(ModelError::Input(format!(
+                "top_p {} must be in (0, 1]",
+                self.top_p
+            )));
         }
         Ok(())
     }
@@ -137,7 +143,11 @@ fn host_logits<B: Backend>(logits: Tensor<B, 3>) -> Result<Vec<Vec<f32>>, ModelE
 impl<'m, B: Backend> DecodeSession<'m, B> {
     /// Prefill `prompts` (each non-empty, token ids < vocab) and compute the logits of the
     /// next token for every row.
-    pub fn start(model: &'m Transformer<B>, prompts: &[Vec<u32>], pad_id: u32) -> Result<Self, ModelError> {
+    pub fn start(
+        model: &'m Transformer<B>,
+        prompts: &[Vec<u32>],
+        pad_id: u32,
+    ) -> Result<Self, ModelError> {
         if prompts.is_empty() {
             return Err(ModelError::Input("no prompts".into()));
         }
@@ -147,7 +157,9 @@ impl<'m, B: Backend> DecodeSession<'m, B> {
                 return Err(ModelError::Input(format!("prompt {i} is empty")));
             }
             if let Some(t) = p.iter().find(|t| **t >= vocab) {
-                return Err(ModelError::Input(format!("prompt {i} has token {t} >= vocab {vocab}")));
+                return Err(ModelError::Input(format!(
+                    "prompt {i} has token {t} >= vocab {vocab}"
+                )));
             }
         }
         let b = prompts.len();
@@ -176,7 +188,11 @@ impl<'m, B: Backend> DecodeSession<'m, B> {
         Ok(session)
     }
 
-    fn run(&mut self, input_ids: Tensor<B, 2, Int>, positions: Tensor<B, 2, Int>) -> Result<(), ModelError> {
+    fn run(
+        &mut self,
+        input_ids: Tensor<B, 2, Int>,
+        positions: Tensor<B, 2, Int>,
+    ) -> Result<(), ModelError> {
         let b = self.key_mask.len();
         let total = self.key_mask[0].len();
         let flat: Vec<bool> = self.key_mask.iter().flatten().copied().collect();
@@ -204,7 +220,10 @@ impl<'m, B: Backend> DecodeSession<'m, B> {
     pub fn feed(&mut self, tokens: &[Option<u32>]) -> Result<(), ModelError> {
         let b = self.key_mask.len();
         if tokens.len() != b {
-            return Err(ModelError::Input(format!("fed {} tokens to a batch of {b}", tokens.len())));
+            return Err(ModelError::Input(format!(
+                "fed {} tokens to a batch of {b}",
+                tokens.len()
+            )));
         }
         let vocab = self.model.vocab_size() as u32;
         let mut ids = Vec::with_capacity(b);

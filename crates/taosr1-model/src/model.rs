@@ -2,7 +2,9 @@
 //! grouped-query attention, SwiGLU MLP, tied or untied LM head, KV-cache incremental decoding.
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::nn::{
+    Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, RmsNorm, RmsNormConfig,
+};
 use burn::tensor::activation::{log_softmax, silu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
@@ -153,7 +155,10 @@ fn rope_tables<B: Backend>(
     let pos = positions.float().reshape([b, t, 1]).expand([b, t, half]);
     let freqs = pos * inv;
     let emb = Tensor::cat(vec![freqs.clone(), freqs], 2);
-    (emb.clone().cos().unsqueeze_dim(1), emb.sin().unsqueeze_dim(1))
+    (
+        emb.clone().cos().unsqueeze_dim(1),
+        emb.sin().unsqueeze_dim(1),
+    )
 }
 
 fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 4> {
@@ -199,9 +204,21 @@ impl<B: Backend> Attention<B> {
     ) -> Tensor<B, 3> {
         let [b, t, _] = x.dims();
         let (nh, nkv, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
-        let q = self.q_proj.forward(x.clone()).reshape([b, t, nh, hd]).swap_dims(1, 2);
-        let k = self.k_proj.forward(x.clone()).reshape([b, t, nkv, hd]).swap_dims(1, 2);
-        let v = self.v_proj.forward(x).reshape([b, t, nkv, hd]).swap_dims(1, 2);
+        let q = self
+            .q_proj
+            .forward(x.clone())
+            .reshape([b, t, nh, hd])
+            .swap_dims(1, 2);
+        let k = self
+            .k_proj
+            .forward(x.clone())
+            .reshape([b, t, nkv, hd])
+            .swap_dims(1, 2);
+        let v = self
+            .v_proj
+            .forward(x)
+            .reshape([b, t, nkv, hd])
+            .swap_dims(1, 2);
         let q = apply_rope(q, &rope.0, &rope.1);
         let k = apply_rope(k, &rope.0, &rope.1);
         let (k, v) = match cache {
@@ -218,12 +235,11 @@ impl<B: Backend> Attention<B> {
         let total = k.dims()[2];
         let k = repeat_kv(k, nh / nkv);
         let v = repeat_kv(v, nh / nkv);
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .div_scalar((hd as f32).sqrt())
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((hd as f32).sqrt())
             + bias.clone().expand([b, nh, t, total]);
         let out = softmax(scores, 3).matmul(v);
-        self.o_proj.forward(out.swap_dims(1, 2).reshape([b, t, nh * hd]))
+        self.o_proj
+            .forward(out.swap_dims(1, 2).reshape([b, t, nh * hd]))
     }
 }
 
@@ -330,7 +346,13 @@ impl<B: Backend> Transformer<B> {
                 )));
             }
         }
-        Ok(self.forward_inner(input.input_ids, input.positions, input.key_mask, cache, true))
+        Ok(self.forward_inner(
+            input.input_ids,
+            input.positions,
+            input.key_mask,
+            cache,
+            true,
+        ))
     }
 
     fn forward_inner(
@@ -362,10 +384,17 @@ impl<B: Backend> Transformer<B> {
         let rope = rope_tables(positions, self.head_dim, self.rope_theta);
         let mut x = self.embed_tokens.forward(input_ids);
         for (i, layer) in self.layers.iter().enumerate() {
-            let slot = if use_cache { Some(&mut cache.layers[i]) } else { None };
-            let h = layer
-                .self_attn
-                .forward(layer.input_layernorm.forward(x.clone()), &rope, &bias, slot);
+            let slot = if use_cache {
+                Some(&mut cache.layers[i])
+            } else {
+                None
+            };
+            let h = layer.self_attn.forward(
+                layer.input_layernorm.forward(x.clone()),
+                &rope,
+                &bias,
+                slot,
+            );
             x = x + h;
             x = x.clone() + layer.mlp.forward(layer.post_attention_layernorm.forward(x));
         }
@@ -409,9 +438,13 @@ impl<B: Backend> Transformer<B> {
         if t < 2 {
             return Tensor::zeros([b, t], &device);
         }
-        let logits = self.forward(input_ids.clone()).slice([0..b, 0..t - 1, 0..self.vocab_size]);
+        let logits = self
+            .forward(input_ids.clone())
+            .slice([0..b, 0..t - 1, 0..self.vocab_size]);
         let targets = input_ids.slice([0..b, 1..t]).reshape([b, t - 1, 1]);
-        let picked = log_softmax(logits, 2).gather(2, targets).reshape([b, t - 1]);
+        let picked = log_softmax(logits, 2)
+            .gather(2, targets)
+            .reshape([b, t - 1]);
         Tensor::cat(vec![Tensor::zeros([b, 1], &device), picked], 1)
     }
 }

@@ -119,7 +119,12 @@ impl TaoTokenizer {
 
     /// Token ids of `text` (no special tokens added).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, ModelError> {
-        Ok(self.inner.encode(text, false).map_err(tok_err)?.get_ids().to_vec())
+        Ok(self
+            .inner
+            .encode(text, false)
+            .map_err(tok_err)?
+            .get_ids()
+            .to_vec())
     }
 
     /// Text of `ids`, words joined by single spaces; `<pad> <bos> <eos>` are dropped, the

@@ -59,20 +59,52 @@ fn specs(cfg: &ModelConfig) -> Vec<(String, Vec<usize>, Layout)> {
         let p = format!("model.layers.{l}");
         out.push((format!("{p}.input_layernorm.weight"), vec![h], Layout::Same));
         for (name, rows) in [("q_proj", q), ("k_proj", kv), ("v_proj", kv)] {
-            out.push((format!("{p}.self_attn.{name}.weight"), vec![rows, h], Layout::Transposed));
+            out.push((
+                format!("{p}.self_attn.{name}.weight"),
+                vec![rows, h],
+                Layout::Transposed,
+            ));
             if cfg.attention_bias {
-                out.push((format!("{p}.self_attn.{name}.bias"), vec![rows], Layout::Same));
+                out.push((
+                    format!("{p}.self_attn.{name}.bias"),
+                    vec![rows],
+                    Layout::Same,
+                ));
             }
         }
-        out.push((format!("{p}.self_attn.o_proj.weight"), vec![h, q], Layout::Transposed));
-        out.push((format!("{p}.post_attention_layernorm.weight"), vec![h], Layout::Same));
-        out.push((format!("{p}.mlp.gate_proj.weight"), vec![i, h], Layout::Transposed));
-        out.push((format!("{p}.mlp.up_proj.weight"), vec![i, h], Layout::Transposed));
-        out.push((format!("{p}.mlp.down_proj.weight"), vec![h, i], Layout::Transposed));
+        out.push((
+            format!("{p}.self_attn.o_proj.weight"),
+            vec![h, q],
+            Layout::Transposed,
+        ));
+        out.push((
+            format!("{p}.post_attention_layernorm.weight"),
+            vec![h],
+            Layout::Same,
+        ));
+        out.push((
+            format!("{p}.mlp.gate_proj.weight"),
+            vec![i, h],
+            Layout::Transposed,
+        ));
+        out.push((
+            format!("{p}.mlp.up_proj.weight"),
+            vec![i, h],
+            Layout::Transposed,
+        ));
+        out.push((
+            format!("{p}.mlp.down_proj.weight"),
+            vec![h, i],
+            Layout::Transposed,
+        ));
     }
     out.push(("model.norm.weight".to_string(), vec![h], Layout::Same));
     if !cfg.tie_word_embeddings {
-        out.push(("lm_head.weight".to_string(), vec![cfg.vocab_size, h], Layout::Transposed));
+        out.push((
+            "lm_head.weight".to_string(),
+            vec![cfg.vocab_size, h],
+            Layout::Transposed,
+        ));
     }
     out
 }
@@ -126,7 +158,11 @@ fn params<B: Backend>(model: &Transformer<B>) -> Vec<(String, Tensor<B, 2>, Layo
             Layout::Same,
         ));
         let a = &layer.self_attn;
-        for (name, lin_) in [("q_proj", &a.q_proj), ("k_proj", &a.k_proj), ("v_proj", &a.v_proj)] {
+        for (name, lin_) in [
+            ("q_proj", &a.q_proj),
+            ("k_proj", &a.k_proj),
+            ("v_proj", &a.v_proj),
+        ] {
             lin(&mut out, &format!("{p}.self_attn.{name}"), lin_);
         }
         lin(&mut out, &format!("{p}.self_attn.o_proj"), &a.o_proj);
@@ -135,11 +171,23 @@ fn params<B: Backend>(model: &Transformer<B>) -> Vec<(String, Tensor<B, 2>, Layo
             layer.post_attention_layernorm.gamma.val().unsqueeze(),
             Layout::Same,
         ));
-        lin(&mut out, &format!("{p}.mlp.gate_proj"), &layer.mlp.gate_proj);
+        lin(
+            &mut out,
+            &format!("{p}.mlp.gate_proj"),
+            &layer.mlp.gate_proj,
+        );
         lin(&mut out, &format!("{p}.mlp.up_proj"), &layer.mlp.up_proj);
-        lin(&mut out, &format!("{p}.mlp.down_proj"), &layer.mlp.down_proj);
+        lin(
+            &mut out,
+            &format!("{p}.mlp.down_proj"),
+            &layer.mlp.down_proj,
+        );
     }
-    out.push(("model.norm.weight".to_string(), model.norm.gamma.val().unsqueeze(), Layout::Same));
+    out.push((
+        "model.norm.weight".to_string(),
+        model.norm.gamma.val().unsqueeze(),
+        Layout::Same,
+    ));
     if let Some(head) = &model.lm_head {
         lin(&mut out, "lm_head", head);
     }
@@ -150,7 +198,11 @@ fn params<B: Backend>(model: &Transformer<B>) -> Vec<(String, Tensor<B, 2>, Layo
 pub fn to_safetensors_bytes<B: Backend>(model: &Transformer<B>) -> Result<Vec<u8>, ModelError> {
     let mut buffers: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
     for (name, tensor, layout) in params(model) {
-        let tensor = if layout == Layout::Transposed { tensor.transpose() } else { tensor };
+        let tensor = if layout == Layout::Transposed {
+            tensor.transpose()
+        } else {
+            tensor
+        };
         let [r, c] = tensor.dims();
         let shape = if name.ends_with("norm.weight") || name.ends_with(".bias") {
             vec![c]
@@ -223,9 +275,17 @@ pub fn from_safetensors_shards<B: Backend>(
             });
         }
         let data = to_f32(&name, view)?;
-        let (r, c) = if shape.len() == 1 { (1, shape[0]) } else { (shape[0], shape[1]) };
+        let (r, c) = if shape.len() == 1 {
+            (1, shape[0])
+        } else {
+            (shape[0], shape[1])
+        };
         let t = Tensor::<B, 2>::from_data(TensorData::new(data, [r, c]), device);
-        let t = if layout == Layout::Transposed { t.transpose() } else { t };
+        let t = if layout == Layout::Transposed {
+            t.transpose()
+        } else {
+            t
+        };
         used.insert(name.clone());
         values.insert(name, t);
     }
@@ -249,10 +309,22 @@ pub fn from_safetensors_shards<B: Backend>(
                 lin.bias = Some(Param::from_tensor(b.squeeze_dim(0)));
             }
         };
-        set_lin(&mut layer.self_attn.q_proj, &format!("{p}.self_attn.q_proj"));
-        set_lin(&mut layer.self_attn.k_proj, &format!("{p}.self_attn.k_proj"));
-        set_lin(&mut layer.self_attn.v_proj, &format!("{p}.self_attn.v_proj"));
-        set_lin(&mut layer.self_attn.o_proj, &format!("{p}.self_attn.o_proj"));
+        set_lin(
+            &mut layer.self_attn.q_proj,
+            &format!("{p}.self_attn.q_proj"),
+        );
+        set_lin(
+            &mut layer.self_attn.k_proj,
+            &format!("{p}.self_attn.k_proj"),
+        );
+        set_lin(
+            &mut layer.self_attn.v_proj,
+            &format!("{p}.self_attn.v_proj"),
+        );
+        set_lin(
+            &mut layer.self_attn.o_proj,
+            &format!("{p}.self_attn.o_proj"),
+        );
         set_lin(&mut layer.mlp.gate_proj, &format!("{p}.mlp.gate_proj"));
         set_lin(&mut layer.mlp.up_proj, &format!("{p}.mlp.up_proj"));
         set_lin(&mut layer.mlp.down_proj, &format!("{p}.mlp.down_proj"));
@@ -277,7 +349,9 @@ pub fn load_safetensors<B: Backend>(
 ) -> Result<Transformer<B>, ModelError> {
     let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
     from_safetensors_bytes(&bytes, cfg, device).map_err(|e| match e {
-        ModelError::Safetensors(msg) => ModelError::Safetensors(format!("{}: {msg}", path.display())),
+        ModelError::Safetensors(msg) => {
+            ModelError::Safetensors(format!("{}: {msg}", path.display()))
+        }
         other => other,
     })
 }

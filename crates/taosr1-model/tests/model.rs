@@ -1,3 +1,7 @@
+//! Model behaviour against hand-computed values: layers, decoding, log-probabilities, sampling.
+// Index loops mirror the formulas being checked.
+#![allow(clippy::needless_range_loop)]
+
 use approx::assert_abs_diff_eq;
 use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
@@ -47,7 +51,8 @@ fn kv_cache_decoding_matches_full_forward() {
         cfg.tie_word_embeddings = tie;
         let m = model(&cfg);
         let seq: Vec<u32> = vec![3, 7, 1, 20, 33, 5, 8];
-        let full = logits_vec(m.forward(ids(&[&seq.iter().map(|v| *v as i64).collect::<Vec<_>>()])));
+        let full =
+            logits_vec(m.forward(ids(&[&seq.iter().map(|v| *v as i64).collect::<Vec<_>>()])));
         let mut s = DecodeSession::start(&m, &[seq[..3].to_vec()], 0).unwrap();
         for (step, tok) in seq[3..].iter().enumerate() {
             let pos = 2 + step; // logits for position pos
@@ -67,11 +72,15 @@ fn left_padding_in_a_batch_does_not_change_a_row() {
     let m = model(&ModelConfig::tiny(40));
     let short = vec![4u32, 9];
     let long = vec![1u32, 2, 3, 4, 5, 6];
-    let mut alone = DecodeSession::start(&m, &[short.clone()], 0).unwrap();
+    let mut alone = DecodeSession::start(&m, std::slice::from_ref(&short), 0).unwrap();
     let mut batch = DecodeSession::start(&m, &[long, short], 0).unwrap();
     for tok in [11u32, 12, 13] {
         for v in 0..40 {
-            assert_abs_diff_eq!(alone.last_logits()[0][v], batch.last_logits()[1][v], epsilon = 1e-4);
+            assert_abs_diff_eq!(
+                alone.last_logits()[0][v],
+                batch.last_logits()[1][v],
+                epsilon = 1e-4
+            );
         }
         alone.feed(&[Some(tok)]).unwrap();
         batch.feed(&[Some(30), Some(tok)]).unwrap();
@@ -82,19 +91,38 @@ fn left_padding_in_a_batch_does_not_change_a_row() {
     alone2.feed(&[Some(17)]).unwrap();
     batch.feed(&[None, Some(17)]).unwrap();
     for v in 0..40 {
-        assert_abs_diff_eq!(alone2.last_logits()[0][v], batch.last_logits()[1][v], epsilon = 1e-4);
+        assert_abs_diff_eq!(
+            alone2.last_logits()[0][v],
+            batch.last_logits()[1][v],
+            epsilon = 1e-4
+        );
     }
-    assert!(before.iter().zip(&batch.last_logits()[1]).any(|(a, b)| (a - b).abs() > 1e-5));
+    assert!(before
+        .iter()
+        .zip(&batch.last_logits()[1])
+        .any(|(a, b)| (a - b).abs() > 1e-5));
 }
 
 #[test]
 fn step_input_errors_are_typed() {
     let m = model(&ModelConfig::tiny(40));
-    assert!(matches!(DecodeSession::start(&m, &[], 0), Err(ModelError::Input(_))));
-    assert!(matches!(DecodeSession::start(&m, &[vec![]], 0), Err(ModelError::Input(_))));
-    assert!(matches!(DecodeSession::start(&m, &[vec![40]], 0), Err(ModelError::Input(_))));
+    assert!(matches!(
+        DecodeSession::start(&m, &[], 0),
+        Err(ModelError::Input(_))
+    ));
+    assert!(matches!(
+        DecodeSession::start(&m, &[vec![]], 0),
+        Err(ModelError::Input(_))
+    ));
+    assert!(matches!(
+        DecodeSession::start(&m, &[vec![40]], 0),
+        Err(ModelError::Input(_))
+    ));
     let mut s = DecodeSession::start(&m, &[vec![1]], 0).unwrap();
-    assert!(matches!(s.feed(&[Some(1), Some(2)]), Err(ModelError::Input(_))));
+    assert!(matches!(
+        s.feed(&[Some(1), Some(2)]),
+        Err(ModelError::Input(_))
+    ));
 }
 
 /// Independent host implementation of one decoder block stack (f64 loops), used to check the
@@ -102,10 +130,23 @@ fn step_input_errors_are_typed() {
 fn reference_logits(m: &Transformer<B>, cfg: &ModelConfig, toks: &[usize]) -> Vec<Vec<f64>> {
     let v = |t: Tensor<B, 2>| -> (Vec<f64>, usize) {
         let [_, c] = t.dims();
-        (t.into_data().to_vec::<f32>().unwrap().into_iter().map(f64::from).collect(), c)
+        (
+            t.into_data()
+                .to_vec::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f64::from)
+                .collect(),
+            c,
+        )
     };
     let v1 = |t: Tensor<B, 1>| -> Vec<f64> {
-        t.into_data().to_vec::<f32>().unwrap().into_iter().map(f64::from).collect()
+        t.into_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect()
     };
     // burn linear weights are [in, out]
     let lin = |x: &[f64], w: &(Vec<f64>, usize), b: Option<Vec<f64>>| -> Vec<f64> {
@@ -130,17 +171,33 @@ fn reference_logits(m: &Transformer<B>, cfg: &ModelConfig, toks: &[usize]) -> Ve
         let half = hd / 2;
         let orig = x.to_vec();
         for i in 0..hd {
-            let f = (pos as f64) / (cfg.rope_theta as f64).powf(2.0 * (i % half) as f64 / hd as f64);
-            let rot = if i < half { -orig[i + half] } else { orig[i - half] };
+            let f =
+                (pos as f64) / (cfg.rope_theta as f64).powf(2.0 * (i % half) as f64 / hd as f64);
+            let rot = if i < half {
+                -orig[i + half]
+            } else {
+                orig[i - half]
+            };
             x[i] = orig[i] * f.cos() + rot * f.sin();
         }
     };
-    let mut xs: Vec<Vec<f64>> = toks.iter().map(|t| emb.0[t * h..(t + 1) * h].to_vec()).collect();
+    let mut xs: Vec<Vec<f64>> = toks
+        .iter()
+        .map(|t| emb.0[t * h..(t + 1) * h].to_vec())
+        .collect();
     for layer in &m.layers {
         let a = &layer.self_attn;
         let bias = |l: &burn::nn::Linear<B>| l.bias.as_ref().map(|b| v1(b.val()));
-        let normed: Vec<Vec<f64>> = xs.iter().map(|x| rms(x, &v1(layer.input_layernorm.gamma.val()))).collect();
-        let (wq, wk, wv, wo) = (v(a.q_proj.weight.val()), v(a.k_proj.weight.val()), v(a.v_proj.weight.val()), v(a.o_proj.weight.val()));
+        let normed: Vec<Vec<f64>> = xs
+            .iter()
+            .map(|x| rms(x, &v1(layer.input_layernorm.gamma.val())))
+            .collect();
+        let (wq, wk, wv, wo) = (
+            v(a.q_proj.weight.val()),
+            v(a.k_proj.weight.val()),
+            v(a.v_proj.weight.val()),
+            v(a.o_proj.weight.val()),
+        );
         let mut qs = vec![];
         let mut ks = vec![];
         let mut vs = vec![];
@@ -164,7 +221,10 @@ fn reference_logits(m: &Transformer<B>, cfg: &ModelConfig, toks: &[usize]) -> Ve
                 let kvh = hh / (nh / nkv);
                 let scores: Vec<f64> = (0..=i)
                     .map(|j| {
-                        (0..hd).map(|d| qs[i][hh * hd + d] * ks[j][kvh * hd + d]).sum::<f64>() / (hd as f64).sqrt()
+                        (0..hd)
+                            .map(|d| qs[i][hh * hd + d] * ks[j][kvh * hd + d])
+                            .sum::<f64>()
+                            / (hd as f64).sqrt()
                     })
                     .collect();
                 let mx = scores.iter().cloned().fold(f64::MIN, f64::max);
@@ -181,7 +241,11 @@ fn reference_logits(m: &Transformer<B>, cfg: &ModelConfig, toks: &[usize]) -> Ve
             let n2 = rms(&x1, &v1(layer.post_attention_layernorm.gamma.val()));
             let g = lin(&n2, &v(layer.mlp.gate_proj.weight.val()), None);
             let u = lin(&n2, &v(layer.mlp.up_proj.weight.val()), None);
-            let act: Vec<f64> = g.iter().zip(&u).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
+            let act: Vec<f64> = g
+                .iter()
+                .zip(&u)
+                .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
+                .collect();
             let d = lin(&act, &v(layer.mlp.down_proj.weight.val()), None);
             new_xs.push(x1.iter().zip(&d).map(|(a, b)| a + b).collect());
         }
@@ -191,7 +255,9 @@ fn reference_logits(m: &Transformer<B>, cfg: &ModelConfig, toks: &[usize]) -> Ve
     xs.iter()
         .map(|x| {
             let n = rms(x, &g);
-            (0..cfg.vocab_size).map(|t| (0..h).map(|d| n[d] * emb.0[t * h + d]).sum()).collect()
+            (0..cfg.vocab_size)
+                .map(|t| (0..h).map(|d| n[d] * emb.0[t * h + d]).sum())
+                .collect()
         })
         .collect()
 }
@@ -208,7 +274,8 @@ fn tensor_code_matches_an_independent_reference() {
     // non-trivial norm gains so a transposed/skipped gamma would show
     for layer in m.layers.iter_mut() {
         let g: Vec<f32> = (0..16).map(|i| 0.5 + i as f32 * 0.07).collect();
-        layer.input_layernorm.gamma = Param::from_tensor(Tensor::from_data(TensorData::new(g, [16]), &dev()));
+        layer.input_layernorm.gamma =
+            Param::from_tensor(Tensor::from_data(TensorData::new(g, [16]), &dev()));
     }
     let toks = [3usize, 17, 5, 9, 23, 1];
     let reference = reference_logits(&m, &cfg, &toks);
@@ -224,7 +291,11 @@ fn tensor_code_matches_an_independent_reference() {
 fn token_logprobs_match_log_softmax_of_forward() {
     let m = model(&ModelConfig::tiny(30));
     let seq = [2i64, 8, 13, 4];
-    let lp = m.token_logprobs(ids(&[&seq])).into_data().to_vec::<f32>().unwrap();
+    let lp = m
+        .token_logprobs(ids(&[&seq]))
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
     let logits = logits_vec(m.forward(ids(&[&seq])));
     assert_eq!(lp[0], 0.0);
     for i in 1..4 {
@@ -271,7 +342,10 @@ fn gradient_of_token_logprob_matches_finite_differences() {
         let h = 1e-2f32;
         let fd = (eval(h) - eval(-h)) / (2.0 * h);
         assert_abs_diff_eq!(g[idx], fd, epsilon = 2e-3 + 1e-2 * fd.abs());
-        assert!(g[idx].abs() > 1e-4, "gradient entry {idx} unexpectedly zero");
+        assert!(
+            g[idx].abs() > 1e-4,
+            "gradient entry {idx} unexpectedly zero"
+        );
     }
 }
 
@@ -290,7 +364,9 @@ fn sampling_is_seeded_and_respects_top_p() {
     let full = SamplingConfig::sampled(1.0, 1.0, 1);
     let draw = |seed| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..20_000).map(|_| sample_token(&logits, &full, &mut rng).unwrap()).collect::<Vec<_>>()
+        (0..20_000)
+            .map(|_| sample_token(&logits, &full, &mut rng).unwrap())
+            .collect::<Vec<_>>()
     };
     let a = draw(9);
     assert_eq!(a, draw(9));
@@ -330,7 +406,15 @@ fn generate_stops_on_stop_token_and_is_deterministic() {
     }
     // greedy generation equals repeated argmax of full forwards
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let g = generate(&m, &[vec![1, 2, 3]], 0, &[], &SamplingConfig::greedy(4), &mut rng).unwrap();
+    let g = generate(
+        &m,
+        &[vec![1, 2, 3]],
+        0,
+        &[],
+        &SamplingConfig::greedy(4),
+        &mut rng,
+    )
+    .unwrap();
     let mut seq: Vec<i64> = vec![1, 2, 3];
     for expected in &g[0].tokens {
         let l = logits_vec(m.forward(ids(&[&seq])));

@@ -23,7 +23,11 @@ fn tiny_qwen_like(tie: bool) -> ModelConfig {
 }
 
 /// A checkpoint written the way Hugging Face does: names, `[out, in]` layout, given dtype.
-fn write_checkpoint(cfg: &ModelConfig, dtype: Dtype, extra: &[(&str, Vec<usize>)]) -> (Vec<u8>, BTreeMap<String, Vec<f32>>) {
+fn write_checkpoint(
+    cfg: &ModelConfig,
+    dtype: Dtype,
+    extra: &[(&str, Vec<usize>)],
+) -> (Vec<u8>, BTreeMap<String, Vec<f32>>) {
     let mut values = BTreeMap::new();
     let mut bytes: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
     let specs = checkpoint_tensor_specs(cfg);
@@ -33,10 +37,15 @@ fn write_checkpoint(cfg: &ModelConfig, dtype: Dtype, extra: &[(&str, Vec<usize>)
         .collect();
     for (k, (name, shape)) in all.iter().enumerate() {
         let n: usize = shape.iter().product();
-        let vals: Vec<f32> = (0..n).map(|i| ((i * 7 + k * 13) % 29) as f32 / 32.0 - 0.4).collect();
+        let vals: Vec<f32> = (0..n)
+            .map(|i| ((i * 7 + k * 13) % 29) as f32 / 32.0 - 0.4)
+            .collect();
         let raw: Vec<u8> = match dtype {
             Dtype::F32 => vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            Dtype::BF16 => vals.iter().flat_map(|v| burn::tensor::bf16::from_f32(*v).to_bits().to_le_bytes()).collect(),
+            Dtype::BF16 => vals
+                .iter()
+                .flat_map(|v| burn::tensor::bf16::from_f32(*v).to_bits().to_le_bytes())
+                .collect(),
             _ => unreachable!(),
         };
         values.insert(name.clone(), vals);
@@ -59,7 +68,14 @@ fn qwen2_names_and_shapes_map_onto_the_model() {
         let (bytes, values) = write_checkpoint(&cfg, Dtype::F32, &[]);
         let m = from_safetensors_bytes::<B>(&bytes, &cfg, &dev()).unwrap();
         // q_proj is [out=8, in=8] in the file and [in, out] in burn: element (o, i) -> (i, o)
-        let q = m.layers[1].self_attn.q_proj.weight.val().into_data().to_vec::<f32>().unwrap();
+        let q = m.layers[1]
+            .self_attn
+            .q_proj
+            .weight
+            .val()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
         let file_q = &values["model.layers.1.self_attn.q_proj.weight"];
         for o in 0..8 {
             for i in 0..8 {
@@ -68,7 +84,16 @@ fn qwen2_names_and_shapes_map_onto_the_model() {
         }
         // k_proj: [kv*hd = 4, hidden 8] in the file
         assert_eq!(m.layers[0].self_attn.k_proj.weight.val().dims(), [8, 4]);
-        let kb = m.layers[0].self_attn.k_proj.bias.as_ref().unwrap().val().into_data().to_vec::<f32>().unwrap();
+        let kb = m.layers[0]
+            .self_attn
+            .k_proj
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
         assert_eq!(&kb, &values["model.layers.0.self_attn.k_proj.bias"]);
         let down = m.layers[0].mlp.down_proj.weight.val();
         assert_eq!(down.dims(), [12, 8]);
@@ -80,7 +105,11 @@ fn qwen2_names_and_shapes_map_onto_the_model() {
         let st = safetensors::SafeTensors::deserialize(&again).unwrap();
         for (name, vals) in &values {
             let view = st.tensor(name).unwrap();
-            let got: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let got: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
             assert_eq!(&got, vals, "{name}");
         }
     }
@@ -89,11 +118,24 @@ fn qwen2_names_and_shapes_map_onto_the_model() {
 #[test]
 fn bf16_checkpoints_load_and_inv_freq_is_ignored() {
     let cfg = tiny_qwen_like(true);
-    let (bytes, values) = write_checkpoint(&cfg, Dtype::BF16, &[("model.layers.0.self_attn.rotary_emb.inv_freq", vec![1])]);
+    let (bytes, values) = write_checkpoint(
+        &cfg,
+        Dtype::BF16,
+        &[("model.layers.0.self_attn.rotary_emb.inv_freq", vec![1])],
+    );
     let m = from_safetensors_bytes::<B>(&bytes, &cfg, &dev()).unwrap();
-    let emb = m.embed_tokens.weight.val().into_data().to_vec::<f32>().unwrap();
+    let emb = m
+        .embed_tokens
+        .weight
+        .val()
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
     for (a, b) in emb.iter().zip(&values["model.embed_tokens.weight"]) {
-        assert!((a - b).abs() <= b.abs() / 128.0 + 1e-6, "bf16 rounding too large: {a} vs {b}");
+        assert!(
+            (a - b).abs() <= b.abs() / 128.0 + 1e-6,
+            "bf16 rounding too large: {a} vs {b}"
+        );
     }
 }
 
@@ -121,8 +163,14 @@ fn bad_checkpoints_give_typed_errors() {
     let cfg = tiny_qwen_like(true);
     let (bytes, _) = write_checkpoint(&cfg, Dtype::F32, &[]);
     // corrupt: truncated file
-    assert!(matches!(from_safetensors_bytes::<B>(&bytes[..bytes.len() / 2], &cfg, &dev()), Err(ModelError::Safetensors(_))));
-    assert!(matches!(from_safetensors_bytes::<B>(b"not a safetensors file", &cfg, &dev()), Err(ModelError::Safetensors(_))));
+    assert!(matches!(
+        from_safetensors_bytes::<B>(&bytes[..bytes.len() / 2], &cfg, &dev()),
+        Err(ModelError::Safetensors(_))
+    ));
+    assert!(matches!(
+        from_safetensors_bytes::<B>(b"not a safetensors file", &cfg, &dev()),
+        Err(ModelError::Safetensors(_))
+    ));
     // config expects untied head: lm_head missing
     let untied = tiny_qwen_like(false);
     match from_safetensors_bytes::<B>(&bytes, &untied, &dev()) {
@@ -133,7 +181,11 @@ fn bad_checkpoints_give_typed_errors() {
     let mut wide = cfg.clone();
     wide.intermediate_size = 16;
     match from_safetensors_bytes::<B>(&bytes, &wide, &dev()) {
-        Err(ModelError::ShapeMismatch { name, expected, found }) => {
+        Err(ModelError::ShapeMismatch {
+            name,
+            expected,
+            found,
+        }) => {
             assert_eq!(name, "model.layers.0.mlp.gate_proj.weight");
             assert_eq!(expected, vec![16, 8]);
             assert_eq!(found, vec![12, 8]);
@@ -141,13 +193,24 @@ fn bad_checkpoints_give_typed_errors() {
         other => panic!("expected ShapeMismatch, got {other:?}"),
     }
     // an unknown tensor is reported, not dropped
-    let (extra, _) = write_checkpoint(&cfg, Dtype::F32, &[("model.layers.0.mlp.extra.weight", vec![2])]);
+    let (extra, _) = write_checkpoint(
+        &cfg,
+        Dtype::F32,
+        &[("model.layers.0.mlp.extra.weight", vec![2])],
+    );
     match from_safetensors_bytes::<B>(&extra, &cfg, &dev()) {
-        Err(ModelError::UnexpectedTensors(v)) => assert_eq!(v, vec!["model.layers.0.mlp.extra.weight".to_string()]),
+        Err(ModelError::UnexpectedTensors(v)) => {
+            assert_eq!(v, vec!["model.layers.0.mlp.extra.weight".to_string()])
+        }
         other => panic!("expected UnexpectedTensors, got {other:?}"),
     }
     // missing file names its path
-    let err = load_safetensors::<B>(std::path::Path::new("/nonexistent/x.safetensors"), &cfg, &dev()).unwrap_err();
+    let err = load_safetensors::<B>(
+        std::path::Path::new("/nonexistent/x.safetensors"),
+        &cfg,
+        &dev(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/x.safetensors"));
 }
 
@@ -162,12 +225,19 @@ fn hf_config_json_deserialises() {
     assert_eq!(cfg, ModelConfig::qwen2_5_0_5b());
     let specs = checkpoint_tensor_specs(&cfg);
     assert_eq!(specs.len(), 1 + 24 * 12 + 1);
-    assert!(specs.contains(&("model.layers.0.self_attn.q_proj.bias".to_string(), vec![896])));
+    assert!(specs.contains(&(
+        "model.layers.0.self_attn.q_proj.bias".to_string(),
+        vec![896]
+    )));
 }
 
 #[test]
 fn tokenizer_round_trips_and_saves() {
-    let tok = TaoTokenizer::build_word_level(["query : red shoes ; brand : nike", "<think> a . </think>"], &["<think>", "</think>", "L1"]).unwrap();
+    let tok = TaoTokenizer::build_word_level(
+        ["query : red shoes ; brand : nike", "<think> a . </think>"],
+        &["<think>", "</think>", "L1"],
+    )
+    .unwrap();
     assert_eq!(tok.pad_id(), 0);
     assert_eq!(tok.token_to_id("<think>"), Some(4));
     assert_eq!(tok.token_to_id("L1"), Some(6));
@@ -185,6 +255,9 @@ fn tokenizer_round_trips_and_saves() {
     assert_eq!(back.encode(text).unwrap(), ids);
     assert_eq!(back.vocab_size(), tok.vocab_size());
     std::fs::remove_file(&path).ok();
-    assert!(matches!(tok.require_token("zzz"), Err(ModelError::Tokenizer(_))));
+    assert!(matches!(
+        tok.require_token("zzz"),
+        Err(ModelError::Tokenizer(_))
+    ));
     assert!(TaoTokenizer::from_file(std::path::Path::new("/nonexistent.json")).is_err());
 }
