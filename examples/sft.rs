@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release --example sft -- [--epochs 6] [--steps N] [--lr 5e-3] [--batch 16] [--hidden 64] [--layers 2] [--out runs/sft] [--eval 300]`
 
+use burn::module::Module;
 use indicatif::{ProgressBar, ProgressStyle};
 use taosr1::backend::{self, Train};
 use taosr1::cli::Args;
@@ -40,7 +41,7 @@ fn run() -> Result<(), taosr1::Error> {
     let r = &out.report;
     println!(
         "trained {} params for {} steps in {:.1}s: loss {:.3} (first 10 steps) -> {:.3} (last 10)",
-        taosr1::pipeline::num_params(&out.model),
+        out.model.num_params(),
         r.losses.len(),
         start.elapsed().as_secs_f32(),
         r.head_mean(10),

@@ -11,7 +11,7 @@
 use burn::tensor::backend::Backend;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use taosr1_cot::{Item, SlotStatus, ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN};
+use taosr1_cot::{Item, SlotStatus, THINK_CLOSE, THINK_OPEN};
 use taosr1_model::{generate, DecodeSession, SamplingConfig, Transformer};
 use taosr1_partition::{grade_distribution, GradeDistribution};
 
@@ -53,18 +53,6 @@ pub struct Prediction {
     pub distribution: GradeDistribution,
     /// Tokens generated for this item (thinking + the grade).
     pub generated_tokens: usize,
-}
-
-impl Prediction {
-    /// The full response with the argmax grade filled in.
-    pub fn response(&self, codec: &Codec) -> String {
-        let label = &codec.template().scale().labels()[self.distribution.argmax()];
-        format!(
-            "{THINK_OPEN} {} {THINK_CLOSE} {ANSWER_OPEN} {label} {ANSWER_CLOSE}",
-            self.thinking
-        )
-        .replace("  ", " ")
-    }
 }
 
 fn thinking_of(slot_text: &str) -> String {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use burn::module::{AutodiffModule, Module};
+use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -113,11 +113,6 @@ pub fn run_sft<B: AutodiffBackend>(
         eval,
         majority_baseline,
     })
-}
-
-/// Number of parameters of a model (for logs).
-pub fn num_params<B: burn::tensor::backend::Backend>(model: &Transformer<B>) -> usize {
-    model.num_params()
 }
 
 /// Evaluate `model` on the first `limit` test examples with the default (uncalibrated)
