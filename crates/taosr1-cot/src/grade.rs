@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::CotError;
-use crate::template::{ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN};
+use crate::tags::is_tag;
 
 /// A relevance grade: a 0-based index into a [`GradeScale`] (0 = worst).
 ///
@@ -129,9 +129,7 @@ impl GradeScale {
         }
         let mut seen = HashSet::new();
         for label in &labels {
-            let is_tag =
-                [THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE].contains(&label.as_str());
-            if label.is_empty() || label.chars().any(char::is_whitespace) || is_tag {
+            if label.is_empty() || label.chars().any(char::is_whitespace) || is_tag(label) {
                 return Err(CotError::InvalidLabel {
                     label: label.clone(),
                 });

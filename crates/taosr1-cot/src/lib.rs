@@ -1,3 +1,14 @@
+// Module dependency order (acyclic; each module uses only modules listed before it):
+//
+//   tags      (none)      response-format tags: THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE
+//   error     (none)      CotError, ParseError
+//   grade     <- error, tags
+//   data      <- error, grade
+//   template  <- data, error, grade, tags
+//   synth     <- data, error, grade, template
+//
+// Keep it that way: a lower module must not `use crate::` anything from a module below it.
+
 //! Chain-of-thought data layer of TaoSR1, a thinking LLM for e-commerce query–product relevance.
 //!
 //! * [`GradeScale`] / [`Grade`]: ordered relevance labels (`L1` worst … `L4` best by default).
@@ -26,6 +37,7 @@ mod data;
 mod error;
 mod grade;
 pub mod synth;
+mod tags;
 mod template;
 
 pub use data::{
@@ -34,7 +46,5 @@ pub use data::{
 };
 pub use error::{CotError, ParseError};
 pub use grade::{Grade, GradeScale};
-pub use template::{
-    normalize_text, AnswerSlot, ParsedResponse, SlotStatus, Template, ANSWER_CLOSE, ANSWER_OPEN,
-    THINK_CLOSE, THINK_OPEN,
-};
+pub use tags::{ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN};
+pub use template::{normalize_text, AnswerSlot, ParsedResponse, SlotStatus, Template};

@@ -3,17 +3,7 @@
 use crate::data::Item;
 use crate::error::ParseError;
 use crate::grade::{Grade, GradeScale};
-
-/// Opens the chain-of-thought block.
-pub const THINK_OPEN: &str = "<think>";
-/// Closes the chain-of-thought block.
-pub const THINK_CLOSE: &str = "</think>";
-/// Opens the answer block; the next token is the grade label.
-pub const ANSWER_OPEN: &str = "<answer>";
-/// Closes the answer block.
-pub const ANSWER_CLOSE: &str = "</answer>";
-
-const TAGS: [&str; 4] = [THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE];
+use crate::tags::{ANSWER_CLOSE, ANSWER_OPEN, TAGS, THINK_CLOSE, THINK_OPEN};
 
 /// Rewrites text into the token convention shared by every crate.
 ///
