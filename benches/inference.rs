@@ -19,7 +19,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use taosr1::assets::{load_codec, load_split, Split};
-use taosr1::backend::{device, Infer};
+use taosr1::backend::device;
 use taosr1::infer::{predict, InferConfig};
 use taosr1_model::{generate, ModelConfig, SamplingConfig, Transformer};
 
@@ -28,7 +28,7 @@ const NEW_TOKENS: usize = 32;
 /// Greedy decoding without a KV cache: one full causal pass per new token (equal-length
 /// prompts, so no padding is involved).
 fn generate_no_cache(
-    model: &Transformer<Infer>,
+    model: &Transformer,
     prompts: &[Vec<u32>],
     new: usize,
 ) -> Vec<Vec<u32>> {
@@ -36,7 +36,7 @@ fn generate_no_cache(
     for _ in 0..new {
         let (b, t) = (seqs.len(), seqs[0].len());
         let ids: Vec<i64> = seqs.iter().flatten().map(|&x| x as i64).collect();
-        let input = Tensor::<Infer, 2, Int>::from_data(TensorData::new(ids, [b, t]), &device());
+        let input = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t]), &device());
         let logits = model.forward(input).narrow(1, t - 1, 1).argmax(2);
         let next: Vec<i64> = logits.into_data().iter::<i64>().collect();
         for (s, n) in seqs.iter_mut().zip(next) {
@@ -50,7 +50,7 @@ fn bench_inference(c: &mut Criterion) {
     let codec = load_codec().expect("shipped tokenizer");
     let test = load_split(Split::Test).expect("shipped test split");
     let cfg = ModelConfig::tiny(codec.tokenizer().vocab_size());
-    let model = Transformer::<Infer>::new(&cfg, &device()).expect("tiny config is valid");
+    let model = Transformer::new(&cfg, &device()).expect("tiny config is valid");
     let pad = codec.tokenizer().pad_id();
     let prompts: Vec<Vec<u32>> = test
         .iter()

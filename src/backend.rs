@@ -1,28 +1,45 @@
-//! Backends. The CPU (burn's ndarray) backend is the default so everything builds and tests
-//! without a GPU; the `cuda` feature switches the examples to burn's CUDA backend.
+//! Devices. burn 0.22 picks the backend at run time through [`Device`]: burn's own `flex` CPU
+//! backend is the default, so everything builds and tests without a GPU; with the `cuda`
+//! feature the examples run on burn's CUDA backend (device 0).
 
-use burn::backend::Autodiff;
+use burn::tensor::Device;
 
-/// Inference backend of the examples: ndarray on the CPU, or CUDA with `--features cuda`.
-#[cfg(not(feature = "cuda"))]
-pub type Infer = burn::backend::NdArray<f32>;
-/// Inference backend of the examples: ndarray on the CPU, or CUDA with `--features cuda`.
-#[cfg(feature = "cuda")]
-pub type Infer = burn::backend::Cuda;
+/// The device the examples infer on: `flex` on the CPU, or CUDA device 0 with
+/// `--features cuda`.
+///
+/// ```
+/// let device = taosr1::backend::device();
+/// assert!(!device.is_autodiff());
+/// ```
+pub fn device() -> Device {
+    #[cfg(feature = "cuda")]
+    {
+        Device::cuda(0)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Device::flex()
+    }
+}
 
-/// Training backend of the examples (autodiff over [`Infer`]).
-pub type Train = Autodiff<Infer>;
-
-/// The device the examples run on.
-pub fn device() -> burn::tensor::Device<Infer> {
-    Default::default()
+/// The device the examples train on: [`device`] with autodiff enabled.
+///
+/// ```
+/// assert!(taosr1::backend::train_device().is_autodiff());
+/// ```
+pub fn train_device() -> Device {
+    device().autodiff()
 }
 
 /// A short name of the compiled-in backend, for logs.
+///
+/// ```
+/// assert!(["flex-cpu", "cuda"].contains(&taosr1::backend::name()));
+/// ```
 pub fn name() -> &'static str {
     if cfg!(feature = "cuda") {
         "cuda"
     } else {
-        "ndarray-cpu"
+        "flex-cpu"
     }
 }

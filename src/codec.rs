@@ -1,7 +1,5 @@
 //! From TaoSR1 text to token ids and training batches.
-
-use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use taosr1_cot::{
     Example, Grade, Item, Template, ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN,
 };
@@ -33,11 +31,11 @@ pub struct Codec {
 
 /// A right-padded batch of `prompt + response` sequences.
 #[derive(Clone, Debug)]
-pub struct Batch<B: Backend> {
+pub struct Batch {
     /// Token ids `[batch, len]`.
-    pub input_ids: Tensor<B, 2, Int>,
+    pub input_ids: Tensor<2, Int>,
     /// `1.0` where the token belongs to the response, else `0.0` `[batch, len]`.
-    pub response_mask: Tensor<B, 2>,
+    pub response_mask: Tensor<2>,
 }
 
 impl Codec {
@@ -154,22 +152,22 @@ impl Codec {
     }
 
     /// Right-pad `(prompt, response)` pairs into a [`Batch`].
-    pub fn collate<B: Backend>(
+    pub fn collate(
         &self,
         pairs: &[(&[u32], &[u32])],
-        device: &B::Device,
-    ) -> Result<Batch<B>, Error> {
+        device: &Device,
+    ) -> Result<Batch, Error> {
         collate(pairs, self.tokenizer.pad_id(), device)
     }
 }
 
 /// Right-pad `(prompt, response)` pairs; the mask marks response tokens. Right padding needs no
 /// attention mask with a causal model, and the mask keeps padding out of every loss.
-pub fn collate<B: Backend>(
+pub fn collate(
     pairs: &[(&[u32], &[u32])],
     pad_id: u32,
-    device: &B::Device,
-) -> Result<Batch<B>, Error> {
+    device: &Device,
+) -> Result<Batch, Error> {
     if pairs.is_empty() {
         return Err(Error::Input("cannot collate an empty batch".into()));
     }

@@ -7,8 +7,7 @@
 //! the grade distribution is the softmax over the grade tokens only
 //! ([`taosr1_partition::grade_distribution`]). The caller then takes the argmax or applies
 //! the cumulative-probability [`taosr1_partition::Partitioner`].
-
-use burn::tensor::backend::Backend;
+use burn::config::Config;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use taosr1_cot::{Item, SlotStatus, THINK_CLOSE, THINK_OPEN};
@@ -18,27 +17,31 @@ use taosr1_partition::{grade_distribution, GradeDistribution};
 use crate::codec::Codec;
 use crate::Error;
 
-/// Inference settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Inference settings (a burn [`Config`]: `InferConfig::new()`, `with_*`, JSON save/load).
+///
+/// ```
+/// let cfg = taosr1::infer::InferConfig::new().with_batch_size(16);
+/// assert_eq!((cfg.think_budget, cfg.batch_size, cfg.temperature), (48, 16, 0.0));
+/// ```
+#[derive(Config, Debug, PartialEq)]
 pub struct InferConfig {
     /// Most tokens the thinking part may take before the answer slot is forced.
+    #[config(default = 48)]
     pub think_budget: usize,
     /// Items decoded together.
+    #[config(default = 64)]
     pub batch_size: usize,
     /// Temperature of the thinking part (`0` = greedy).
+    #[config(default = 0.0)]
     pub temperature: f32,
     /// Top-p of the thinking part.
+    #[config(default = 1.0)]
     pub top_p: f32,
 }
 
 impl Default for InferConfig {
     fn default() -> Self {
-        Self {
-            think_budget: 48,
-            batch_size: 64,
-            temperature: 0.0,
-            top_p: 1.0,
-        }
+        Self::new()
     }
 }
 
@@ -62,8 +65,8 @@ fn thinking_of(slot_text: &str) -> String {
 }
 
 /// Predict grade distributions for `items`, batch by batch.
-pub fn predict<B: Backend, R: Rng + ?Sized>(
-    model: &Transformer<B>,
+pub fn predict<R: Rng + ?Sized>(
+    model: &Transformer,
     codec: &Codec,
     items: &[Item],
     cfg: &InferConfig,

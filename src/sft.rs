@@ -1,79 +1,89 @@
 //! Stage 1: supervised fine-tuning on (prompt, CoT response) with the next-token loss masked to
 //! the response tokens.
 
-use burn::module::AutodiffModule;
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Tensor};
+use burn::config::Config;
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+use taosr1_grpo::OptimizerConfig;
 use taosr1_model::Transformer;
 
 use crate::codec::{Batch, Codec, Encoded};
 use crate::Error;
 
 /// Mean negative log-likelihood of the response tokens of `batch` (prompt and padding masked).
-pub fn masked_nll<B: Backend>(model: &Transformer<B>, batch: &Batch<B>) -> Tensor<B, 1> {
+pub fn masked_nll(model: &Transformer, batch: &Batch) -> Tensor<1> {
     let logp = model.token_logprobs(batch.input_ids.clone());
     let mask = batch.response_mask.clone();
     (logp * mask.clone()).sum().neg() / mask.sum()
 }
 
 /// Scalar value of a one-element tensor.
-pub fn scalar<B: Backend>(t: Tensor<B, 1>) -> f32 {
-    t.into_scalar().elem::<f32>()
+pub fn scalar(t: Tensor<1>) -> f32 {
+    t.into_scalar::<f32>()
 }
 
-/// Learning rate at `step` of `total`: linear warm-up over `warmup` steps to `peak`, then cosine
-/// decay to 10% of `peak`. Shared by every training stage.
+/// SFT hyper-parameters (a burn [`Config`]: `SftConfig::new()`, `with_*`, JSON save/load).
 ///
 /// ```
-/// use taosr1::sft::lr_at;
-/// assert_eq!(lr_at(0, 100, 10, 1e-3), 1e-4);
-/// assert!((lr_at(10, 100, 10, 1e-3) - 1e-3).abs() < 1e-12);
-/// assert!((lr_at(100, 100, 10, 1e-3) - 1e-4).abs() < 1e-12);
+/// use taosr1::sft::SftConfig;
+/// let cfg = SftConfig::new().with_epochs(2).with_batch_size(8);
+/// assert_eq!(cfg.optimizer.learning_rate, 5e-3);
+/// assert!(cfg.validate().is_ok());
+/// assert!(cfg.with_epochs(0).validate().is_err());
 /// ```
-pub fn lr_at(step: usize, total: usize, warmup: usize, peak: f64) -> f64 {
-    if step < warmup {
-        return peak * (step + 1) as f64 / warmup as f64;
-    }
-    let span = total.saturating_sub(warmup).max(1) as f64;
-    let progress = ((step - warmup) as f64 / span).min(1.0);
-    peak * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
-}
-
-/// SFT hyper-parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Config, Debug, PartialEq)]
 pub struct SftConfig {
-    /// Passes over the training data.
+    /// Passes over the training data (`>= 1`).
+    #[config(default = 6)]
     pub epochs: usize,
-    /// Stop after this many optimizer steps (for quick runs), if set.
+    /// Stop after this many optimizer steps (for quick runs), if set (`>= 1`).
+    #[config(default = "None")]
     pub max_steps: Option<usize>,
-    /// Sequences per step.
+    /// Sequences per step (`>= 1`).
+    #[config(default = 16)]
     pub batch_size: usize,
-    /// Peak learning rate (AdamW).
-    pub learning_rate: f64,
-    /// Warm-up steps.
-    pub warmup_steps: usize,
-    /// Gradient-norm clip.
-    pub grad_clip: f32,
+    /// AdamW, gradient clip, warm-up + cosine schedule: the helper every stage shares.
+    #[config(
+        default = "OptimizerConfig::new().with_learning_rate(5e-3).with_weight_decay(0.01).with_warmup_steps(Some(20))"
+    )]
+    pub optimizer: OptimizerConfig,
     /// Shuffling seed.
+    #[config(default = 7)]
     pub seed: u64,
 }
 
 impl Default for SftConfig {
     fn default() -> Self {
-        Self {
-            epochs: 6,
-            max_steps: None,
-            batch_size: 16,
-            learning_rate: 5e-3,
-            warmup_steps: 20,
-            grad_clip: 1.0,
-            seed: 7,
+        Self::new()
+    }
+}
+
+impl SftConfig {
+    /// Checks the run before anything is trained or written.
+    ///
+    /// # Errors
+    /// [`Error::Input`] naming the bad setting.
+    ///
+    /// ```
+    /// use taosr1::sft::SftConfig;
+    /// assert!(SftConfig::new().with_max_steps(Some(0)).validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.epochs == 0 {
+            return Err(Error::Input("SFT epochs must be at least 1".into()));
         }
+        if self.batch_size == 0 {
+            return Err(Error::Input("SFT batch size must be at least 1".into()));
+        }
+        if self.max_steps == Some(0) {
+            return Err(Error::Input("SFT max_steps must be at least 1".into()));
+        }
+        self.optimizer
+            .validate()
+            .map_err(|e| Error::Input(format!("SFT optimizer: {e}")))
     }
 }
 
@@ -117,29 +127,27 @@ fn mean(v: &[f32]) -> f32 {
 }
 
 /// Fine-tune `model` on `data`; `on_step` sees every step (for progress bars and logs).
-pub fn train<B: AutodiffBackend>(
-    mut model: Transformer<B>,
+///
+/// # Errors
+/// [`Error::Input`] for empty data or a bad config (before any step), or when the loss
+/// becomes non-finite (naming the step).
+pub fn train(
+    mut model: Transformer,
     codec: &Codec,
     data: &[Encoded],
     cfg: &SftConfig,
     mut on_step: impl FnMut(&StepLog),
-) -> Result<(Transformer<B>, SftReport), Error>
-where
-    Transformer<B>: AutodiffModule<B>,
-{
-    if data.is_empty() || cfg.batch_size == 0 {
-        return Err(Error::Input(
-            "SFT needs data and a positive batch size".into(),
-        ));
+) -> Result<(Transformer, SftReport), Error> {
+    cfg.validate()?;
+    if data.is_empty() {
+        return Err(Error::Input("SFT needs at least one training example".into()));
     }
     let per_epoch = data.len().div_ceil(cfg.batch_size);
     let total = (per_epoch * cfg.epochs).min(cfg.max_steps.unwrap_or(usize::MAX));
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(0.01)
-        .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(
-            cfg.grad_clip,
-        )))
-        .init::<B, Transformer<B>>();
+    let mut optim = cfg
+        .optimizer
+        .init()
+        .map_err(|e| Error::Input(format!("SFT optimizer: {e}")))?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let device = model.embed_tokens.weight.device();
     let mut order: Vec<usize> = (0..data.len()).collect();
@@ -155,7 +163,7 @@ where
                 .iter()
                 .map(|i| (data[*i].prompt.as_slice(), data[*i].response.as_slice()))
                 .collect();
-            let batch = codec.collate::<B>(&pairs, &device)?;
+            let batch = codec.collate(&pairs, &device)?;
             let loss = masked_nll(&model, &batch);
             let value = scalar(loss.clone());
             if !value.is_finite() {
@@ -164,7 +172,7 @@ where
                 )));
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let lr = lr_at(step, total, cfg.warmup_steps, cfg.learning_rate);
+            let lr = cfg.optimizer.lr_at(step, total);
             model = optim.step(lr, model, grads);
             report.losses.push(value);
             on_step(&StepLog {

@@ -119,4 +119,9 @@ pub enum DpoError {
         /// Its value.
         value: f64,
     },
+
+    /// An error of the shared policy machinery (token batches, optimizer settings, a policy
+    /// without parameters).
+    #[error(transparent)]
+    Grpo(#[from] taosr1_grpo::GrpoError),
 }

@@ -34,6 +34,13 @@ mod error;
 mod loss;
 mod pairs;
 mod sampling;
+mod trainer;
+
+/// burn, re-exported: the public API takes burn tensors, modules and devices.
+pub use burn;
+/// The policy abstraction, token batches and the optimizer helper the trainer shares with
+/// GRPO.
+pub use taosr1_grpo::{Completion, OptimizerConfig, Policy, PolicyState, Reward, TokenBatch};
 
 pub use error::{BoxError, DpoError};
 pub use loss::{dpo_loss, sequence_logprob, DpoConfig, DpoLoss, DpoLossKind, DpoStats};
@@ -43,3 +50,4 @@ pub use pairs::{
 pub use sampling::{
     mean_pass_at_k, pass_at_k, pass_at_n, ResponseSampler, ScoredGroup, ScoredSample,
 };
+pub use trainer::{DpoMetrics, DpoTrainer, DpoTrainerConfig, OfflinePairs, TokenPair};

@@ -1,7 +1,8 @@
 //! The DPO / IPO objective on sequence log-probabilities.
 
 use burn::tensor::activation::log_sigmoid;
-use burn::tensor::{backend::Backend, Tensor};
+use burn::config::Config;
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::DpoError;
@@ -23,67 +24,38 @@ pub enum DpoLossKind {
     Ipo,
 }
 
-/// Hyper-parameters of [`dpo_loss`]. Defaults: `beta = 0.1`, `label_smoothing = 0`,
+/// Hyper-parameters of [`dpo_loss`], a burn [`Config`] (generated `new()`, `with_*`
+/// builders, JSON save/load). Defaults: `beta = 0.1`, `label_smoothing = 0`,
 /// [`DpoLossKind::Sigmoid`].
 ///
 /// ```
 /// use taosr1_dpo::{DpoConfig, DpoLossKind};
-/// let cfg = DpoConfig::default().with_beta(0.5).with_label_smoothing(0.1).with_kind(DpoLossKind::Sigmoid);
+/// let cfg = DpoConfig::new().with_beta(0.5).with_label_smoothing(0.1).with_kind(DpoLossKind::Sigmoid);
 /// assert!(cfg.validate().is_ok());
 /// assert_eq!(cfg.beta, 0.5);
+/// assert_eq!(DpoConfig::default(), DpoConfig::new());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Config, Debug, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct DpoConfig {
     /// Inverse temperature β (> 0): strength of the implicit KL constraint to the reference.
+    #[config(default = 0.1)]
     pub beta: f32,
     /// Probability that a preference label is flipped, in `[0, 0.5)` (sigmoid loss only).
+    #[config(default = 0.0)]
     pub label_smoothing: f32,
     /// Loss variant.
+    #[config(default = "DpoLossKind::Sigmoid")]
     pub kind: DpoLossKind,
 }
 
 impl Default for DpoConfig {
     fn default() -> Self {
-        Self {
-            beta: 0.1,
-            label_smoothing: 0.0,
-            kind: DpoLossKind::Sigmoid,
-        }
+        Self::new()
     }
 }
 
 impl DpoConfig {
-    /// Sets β.
-    ///
-    /// ```
-    /// assert_eq!(taosr1_dpo::DpoConfig::default().with_beta(0.3).beta, 0.3);
-    /// ```
-    pub fn with_beta(mut self, beta: f32) -> Self {
-        self.beta = beta;
-        self
-    }
-
-    /// Sets the label smoothing.
-    ///
-    /// ```
-    /// assert_eq!(taosr1_dpo::DpoConfig::default().with_label_smoothing(0.2).label_smoothing, 0.2);
-    /// ```
-    pub fn with_label_smoothing(mut self, ls: f32) -> Self {
-        self.label_smoothing = ls;
-        self
-    }
-
-    /// Sets the loss variant.
-    ///
-    /// ```
-    /// use taosr1_dpo::{DpoConfig, DpoLossKind};
-    /// assert_eq!(DpoConfig::default().with_kind(DpoLossKind::Ipo).kind, DpoLossKind::Ipo);
-    /// ```
-    pub fn with_kind(mut self, kind: DpoLossKind) -> Self {
-        self.kind = kind;
-        self
-    }
 
     /// Checks every field.
     ///
@@ -140,23 +112,21 @@ pub struct DpoStats {
 /// Output of [`dpo_loss`]: the differentiable scalar loss and detached diagnostics.
 ///
 /// ```
-/// use burn::backend::NdArray;
 /// use burn::tensor::Tensor;
 /// use taosr1_dpo::{dpo_loss, DpoConfig, DpoLoss};
 ///
-/// type B = NdArray<f32>;
 /// let dev = Default::default();
-/// let z = Tensor::<B, 1>::from_floats([-3.0], &dev);
-/// let out: DpoLoss<B> = dpo_loss(z.clone(), z.clone(), z.clone(), z, &DpoConfig::default()).unwrap();
+/// let z = Tensor::<1>::from_floats([-3.0], &dev);
+/// let out: DpoLoss = dpo_loss(z.clone(), z.clone(), z.clone(), z, &DpoConfig::default()).unwrap();
 /// // h = 0: loss = -log σ(0) = ln 2
 /// assert!((out.stats.loss - std::f32::consts::LN_2).abs() < 1e-6);
 /// assert_eq!(out.loss.dims(), [1]);
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct DpoLoss<B: Backend> {
+pub struct DpoLoss {
     /// Scalar loss, shape `[1]`.
-    pub loss: Tensor<B, 1>,
+    pub loss: Tensor<1>,
     /// Diagnostics.
     pub stats: DpoStats,
 }
@@ -171,21 +141,19 @@ pub struct DpoLoss<B: Backend> {
 /// [`DpoError::ShapeMismatch`] when the shapes differ.
 ///
 /// ```
-/// use burn::backend::NdArray;
 /// use burn::tensor::Tensor;
 /// use taosr1_dpo::sequence_logprob;
 ///
-/// type B = NdArray<f32>;
 /// let dev = Default::default();
-/// let lp = Tensor::<B, 2>::from_floats([[0.0, -1.0, -2.0], [f32::NAN, -0.5, -9.0]], &dev);
-/// let mask = Tensor::<B, 2>::from_floats([[0.0, 1.0, 1.0], [0.0, 1.0, 0.0]], &dev);
-/// let seq: Vec<f32> = sequence_logprob(lp, mask).unwrap().into_data().to_vec().unwrap();
+/// let lp = Tensor::<2>::from_floats([[0.0, -1.0, -2.0], [f32::NAN, -0.5, -9.0]], &dev);
+/// let mask = Tensor::<2>::from_floats([[0.0, 1.0, 1.0], [0.0, 1.0, 0.0]], &dev);
+/// let seq: Vec<f32> = sequence_logprob(lp, mask).unwrap().into_data().try_to_vec_as().unwrap();
 /// assert_eq!(seq, vec![-3.0, -0.5]);
 /// ```
-pub fn sequence_logprob<B: Backend>(
-    token_logp: Tensor<B, 2>,
-    mask: Tensor<B, 2>,
-) -> Result<Tensor<B, 1>, DpoError> {
+pub fn sequence_logprob(
+    token_logp: Tensor<2>,
+    mask: Tensor<2>,
+) -> Result<Tensor<1>, DpoError> {
     if token_logp.dims() != mask.dims() {
         return Err(DpoError::ShapeMismatch {
             name: "mask",
@@ -218,26 +186,24 @@ pub fn sequence_logprob<B: Backend>(
 ///
 /// # Example
 /// ```
-/// use burn::backend::NdArray;
 /// use burn::tensor::Tensor;
 /// use taosr1_dpo::{dpo_loss, DpoConfig};
 ///
-/// type B = NdArray<f32>;
 /// let dev = Default::default();
-/// let t = |v: f32| Tensor::<B, 1>::from_floats([v], &dev);
+/// let t = |v: f32| Tensor::<1>::from_floats([v], &dev);
 /// // h = (-1 - -2) - (-3 - -2) = 2; beta = 0.5: loss = -log σ(1) = 0.3132617
 /// let out = dpo_loss(t(-1.0), t(-3.0), t(-2.0), t(-2.0), &DpoConfig::default().with_beta(0.5)).unwrap();
 /// assert!((out.stats.loss - 0.313_261_7).abs() < 1e-6);
 /// assert_eq!(out.stats.reward_accuracy, 1.0);
 /// assert!((out.stats.mean_margin - 1.0).abs() < 1e-6);
 /// ```
-pub fn dpo_loss<B: Backend>(
-    policy_chosen: Tensor<B, 1>,
-    policy_rejected: Tensor<B, 1>,
-    ref_chosen: Tensor<B, 1>,
-    ref_rejected: Tensor<B, 1>,
+pub fn dpo_loss(
+    policy_chosen: Tensor<1>,
+    policy_rejected: Tensor<1>,
+    ref_chosen: Tensor<1>,
+    ref_rejected: Tensor<1>,
     config: &DpoConfig,
-) -> Result<DpoLoss<B>, DpoError> {
+) -> Result<DpoLoss, DpoError> {
     config.validate()?;
     let dims = policy_chosen.dims();
     for (name, t) in [

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use burn::config::Config;
 use serde::{Deserialize, Serialize};
 
 use crate::{ScoredGroup, ScoredSample};
@@ -40,7 +41,8 @@ pub enum AllWrongPolicy {
     Skip,
 }
 
-/// How [`build_pairs`] turns scored groups into preference pairs.
+/// How [`build_pairs`] turns scored groups into preference pairs (a burn [`Config`]:
+/// generated `new()`, `with_*` builders, JSON save/load).
 ///
 /// Defaults: [`PairSelection::HardestNegative`], one pair per prompt,
 /// [`AllWrongPolicy::GoldAsChosen`]. Prompts whose samples are **all correct** are always
@@ -49,65 +51,30 @@ pub enum AllWrongPolicy {
 /// ```
 /// use taosr1_dpo::{AllWrongPolicy, PairPolicy, PairSelection};
 ///
-/// let policy = PairPolicy::default()
+/// let policy = PairPolicy::new()
 ///     .with_selection(PairSelection::MaxMargin)
 ///     .with_max_pairs_per_prompt(3)
 ///     .with_all_wrong(AllWrongPolicy::Skip);
 /// assert_eq!(policy.max_pairs_per_prompt, 3);
+/// assert_eq!(PairPolicy::default(), PairPolicy::new());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PairPolicy {
     /// Ranking of the incorrect samples.
+    #[config(default = "PairSelection::HardestNegative")]
     pub selection: PairSelection,
     /// Upper bound on pairs per prompt (`0` produces no pairs).
+    #[config(default = 1)]
     pub max_pairs_per_prompt: usize,
     /// Treatment of all-wrong prompts.
+    #[config(default = "AllWrongPolicy::GoldAsChosen")]
     pub all_wrong: AllWrongPolicy,
 }
 
 impl Default for PairPolicy {
     fn default() -> Self {
-        Self {
-            selection: PairSelection::HardestNegative,
-            max_pairs_per_prompt: 1,
-            all_wrong: AllWrongPolicy::GoldAsChosen,
-        }
-    }
-}
-
-impl PairPolicy {
-    /// Sets [`selection`](Self::selection).
-    ///
-    /// ```
-    /// use taosr1_dpo::{PairPolicy, PairSelection};
-    /// let p = PairPolicy::default().with_selection(PairSelection::MaxMargin);
-    /// assert_eq!(p.selection, PairSelection::MaxMargin);
-    /// ```
-    pub fn with_selection(mut self, selection: PairSelection) -> Self {
-        self.selection = selection;
-        self
-    }
-
-    /// Sets [`max_pairs_per_prompt`](Self::max_pairs_per_prompt).
-    ///
-    /// ```
-    /// assert_eq!(taosr1_dpo::PairPolicy::default().with_max_pairs_per_prompt(4).max_pairs_per_prompt, 4);
-    /// ```
-    pub fn with_max_pairs_per_prompt(mut self, m: usize) -> Self {
-        self.max_pairs_per_prompt = m;
-        self
-    }
-
-    /// Sets [`all_wrong`](Self::all_wrong).
-    ///
-    /// ```
-    /// use taosr1_dpo::{AllWrongPolicy, PairPolicy};
-    /// assert_eq!(PairPolicy::default().with_all_wrong(AllWrongPolicy::Skip).all_wrong, AllWrongPolicy::Skip);
-    /// ```
-    pub fn with_all_wrong(mut self, all_wrong: AllWrongPolicy) -> Self {
-        self.all_wrong = all_wrong;
-        self
+        Self::new()
     }
 }
 

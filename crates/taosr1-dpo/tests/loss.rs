@@ -1,20 +1,30 @@
 //! Hand-computed values, stability and gradient checks for `dpo_loss`.
 
 use approx::assert_abs_diff_eq;
-use burn::backend::{Autodiff, NdArray};
-use burn::tensor::{backend::Backend, Element, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use taosr1_dpo::{dpo_loss, sequence_logprob, DpoConfig, DpoError, DpoLossKind};
 
-type B = NdArray<f32>;
-type AD = Autodiff<NdArray<f64>>;
+/// The CPU device; with `ad`, autodiff enabled on it.
+fn device(ad: bool) -> Device {
+    let d = Device::flex();
+    if ad {
+        d.autodiff()
+    } else {
+        d
+    }
+}
 
-fn t<Bk: Backend>(v: &[f64]) -> Tensor<Bk, 1> {
+fn t(v: &[f64]) -> Tensor<1> {
+    t_on(false, v)
+}
+
+fn t_on(ad: bool, v: &[f64]) -> Tensor<1> {
     // Explicit dtype: burn keys the default float dtype by device, and NdArray<f32> and
     // NdArray<f64> share the CPU device within one test process.
-    let dev = Default::default();
+    let dev = device(ad);
     Tensor::from_data(
         TensorData::new(v.to_vec(), [v.len()]),
-        (&dev, <Bk::FloatElem as Element>::dtype()),
+        (&dev, DType::F64),
     )
 }
 
@@ -27,10 +37,10 @@ const RC: [f64; 2] = [-2.0, -3.0];
 const RR: [f64; 2] = [-2.0, -2.5];
 const BETA: f32 = 0.5;
 
-fn run<Bk: Backend>(
-    pc: Tensor<Bk, 1>,
+fn run(
+    pc: Tensor<1>,
     cfg: DpoConfig,
-) -> Result<taosr1_dpo::DpoLoss<Bk>, DpoError> {
+) -> Result<taosr1_dpo::DpoLoss, DpoError> {
     dpo_loss(pc, t(&PR), t(&RC), t(&RR), &cfg)
 }
 
@@ -40,9 +50,9 @@ fn sigmoid_hand_computed() {
     //   pair 0: ln(1 + e^-1)   = ln 1.3678794 = 0.3132617
     //   pair 1: ln(1 + e^0.75) = ln 3.1170000 = 1.1368710
     //   mean = 0.7250663
-    let out = run::<B>(t(&PC), DpoConfig::default().with_beta(BETA)).unwrap();
+    let out = run(t(&PC), DpoConfig::default().with_beta(BETA)).unwrap();
     assert_abs_diff_eq!(out.stats.loss, 0.725_066_3, epsilon = 1e-6);
-    assert_abs_diff_eq!(out.loss.into_scalar(), 0.725_066_3, epsilon = 1e-6);
+    assert_abs_diff_eq!(out.loss.into_scalar::<f64>(), 0.725_066_3, epsilon = 1e-6);
     // implicit rewards beta*(pi - ref): chosen 0.5, -0.5 (mean 0); rejected -0.5, 0.25
     // (mean -0.125); margins 1, -0.75 (mean 0.125); accuracy 1/2
     assert_abs_diff_eq!(out.stats.chosen_reward, 0.0, epsilon = 1e-6);
@@ -61,7 +71,7 @@ fn label_smoothing_hand_computed() {
     let cfg = DpoConfig::default()
         .with_beta(BETA)
         .with_label_smoothing(0.2);
-    let out = run::<B>(t(&PC), cfg).unwrap();
+    let out = run(t(&PC), cfg).unwrap();
     assert_abs_diff_eq!(out.stats.loss, 0.750_066_3, epsilon = 1e-6);
 }
 
@@ -71,7 +81,7 @@ fn ipo_hand_computed() {
     let cfg = DpoConfig::default()
         .with_beta(BETA)
         .with_kind(DpoLossKind::Ipo);
-    let out = run::<B>(t(&PC), cfg).unwrap();
+    let out = run(t(&PC), cfg).unwrap();
     assert_abs_diff_eq!(out.stats.loss, 3.625, epsilon = 1e-5);
 }
 
@@ -80,7 +90,7 @@ fn stable_for_large_margins() {
     // beta = 1, h = +-100: loss ln(1 + e^-100) ~ 0 and ln(1 + e^100) ~ 100, no NaN/inf
     let z = [0.0];
     for (h, want, want_grad) in [(100.0, 0.0, 0.0), (-100.0, 100.0, -1.0)] {
-        let pc = t::<Autodiff<B>>(&[h]).require_grad();
+        let pc = t_on(true, &[h]).require_grad();
         let out = dpo_loss(
             pc.clone(),
             t(&z),
@@ -94,7 +104,7 @@ fn stable_for_large_margins() {
             .grad(&out.loss.backward())
             .unwrap()
             .into_data()
-            .to_vec()
+            .try_to_vec_as()
             .unwrap();
         assert!(g[0].is_finite());
         assert_abs_diff_eq!(g[0], want_grad, epsilon = 1e-6);
@@ -102,7 +112,7 @@ fn stable_for_large_margins() {
         let cfg = DpoConfig::default()
             .with_beta(1.0)
             .with_label_smoothing(0.1);
-        let out = dpo_loss(t::<B>(&[h]), t(&z), t(&z), t(&z), &cfg).unwrap();
+        let out = dpo_loss(t(&[h]), t(&z), t(&z), t(&z), &cfg).unwrap();
         assert!(out.stats.loss.is_finite());
     }
 }
@@ -134,12 +144,12 @@ fn gradient_matches_analytic_and_finite_differences() {
             .with_beta(BETA)
             .with_kind(kind)
             .with_label_smoothing(ls as f32);
-        let pc = t::<AD>(&PC).require_grad();
-        let pr = t::<AD>(&PR).require_grad();
+        let pc = t_on(true, &PC).require_grad();
+        let pr = t_on(true, &PR).require_grad();
         let out = dpo_loss(pc.clone(), pr.clone(), t(&RC), t(&RR), &cfg).unwrap();
         let grads = out.loss.backward();
-        let gc: Vec<f64> = pc.grad(&grads).unwrap().into_data().to_vec().unwrap();
-        let gr: Vec<f64> = pr.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        let gc: Vec<f64> = pc.grad(&grads).unwrap().into_data().try_to_vec_as().unwrap();
+        let gr: Vec<f64> = pr.grad(&grads).unwrap().into_data().try_to_vec_as().unwrap();
         let an = analytic(kind, ls);
         let eps = 1e-6;
         for i in 0..2 {
@@ -151,7 +161,7 @@ fn gradient_matches_analytic_and_finite_differences() {
             plus[i] += eps;
             minus[i] -= eps;
             let f = |v: [f64; 2]| -> f64 {
-                run::<NdArray<f64>>(t(&v), cfg).unwrap().loss.into_scalar()
+                run(t(&v), cfg).unwrap().loss.into_scalar::<f64>()
             };
             let fd = (f(plus) - f(minus)) / (2.0 * eps);
             assert_abs_diff_eq!(gc[i], fd, epsilon = 1e-7);
@@ -162,7 +172,7 @@ fn gradient_matches_analytic_and_finite_differences() {
 #[test]
 fn gradient_at_zero_margin_is_half_beta() {
     // At initialisation policy == reference, h = 0: dL/dpi_c = -beta * σ(0) / N = -beta / 2.
-    let pc = t::<AD>(&[-2.0]).require_grad();
+    let pc = t_on(true, &[-2.0]).require_grad();
     let out = dpo_loss(
         pc.clone(),
         t(&[-2.0]),
@@ -175,35 +185,35 @@ fn gradient_at_zero_margin_is_half_beta() {
         .grad(&out.loss.backward())
         .unwrap()
         .into_data()
-        .to_vec()
+        .try_to_vec_as()
         .unwrap();
     assert_abs_diff_eq!(g[0], -0.05, epsilon = 1e-8);
 }
 
 #[test]
 fn sequence_logprob_sums_response_tokens_and_blocks_nan() {
-    let dev = Default::default();
-    let t2 = |v: Vec<f32>| -> Tensor<Autodiff<B>, 2> {
+    let dev = device(true);
+    let t2 = |v: Vec<f32>| -> Tensor<2> {
         Tensor::from_data(
             TensorData::new(v, [2, 3]),
-            (&dev, <f32 as Element>::dtype()),
+            (&dev, DType::F32),
         )
     };
     let lp = t2(vec![f32::NAN, -1.0, -2.0, -0.5, -0.25, f32::NEG_INFINITY]).require_grad();
     let mask = t2(vec![0.0, 1.0, 1.0, 1.0, 1.0, 0.0]);
     let seq = sequence_logprob(lp.clone(), mask).unwrap();
-    let v: Vec<f32> = seq.clone().into_data().to_vec().unwrap();
+    let v: Vec<f32> = seq.clone().into_data().try_to_vec_as().unwrap();
     assert_eq!(v, vec![-3.0, -0.75]);
     let g: Vec<f32> = lp
         .grad(&seq.sum().backward())
         .unwrap()
         .into_data()
-        .to_vec()
+        .try_to_vec_as()
         .unwrap();
     assert_eq!(g, vec![0.0, 1.0, 1.0, 1.0, 1.0, 0.0]);
-    let bad = Tensor::<B, 2>::zeros([2, 2], &dev);
+    let bad = Tensor::<2>::zeros([2, 2], &dev);
     assert!(matches!(
-        sequence_logprob(Tensor::<B, 2>::zeros([2, 3], &dev), bad),
+        sequence_logprob(Tensor::<2>::zeros([2, 3], &dev), bad),
         Err(DpoError::ShapeMismatch { name: "mask", .. })
     ));
 }
@@ -212,22 +222,22 @@ fn sequence_logprob_sums_response_tokens_and_blocks_nan() {
 fn input_errors() {
     let cfg = DpoConfig::default();
     assert!(matches!(
-        dpo_loss::<B>(t(&PC), t(&[1.0]), t(&RC), t(&RR), &cfg),
+        dpo_loss(t(&PC), t(&[1.0]), t(&RC), t(&RR), &cfg),
         Err(DpoError::ShapeMismatch {
             name: "policy_rejected",
             ..
         })
     ));
     assert!(matches!(
-        dpo_loss::<B>(t(&[]), t(&[]), t(&[]), t(&[]), &cfg),
+        dpo_loss(t(&[]), t(&[]), t(&[]), t(&[]), &cfg),
         Err(DpoError::Empty { .. })
     ));
     assert!(matches!(
-        dpo_loss::<B>(t(&[f64::NAN, 0.0]), t(&PR), t(&RC), t(&RR), &cfg),
+        dpo_loss(t(&[f64::NAN, 0.0]), t(&PR), t(&RC), t(&RR), &cfg),
         Err(DpoError::NonFinite { .. })
     ));
     assert!(matches!(
-        dpo_loss::<B>(
+        dpo_loss(
             t(&PC),
             t(&PR),
             t(&RC),
@@ -240,7 +250,7 @@ fn input_errors() {
         })
     ));
     assert!(matches!(
-        dpo_loss::<B>(t(&PC), t(&PR), t(&RC), t(&RR), &cfg.with_beta(f32::NAN)),
+        dpo_loss(t(&PC), t(&PR), t(&RC), t(&RR), &cfg.with_beta(f32::NAN)),
         Err(DpoError::InvalidConfig { field: "beta", .. })
     ));
 }

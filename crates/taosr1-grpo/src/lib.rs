@@ -36,13 +36,23 @@
 mod advantage;
 mod error;
 mod loss;
+mod optim;
 mod policy;
 mod sampling;
+mod state;
+mod trainer;
+
+/// burn, re-exported: the public API takes burn tensors, modules and devices, so use this
+/// one to be sure of a matching version.
+pub use burn;
 
 pub use advantage::{group_advantages, group_advantages_batched};
 pub use error::{BoxError, GrpoError};
 pub use loss::{grpo_loss, GrpoConfig, GrpoLoss, GrpoStats, Normalization};
+pub use optim::OptimizerConfig;
 pub use policy::{grpo_step, token_logprobs_from_logits, Policy, TokenBatch};
+pub use state::PolicyState;
+pub use trainer::{Completion, GrpoMetrics, GrpoTrainer, GrpoTrainerConfig, Reward};
 pub use sampling::{
     DynamicSampler, DynamicSamplingConfig, DynamicSamplingStats, Rollout, SampledBatch,
     SampledGroup, SolvedCriterion,

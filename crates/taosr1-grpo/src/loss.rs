@@ -1,7 +1,8 @@
 //! The GRPO objective: clipped importance-ratio surrogate with a k3 KL penalty to a frozen
 //! reference policy.
 
-use burn::tensor::{backend::Backend, Tensor};
+use burn::config::Config;
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::GrpoError;
@@ -24,82 +25,47 @@ pub enum Normalization {
     Sequence,
 }
 
-/// Hyper-parameters of [`grpo_loss`].
+/// Hyper-parameters of [`grpo_loss`], a burn [`Config`] (generated `new()`, `with_*`
+/// builders, JSON save/load).
 ///
 /// Defaults: `clip_eps_low = clip_eps_high = 0.2`, `kl_beta = 0.04`,
-/// [`Normalization::Token`]. The struct is `#[non_exhaustive]`: start from
-/// `GrpoConfig::default()` and use the `with_*` methods or assign fields.
+/// [`Normalization::Token`].
 ///
 /// ```
 /// use taosr1_grpo::{GrpoConfig, Normalization};
 ///
-/// let cfg = GrpoConfig::default()
-///     .with_clip(0.2, 0.28) // DAPO's clip-higher
+/// let cfg = GrpoConfig::new()
+///     .with_clip_eps_high(0.28) // DAPO's clip-higher
 ///     .with_kl_beta(0.0)
 ///     .with_normalization(Normalization::Sequence);
 /// assert!(cfg.validate().is_ok());
 /// assert_eq!(cfg.clip_eps_high, 0.28);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Config, Debug, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct GrpoConfig {
     /// Lower clip range: the ratio is clipped below at `1 - clip_eps_low`; in `[0, 1)`.
+    #[config(default = 0.2)]
     pub clip_eps_low: f32,
     /// Upper clip range: the ratio is clipped above at `1 + clip_eps_high`; `>= 0`.
+    #[config(default = 0.2)]
     pub clip_eps_high: f32,
     /// Coefficient β of the KL penalty to the reference policy; `>= 0` (`0` disables it and
     /// `ref_logp` is then ignored by the loss).
+    #[config(default = 0.04)]
     pub kl_beta: f32,
     /// Aggregation of per-token losses.
+    #[config(default = "Normalization::Token")]
     pub normalization: Normalization,
 }
 
 impl Default for GrpoConfig {
     fn default() -> Self {
-        Self {
-            clip_eps_low: 0.2,
-            clip_eps_high: 0.2,
-            kl_beta: 0.04,
-            normalization: Normalization::Token,
-        }
+        Self::new()
     }
 }
 
 impl GrpoConfig {
-    /// Sets the (possibly asymmetric) clip range.
-    ///
-    /// ```
-    /// let cfg = taosr1_grpo::GrpoConfig::default().with_clip(0.1, 0.3);
-    /// assert_eq!((cfg.clip_eps_low, cfg.clip_eps_high), (0.1, 0.3));
-    /// ```
-    pub fn with_clip(mut self, low: f32, high: f32) -> Self {
-        self.clip_eps_low = low;
-        self.clip_eps_high = high;
-        self
-    }
-
-    /// Sets the KL coefficient β.
-    ///
-    /// ```
-    /// assert_eq!(taosr1_grpo::GrpoConfig::default().with_kl_beta(0.1).kl_beta, 0.1);
-    /// ```
-    pub fn with_kl_beta(mut self, beta: f32) -> Self {
-        self.kl_beta = beta;
-        self
-    }
-
-    /// Sets the loss aggregation.
-    ///
-    /// ```
-    /// use taosr1_grpo::{GrpoConfig, Normalization};
-    /// let cfg = GrpoConfig::default().with_normalization(Normalization::Sequence);
-    /// assert_eq!(cfg.normalization, Normalization::Sequence);
-    /// ```
-    pub fn with_normalization(mut self, normalization: Normalization) -> Self {
-        self.normalization = normalization;
-        self
-    }
-
     /// Checks every field.
     ///
     /// # Errors
@@ -107,7 +73,7 @@ impl GrpoConfig {
     ///
     /// ```
     /// use taosr1_grpo::{GrpoConfig, GrpoError};
-    /// let err = GrpoConfig::default().with_clip(1.0, 0.2).validate().unwrap_err();
+    /// let err = GrpoConfig::new().with_clip_eps_low(1.0).validate().unwrap_err();
     /// assert!(matches!(err, GrpoError::InvalidConfig { field: "clip_eps_low", .. }));
     /// ```
     pub fn validate(&self) -> Result<(), GrpoError> {
@@ -164,30 +130,28 @@ pub struct GrpoStats {
 /// Output of [`grpo_loss`]: the differentiable scalar loss and detached diagnostics.
 ///
 /// ```
-/// use burn::backend::NdArray;
 /// use burn::tensor::Tensor;
 /// use taosr1_grpo::{grpo_loss, GrpoConfig, GrpoLoss};
 ///
-/// type B = NdArray<f32>;
 /// let dev = Default::default();
-/// let lp = Tensor::<B, 2>::from_floats([[0.0, -0.5]], &dev);
-/// let mask = Tensor::<B, 2>::from_floats([[0.0, 1.0]], &dev);
-/// let adv = Tensor::<B, 1>::from_floats([-2.0], &dev);
-/// let out: GrpoLoss<B> = grpo_loss(lp.clone(), lp.clone(), lp, adv, mask, &GrpoConfig::default()).unwrap();
+/// let lp = Tensor::<2>::from_floats([[0.0, -0.5]], &dev);
+/// let mask = Tensor::<2>::from_floats([[0.0, 1.0]], &dev);
+/// let adv = Tensor::<1>::from_floats([-2.0], &dev);
+/// let out: GrpoLoss = grpo_loss(lp.clone(), lp.clone(), lp, adv, mask, &GrpoConfig::default()).unwrap();
 /// assert_eq!(out.loss.dims(), [1]);
 /// assert!((out.stats.loss - 2.0).abs() < 1e-6);
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct GrpoLoss<B: Backend> {
+pub struct GrpoLoss {
     /// Scalar loss, shape `[1]`; call `.backward()` on it (autodiff backends).
-    pub loss: Tensor<B, 1>,
+    pub loss: Tensor<1>,
     /// Diagnostics (plain numbers, no graph attached).
     pub stats: GrpoStats,
 }
 
 /// Reads a tensor to the host as `f64` values, whatever its float precision.
-pub(crate) fn host_values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
+pub(crate) fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
     t.into_data().iter::<f64>().collect()
 }
 
@@ -264,29 +228,27 @@ pub(crate) fn mask_counts(
 ///
 /// # Example
 /// ```
-/// use burn::backend::NdArray;
 /// use burn::tensor::Tensor;
 /// use taosr1_grpo::{grpo_loss, GrpoConfig};
 ///
-/// type B = NdArray<f32>;
 /// let dev = Default::default();
-/// let logp = Tensor::<B, 2>::from_floats([[0.0, -1.0, -2.0]], &dev);
-/// let mask = Tensor::<B, 2>::from_floats([[0.0, 1.0, 1.0]], &dev);
-/// let adv = Tensor::<B, 1>::from_floats([1.0], &dev);
+/// let logp = Tensor::<2>::from_floats([[0.0, -1.0, -2.0]], &dev);
+/// let mask = Tensor::<2>::from_floats([[0.0, 1.0, 1.0]], &dev);
+/// let adv = Tensor::<1>::from_floats([1.0], &dev);
 /// // on-policy, reference = policy: ratio 1, KL 0, loss = -A
 /// let out = grpo_loss(logp.clone(), logp.clone(), logp, adv, mask, &GrpoConfig::default()).unwrap();
 /// assert!((out.stats.loss + 1.0).abs() < 1e-6);
 /// assert_eq!(out.stats.response_tokens, 2);
 /// assert_eq!(out.stats.clip_fraction, 0.0);
 /// ```
-pub fn grpo_loss<B: Backend>(
-    logp: Tensor<B, 2>,
-    old_logp: Tensor<B, 2>,
-    ref_logp: Tensor<B, 2>,
-    advantages: Tensor<B, 1>,
-    mask: Tensor<B, 2>,
+pub fn grpo_loss(
+    logp: Tensor<2>,
+    old_logp: Tensor<2>,
+    ref_logp: Tensor<2>,
+    advantages: Tensor<1>,
+    mask: Tensor<2>,
     config: &GrpoConfig,
-) -> Result<GrpoLoss<B>, GrpoError> {
+) -> Result<GrpoLoss, GrpoError> {
     config.validate()?;
     let dims = logp.dims();
     let [batch, seq] = dims;

@@ -1,10 +1,9 @@
 //! The policy abstraction and the generic GRPO training step.
 
-use burn::module::AutodiffModule;
-use burn::optim::{GradientsParams, LearningRate, Optimizer};
+use burn::module::Module;
+use burn::optim::{GradientsParams, LearningRate, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::loss::{host_values, mask_counts};
 use crate::{grpo_loss, GrpoConfig, GrpoError, GrpoStats};
@@ -17,12 +16,10 @@ use crate::{grpo_loss, GrpoConfig, GrpoError, GrpoStats};
 ///   and position 0.
 ///
 /// ```
-/// use burn::backend::NdArray;
 /// use taosr1_grpo::TokenBatch;
 ///
-/// type B = NdArray<f32>;
 /// // prompt [1, 7], response [4, 2]; prompt [1], response [5]
-/// let batch = TokenBatch::<B>::from_sequences(
+/// let batch = TokenBatch::from_sequences(
 ///     &[vec![1, 7, 4, 2], vec![1, 5]],
 ///     &[2, 1],
 ///     0,
@@ -30,38 +27,36 @@ use crate::{grpo_loss, GrpoConfig, GrpoError, GrpoStats};
 /// )
 /// .unwrap();
 /// assert_eq!(batch.input_ids.dims(), [2, 4]);
-/// let mask: Vec<f32> = batch.mask.into_data().to_vec().unwrap();
+/// let mask: Vec<f32> = batch.mask.into_data().try_to_vec_as().unwrap();
 /// assert_eq!(mask, vec![0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct TokenBatch<B: Backend> {
+pub struct TokenBatch {
     /// Token ids, `[batch, seq]`.
-    pub input_ids: Tensor<B, 2, Int>,
+    pub input_ids: Tensor<2, Int>,
     /// Response mask, `[batch, seq]`.
-    pub mask: Tensor<B, 2>,
+    pub mask: Tensor<2>,
 }
 
-impl<B: Backend> TokenBatch<B> {
+impl TokenBatch {
     /// Wraps existing tensors after checking that their shapes agree.
     ///
     /// # Errors
     /// [`GrpoError::ShapeMismatch`] when `mask` and `input_ids` differ in shape.
     ///
     /// ```
-    /// use burn::backend::NdArray;
     /// use burn::tensor::{Int, Tensor};
     /// use taosr1_grpo::TokenBatch;
     ///
-    /// type B = NdArray<f32>;
     /// let dev = Default::default();
-    /// let ids = Tensor::<B, 2, Int>::from_ints([[1, 2, 3]], &dev);
-    /// let mask = Tensor::<B, 2>::from_floats([[0.0, 1.0, 1.0]], &dev);
+    /// let ids = Tensor::<2, Int>::from_ints([[1, 2, 3]], &dev);
+    /// let mask = Tensor::<2>::from_floats([[0.0, 1.0, 1.0]], &dev);
     /// assert!(TokenBatch::new(ids.clone(), mask).is_ok());
-    /// let bad = Tensor::<B, 2>::from_floats([[0.0, 1.0]], &dev);
+    /// let bad = Tensor::<2>::from_floats([[0.0, 1.0]], &dev);
     /// assert!(TokenBatch::new(ids, bad).is_err());
     /// ```
-    pub fn new(input_ids: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Result<Self, GrpoError> {
+    pub fn new(input_ids: Tensor<2, Int>, mask: Tensor<2>) -> Result<Self, GrpoError> {
         if input_ids.dims() != mask.dims() {
             return Err(GrpoError::ShapeMismatch {
                 name: "mask",
@@ -83,9 +78,8 @@ impl<B: Backend> TokenBatch<B> {
     ///   log-probability) or a sequence has no response token.
     ///
     /// ```
-    /// use burn::backend::NdArray;
     /// use taosr1_grpo::{GrpoError, TokenBatch};
-    /// let err = TokenBatch::<NdArray<f32>>::from_sequences(&[vec![1, 2]], &[2], 0, &Default::default())
+    /// let err = TokenBatch::from_sequences(&[vec![1, 2]], &[2], 0, &Default::default())
     ///     .unwrap_err();
     /// assert!(matches!(err, GrpoError::InvalidSequence { index: 0, .. }));
     /// ```
@@ -93,7 +87,7 @@ impl<B: Backend> TokenBatch<B> {
         sequences: &[Vec<u32>],
         prompt_lens: &[usize],
         pad_id: u32,
-        device: &B::Device,
+        device: &Device,
     ) -> Result<Self, GrpoError> {
         if sequences.is_empty() {
             return Err(GrpoError::EmptyBatch {
@@ -151,14 +145,13 @@ impl<B: Backend> TokenBatch<B> {
 /// next-token logits.
 ///
 /// ```
-/// use burn::backend::NdArray;
-/// use burn::tensor::{backend::Backend, Tensor};
+/// use burn::tensor::{Tensor};
 /// use taosr1_grpo::{Policy, TokenBatch};
 ///
 /// /// Uniform over a vocabulary of 4 tokens.
 /// struct Uniform;
-/// impl<B: Backend> Policy<B> for Uniform {
-///     fn token_logprobs(&self, batch: &TokenBatch<B>) -> Tensor<B, 2> {
+/// impl Policy for Uniform {
+///     fn token_logprobs(&self, batch: &TokenBatch) -> Tensor<2> {
 ///         let [b, s] = batch.input_ids.dims();
 ///         let dev = batch.input_ids.device();
 ///         let lp = Tensor::full([b, s], -(4.0f32.ln()), &dev);
@@ -166,13 +159,13 @@ impl<B: Backend> TokenBatch<B> {
 ///         lp.slice_assign([0..b, 0..1], Tensor::zeros([b, 1], &dev))
 ///     }
 /// }
-/// let batch = TokenBatch::<NdArray<f32>>::from_sequences(&[vec![0, 1, 2]], &[1], 0, &Default::default()).unwrap();
-/// let lp: Vec<f32> = Uniform.token_logprobs(&batch).into_data().to_vec().unwrap();
+/// let batch = TokenBatch::from_sequences(&[vec![0, 1, 2]], &[1], 0, &Default::default()).unwrap();
+/// let lp: Vec<f32> = Uniform.token_logprobs(&batch).into_data().try_to_vec_as().unwrap();
 /// assert_eq!(lp[0], 0.0);
 /// ```
-pub trait Policy<B: Backend> {
+pub trait Policy {
     /// Per-token log-probabilities, `[batch, seq]`, column 0 = 0.
-    fn token_logprobs(&self, batch: &TokenBatch<B>) -> Tensor<B, 2>;
+    fn token_logprobs(&self, batch: &TokenBatch) -> Tensor<2>;
 }
 
 /// Turns next-token logits into the per-token log-probabilities [`Policy`] returns.
@@ -189,23 +182,21 @@ pub trait Policy<B: Backend> {
 ///   checked: it is never looked up).
 ///
 /// ```
-/// use burn::backend::NdArray;
 /// use burn::tensor::{Int, Tensor};
 /// use taosr1_grpo::token_logprobs_from_logits;
 ///
-/// type B = NdArray<f32>;
 /// let dev = Default::default();
 /// // uniform logits over 2 tokens
-/// let logits = Tensor::<B, 3>::zeros([1, 3, 2], &dev);
-/// let ids = Tensor::<B, 2, Int>::from_ints([[0, 1, 0]], &dev);
-/// let lp: Vec<f32> = token_logprobs_from_logits(logits, ids).unwrap().into_data().to_vec().unwrap();
+/// let logits = Tensor::<3>::zeros([1, 3, 2], &dev);
+/// let ids = Tensor::<2, Int>::from_ints([[0, 1, 0]], &dev);
+/// let lp: Vec<f32> = token_logprobs_from_logits(logits, ids).unwrap().into_data().try_to_vec_as().unwrap();
 /// assert_eq!(lp[0], 0.0);
 /// assert!((lp[1] - 0.5f32.ln()).abs() < 1e-6);
 /// ```
-pub fn token_logprobs_from_logits<B: Backend>(
-    logits: Tensor<B, 3>,
-    input_ids: Tensor<B, 2, Int>,
-) -> Result<Tensor<B, 2>, GrpoError> {
+pub fn token_logprobs_from_logits(
+    logits: Tensor<3>,
+    input_ids: Tensor<2, Int>,
+) -> Result<Tensor<2>, GrpoError> {
     let [batch, seq] = input_ids.dims();
     let [lb, ls, vocab] = logits.dims();
     if lb != batch || ls != seq {
@@ -276,19 +267,18 @@ pub fn token_logprobs_from_logits<B: Backend>(
 ///
 /// # Example
 /// ```
-/// use burn::backend::{Autodiff, NdArray};
 /// use burn::module::{Module, Param};
 /// use burn::optim::AdamConfig;
-/// use burn::tensor::{backend::Backend, Tensor};
+/// use burn::tensor::{Tensor};
 /// use taosr1_grpo::{grpo_step, GrpoConfig, Policy, TokenBatch};
 ///
 /// /// A unigram model over a 3-token vocabulary.
 /// #[derive(Module, Debug)]
-/// struct Unigram<B: Backend> {
-///     logits: Param<Tensor<B, 1>>,
+/// struct Unigram {
+///     logits: Param<Tensor<1>>,
 /// }
-/// impl<B: Backend> Policy<B> for Unigram<B> {
-///     fn token_logprobs(&self, batch: &TokenBatch<B>) -> Tensor<B, 2> {
+/// impl Policy for Unigram {
+///     fn token_logprobs(&self, batch: &TokenBatch) -> Tensor<2> {
 ///         let [b, s] = batch.input_ids.dims();
 ///         let lp = burn::tensor::activation::log_softmax(self.logits.val(), 0);
 ///         let flat = batch.input_ids.clone().reshape([b * s]);
@@ -300,35 +290,32 @@ pub fn token_logprobs_from_logits<B: Backend>(
 ///     }
 /// }
 ///
-/// type B = Autodiff<NdArray<f32>>;
-/// let dev = Default::default();
-/// let policy = Unigram::<B> { logits: Param::from_tensor(Tensor::zeros([3], &dev)) };
+/// let dev = burn::tensor::Device::default().autodiff();
+/// let policy = Unigram { logits: Param::from_tensor(Tensor::zeros([3], &dev)) };
 /// let mut opt = AdamConfig::new().init();
 /// // two rollouts of one prompt: token 2 (reward 1) and token 1 (reward 0)
 /// let batch = TokenBatch::from_sequences(&[vec![0, 2], vec![0, 1]], &[1, 1], 0, &dev).unwrap();
-/// let adv = Tensor::<B, 1>::from_floats([1.0, -1.0], &dev);
+/// let adv = Tensor::<1>::from_floats([1.0, -1.0], &dev);
 /// let ref_logp = policy.token_logprobs(&batch).detach();
 /// let (policy, stats) =
 ///     grpo_step(policy, &mut opt, 0.1, &batch, None, ref_logp, adv, &GrpoConfig::default()).unwrap();
 /// assert_eq!(stats.response_tokens, 2);
-/// let logits: Vec<f32> = policy.logits.val().into_data().to_vec().unwrap();
+/// let logits: Vec<f32> = policy.logits.val().into_data().try_to_vec_as().unwrap();
 /// assert!(logits[2] > logits[1]);
 /// ```
 #[allow(clippy::too_many_arguments)]
-pub fn grpo_step<B, M, O>(
+pub fn grpo_step<M>(
     policy: M,
-    optimizer: &mut O,
+    optimizer: &mut ModuleOptimizer,
     lr: LearningRate,
-    batch: &TokenBatch<B>,
-    old_logp: Option<Tensor<B, 2>>,
-    ref_logp: Tensor<B, 2>,
-    advantages: Tensor<B, 1>,
+    batch: &TokenBatch,
+    old_logp: Option<Tensor<2>>,
+    ref_logp: Tensor<2>,
+    advantages: Tensor<1>,
     config: &GrpoConfig,
 ) -> Result<(M, GrpoStats), GrpoError>
 where
-    B: AutodiffBackend,
-    M: Policy<B> + AutodiffModule<B>,
-    O: Optimizer<M, B>,
+    M: Policy + Module,
 {
     let dims = batch.input_ids.dims();
     if batch.mask.dims() != dims {

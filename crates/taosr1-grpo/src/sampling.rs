@@ -1,6 +1,7 @@
 //! Difficulty-based dynamic sampling (DAPO-style): keep only prompts whose rollout group is
 //! neither fully solved nor fully failed, and keep pulling prompts until the batch is full.
 
+use burn::config::Config;
 use serde::{Deserialize, Serialize};
 
 use crate::advantage::mean_and_std;
@@ -67,8 +68,8 @@ pub enum SolvedCriterion {
 
 /// Configuration of a [`DynamicSampler`].
 ///
-/// Construct with [`DynamicSamplingConfig::new`] and adjust with the `with_*` methods (the
-/// struct is `#[non_exhaustive]`; its fields stay readable and writable).
+/// A burn [`Config`]: construct with `DynamicSamplingConfig::new(group_size, target_groups)`
+/// and adjust with the generated `with_*` methods; JSON save/load comes with it.
 ///
 /// ```
 /// use taosr1_grpo::{DynamicSamplingConfig, SolvedCriterion};
@@ -79,7 +80,7 @@ pub enum SolvedCriterion {
 /// assert_eq!(cfg.group_size, 8);
 /// assert!(cfg.validate().is_ok());
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Config, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct DynamicSamplingConfig {
     /// Rollouts per prompt (`G` in GRPO); at least 2.
@@ -91,49 +92,11 @@ pub struct DynamicSamplingConfig {
     /// makes `fill` loop forever.
     pub max_prompts: Option<usize>,
     /// What counts as an uninformative group.
+    #[config(default = "SolvedCriterion::CorrectFlag")]
     pub criterion: SolvedCriterion,
 }
 
 impl DynamicSamplingConfig {
-    /// `group_size` rollouts per prompt, `target_groups` kept groups per batch, no prompt
-    /// limit, [`SolvedCriterion::CorrectFlag`].
-    ///
-    /// ```
-    /// let cfg = taosr1_grpo::DynamicSamplingConfig::new(4, 2);
-    /// assert_eq!(cfg.max_prompts, None);
-    /// ```
-    pub fn new(group_size: usize, target_groups: usize) -> Self {
-        Self {
-            group_size,
-            target_groups,
-            max_prompts: None,
-            criterion: SolvedCriterion::CorrectFlag,
-        }
-    }
-
-    /// Sets [`max_prompts`](Self::max_prompts).
-    ///
-    /// ```
-    /// let cfg = taosr1_grpo::DynamicSamplingConfig::new(4, 2).with_max_prompts(Some(10));
-    /// assert_eq!(cfg.max_prompts, Some(10));
-    /// ```
-    pub fn with_max_prompts(mut self, max_prompts: Option<usize>) -> Self {
-        self.max_prompts = max_prompts;
-        self
-    }
-
-    /// Sets [`criterion`](Self::criterion).
-    ///
-    /// ```
-    /// use taosr1_grpo::{DynamicSamplingConfig, SolvedCriterion};
-    /// let c = SolvedCriterion::RewardVariance { min_std: 0.01 };
-    /// assert_eq!(DynamicSamplingConfig::new(4, 2).with_criterion(c).criterion, c);
-    /// ```
-    pub fn with_criterion(mut self, criterion: SolvedCriterion) -> Self {
-        self.criterion = criterion;
-        self
-    }
-
     /// Checks every field.
     ///
     /// # Errors

@@ -1,29 +1,43 @@
 //! Hand-computed values and gradient checks for `grpo_loss`.
 
 use approx::assert_abs_diff_eq;
-use burn::backend::{Autodiff, NdArray};
-use burn::tensor::{backend::Backend, Element, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use taosr1_grpo::{grpo_loss, GrpoConfig, GrpoError, Normalization};
 
-type B = NdArray<f32>;
-type AD = Autodiff<NdArray<f64>>;
+/// The CPU device; with `ad`, autodiff enabled on it.
+fn device(ad: bool) -> Device {
+    let d = Device::flex();
+    if ad {
+        d.autodiff()
+    } else {
+        d
+    }
+}
 
-fn t2<Bk: Backend>(v: [[f64; 3]; 2]) -> Tensor<Bk, 2> {
+fn t2(v: [[f64; 3]; 2]) -> Tensor<2> {
+    t2_on(false, v)
+}
+
+fn t2_on(ad: bool, v: [[f64; 3]; 2]) -> Tensor<2> {
     let flat: Vec<f64> = v.iter().flatten().copied().collect();
     // Explicit dtype: burn keys its default float dtype by device, and NdArray<f32> and
     // NdArray<f64> share the CPU device within one test process.
-    let dev = Default::default();
+    let dev = device(ad);
     Tensor::from_data(
         TensorData::new(flat, [2, 3]),
-        (&dev, <Bk::FloatElem as Element>::dtype()),
+        (&dev, DType::F64),
     )
 }
 
-fn t1<Bk: Backend>(v: &[f64]) -> Tensor<Bk, 1> {
-    let dev = Default::default();
+fn t1(v: &[f64]) -> Tensor<1> {
+    t1_on(false, v)
+}
+
+fn t1_on(ad: bool, v: &[f64]) -> Tensor<1> {
+    let dev = device(ad);
     Tensor::from_data(
         TensorData::new(v.to_vec(), [v.len()]),
-        (&dev, <Bk::FloatElem as Element>::dtype()),
+        (&dev, DType::F64),
     )
 }
 
@@ -51,10 +65,10 @@ const BETA: f32 = 0.1;
 // Sequence: row 0 mean 3.0988825 / 3 = 1.03296083, row 1 mean -0.9240546 / 2 = -0.4620273,
 //           loss = -(1.03296083 - 0.4620273) / 2 = -0.28546677
 // mean k3 = 0.300095 / 5 = 0.060019; clip fraction = 2 / 5; mean ratio = 5.2943769 / 5 = 1.05887538
-fn run<Bk: Backend>(
-    logp: Tensor<Bk, 2>,
+fn run(
+    logp: Tensor<2>,
     norm: Normalization,
-) -> Result<taosr1_grpo::GrpoLoss<Bk>, GrpoError> {
+) -> Result<taosr1_grpo::GrpoLoss, GrpoError> {
     let cfg = GrpoConfig::default()
         .with_kl_beta(BETA)
         .with_normalization(norm);
@@ -63,8 +77,8 @@ fn run<Bk: Backend>(
 
 #[test]
 fn hand_computed_token_normalisation() {
-    let out = run::<B>(t2(LOGP), Normalization::Token).unwrap();
-    let loss: f32 = out.loss.into_scalar();
+    let out = run(t2(LOGP), Normalization::Token).unwrap();
+    let loss: f32 = out.loss.into_scalar::<f32>();
     assert_abs_diff_eq!(loss, -0.434_965_58, epsilon = 1e-5);
     assert_abs_diff_eq!(out.stats.loss, -0.434_965_58, epsilon = 1e-5);
     assert_abs_diff_eq!(out.stats.mean_kl, 0.060_019, epsilon = 1e-5);
@@ -76,17 +90,17 @@ fn hand_computed_token_normalisation() {
 
 #[test]
 fn hand_computed_sequence_normalisation() {
-    let out = run::<B>(t2(LOGP), Normalization::Sequence).unwrap();
+    let out = run(t2(LOGP), Normalization::Sequence).unwrap();
     assert_abs_diff_eq!(out.stats.loss, -0.285_466_77, epsilon = 1e-5);
-    assert_abs_diff_eq!(out.loss.into_scalar(), -0.285_466_77, epsilon = 1e-5);
+    assert_abs_diff_eq!(out.loss.into_scalar::<f64>(), -0.285_466_77, epsilon = 1e-5);
 }
 
 #[test]
 fn asymmetric_clip() {
     // With eps_high = 0.7 token (0,1) (r = 1.6487) is no longer clipped:
     // objective sum = 2.1748279 - 1.2 + 1.6487213 = 2.6235492, loss = -0.52470984.
-    let cfg = GrpoConfig::default().with_kl_beta(BETA).with_clip(0.2, 0.7);
-    let out = grpo_loss::<B>(t2(LOGP), t2(OLD), t2(REF), t1(&ADV), t2(MASK), &cfg).unwrap();
+    let cfg = GrpoConfig::default().with_kl_beta(BETA).with_clip_eps_low(0.2).with_clip_eps_high(0.7);
+    let out = grpo_loss(t2(LOGP), t2(OLD), t2(REF), t1(&ADV), t2(MASK), &cfg).unwrap();
     assert_abs_diff_eq!(out.stats.loss, -0.524_709_8, epsilon = 1e-5);
     assert_abs_diff_eq!(out.stats.clip_fraction, 0.2, epsilon = 1e-6);
 }
@@ -112,17 +126,17 @@ fn analytic_token_grad() -> [[f64; 3]; 2] {
 }
 
 fn loss_at(logp: [[f64; 3]; 2], norm: Normalization) -> f64 {
-    let out = run::<NdArray<f64>>(t2(logp), norm).unwrap();
-    out.loss.into_scalar()
+    let out = run(t2(logp), norm).unwrap();
+    out.loss.into_scalar::<f64>()
 }
 
 #[test]
 fn gradient_matches_analytic_and_finite_differences() {
     for norm in [Normalization::Token, Normalization::Sequence] {
-        let logp = t2::<AD>(LOGP).require_grad();
+        let logp = t2_on(true, LOGP).require_grad();
         let out = run(logp.clone(), norm).unwrap();
         let grads = out.loss.backward();
-        let g: Vec<f64> = logp.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        let g: Vec<f64> = logp.grad(&grads).unwrap().into_data().try_to_vec_as().unwrap();
 
         let h = 1e-6;
         for b in 0..2 {
@@ -157,11 +171,11 @@ fn gradient_matches_analytic_and_finite_differences() {
 fn garbage_outside_the_mask_is_ignored() {
     let mut logp = LOGP;
     logp[1][0] = f64::NEG_INFINITY;
-    let l = t2::<AD>(logp).require_grad();
+    let l = t2_on(true, logp).require_grad();
     let out = run(l.clone(), Normalization::Token).unwrap();
     assert_abs_diff_eq!(out.stats.loss, -0.434_965_58, epsilon = 1e-6);
     let grads = out.loss.backward();
-    let g: Vec<f64> = l.grad(&grads).unwrap().into_data().to_vec().unwrap();
+    let g: Vec<f64> = l.grad(&grads).unwrap().into_data().try_to_vec_as().unwrap();
     assert!(g.iter().all(|v| v.is_finite()));
     assert_eq!(g[3], 0.0);
 }
@@ -170,7 +184,7 @@ fn garbage_outside_the_mask_is_ignored() {
 fn on_policy_equals_minus_mean_advantage_without_kl() {
     // ratio 1 and ref = logp: the loss is -sum(A * mask) / N = -(3*1 + 2*(-0.5)) / 5 = -0.4
     let cfg = GrpoConfig::default();
-    let out = grpo_loss::<B>(t2(LOGP), t2(LOGP), t2(LOGP), t1(&ADV), t2(MASK), &cfg).unwrap();
+    let out = grpo_loss(t2(LOGP), t2(LOGP), t2(LOGP), t1(&ADV), t2(MASK), &cfg).unwrap();
     assert_abs_diff_eq!(out.stats.loss, -0.4, epsilon = 1e-6);
     assert_abs_diff_eq!(out.stats.mean_kl, 0.0, epsilon = 1e-7);
     assert_abs_diff_eq!(out.stats.mean_ratio, 1.0, epsilon = 1e-7);
@@ -179,24 +193,24 @@ fn on_policy_equals_minus_mean_advantage_without_kl() {
 #[test]
 fn input_errors() {
     let cfg = GrpoConfig::default();
-    let dev = Default::default();
-    let bad = Tensor::<B, 2>::zeros([2, 4], &dev);
+    let dev = device(false);
+    let bad = Tensor::<2>::zeros([2, 4], &dev);
     assert!(matches!(
-        grpo_loss::<B>(t2(LOGP), bad, t2(REF), t1(&ADV), t2(MASK), &cfg),
+        grpo_loss(t2(LOGP), bad, t2(REF), t1(&ADV), t2(MASK), &cfg),
         Err(GrpoError::ShapeMismatch {
             name: "old_logp",
             ..
         })
     ));
     assert!(matches!(
-        grpo_loss::<B>(t2(LOGP), t2(OLD), t2(REF), t1(&[1.0]), t2(MASK), &cfg),
+        grpo_loss(t2(LOGP), t2(OLD), t2(REF), t1(&[1.0]), t2(MASK), &cfg),
         Err(GrpoError::ShapeMismatch {
             name: "advantages",
             ..
         })
     ));
     assert!(matches!(
-        grpo_loss::<B>(
+        grpo_loss(
             t2(LOGP),
             t2(OLD),
             t2(REF),
@@ -208,19 +222,19 @@ fn input_errors() {
     ));
     let half = [[1.0, 0.5, 0.0], [0.0, 1.0, 1.0]];
     assert!(matches!(
-        grpo_loss::<B>(t2(LOGP), t2(OLD), t2(REF), t1(&ADV), t2(half), &cfg),
+        grpo_loss(t2(LOGP), t2(OLD), t2(REF), t1(&ADV), t2(half), &cfg),
         Err(GrpoError::InvalidMask { row: 0, col: 1, .. })
     ));
     let one_empty = [[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]];
     // Token mode accepts a sequence without response tokens, Sequence mode does not.
-    assert!(grpo_loss::<B>(t2(LOGP), t2(OLD), t2(REF), t1(&ADV), t2(one_empty), &cfg).is_ok());
+    assert!(grpo_loss(t2(LOGP), t2(OLD), t2(REF), t1(&ADV), t2(one_empty), &cfg).is_ok());
     let seq = cfg.with_normalization(Normalization::Sequence);
     assert!(matches!(
-        grpo_loss::<B>(t2(LOGP), t2(OLD), t2(REF), t1(&ADV), t2(one_empty), &seq),
+        grpo_loss(t2(LOGP), t2(OLD), t2(REF), t1(&ADV), t2(one_empty), &seq),
         Err(GrpoError::EmptyMask { sequence: Some(1) })
     ));
     assert!(matches!(
-        grpo_loss::<B>(
+        grpo_loss(
             t2(LOGP),
             t2(OLD),
             t2(REF),
@@ -233,11 +247,11 @@ fn input_errors() {
     let mut nan = LOGP;
     nan[0][1] = f64::NAN;
     assert!(matches!(
-        grpo_loss::<B>(t2(nan), t2(OLD), t2(REF), t1(&ADV), t2(MASK), &cfg),
+        grpo_loss(t2(nan), t2(OLD), t2(REF), t1(&ADV), t2(MASK), &cfg),
         Err(GrpoError::NonFinite { .. })
     ));
     assert!(matches!(
-        grpo_loss::<B>(
+        grpo_loss(
             t2(LOGP),
             t2(OLD),
             t2(REF),
@@ -250,9 +264,9 @@ fn input_errors() {
             ..
         })
     ));
-    let empty = Tensor::<B, 2>::zeros([0, 3], &dev);
+    let empty = Tensor::<2>::zeros([0, 3], &dev);
     assert!(matches!(
-        grpo_loss::<B>(
+        grpo_loss(
             empty.clone(),
             empty.clone(),
             empty.clone(),

@@ -1,10 +1,8 @@
 //! A learnable toy: GRPO with dynamic sampling must raise the reward of a unigram policy.
-
-use burn::backend::{Autodiff, NdArray};
-use burn::module::{AutodiffModule, Module, Param};
+use burn::module::{Module, Param};
 use burn::optim::AdamConfig;
 use burn::tensor::activation::{log_softmax, softmax};
-use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use taosr1_grpo::{
@@ -17,19 +15,19 @@ const GOOD: u32 = 3;
 
 /// A policy that ignores its context: one learnable logit per token.
 #[derive(Module, Debug)]
-struct Unigram<B: Backend> {
-    logits: Param<Tensor<B, 1>>,
+struct Unigram {
+    logits: Param<Tensor<1>>,
 }
 
-impl<B: Backend> Policy<B> for Unigram<B> {
-    fn token_logprobs(&self, batch: &TokenBatch<B>) -> Tensor<B, 2> {
+impl Policy for Unigram {
+    fn token_logprobs(&self, batch: &TokenBatch) -> Tensor<2> {
         let [b, s] = batch.input_ids.dims();
         let lp = log_softmax(self.logits.val(), 0);
         let picked = lp
             .select(0, batch.input_ids.clone().reshape([b * s]))
             .reshape([b, s]);
         // column 0 has no prediction
-        let keep = Tensor::<B, 2>::ones([b, s], &batch.input_ids.device()).slice_assign(
+        let keep = Tensor::<2>::ones([b, s], &batch.input_ids.device()).slice_assign(
             [0..b, 0..1],
             Tensor::zeros([b, 1], &batch.input_ids.device()),
         );
@@ -37,7 +35,7 @@ impl<B: Backend> Policy<B> for Unigram<B> {
     }
 }
 
-fn probs<B: Backend>(p: &Unigram<B>) -> Vec<f32> {
+fn probs(p: &Unigram) -> Vec<f32> {
     softmax(p.logits.val(), 0)
         .into_data()
         .iter::<f32>()
@@ -46,10 +44,9 @@ fn probs<B: Backend>(p: &Unigram<B>) -> Vec<f32> {
 
 #[test]
 fn grpo_raises_the_reward_of_a_toy_policy() {
-    type B = Autodiff<NdArray<f32>>;
-    let dev = Default::default();
+    let dev = burn::tensor::Device::default().autodiff();
     let mut rng = StdRng::seed_from_u64(7);
-    let mut policy = Unigram::<B> {
+    let mut policy = Unigram {
         logits: Param::from_tensor(Tensor::zeros([VOCAB], &dev)),
     };
     let reference = policy.clone();
@@ -88,11 +85,11 @@ fn grpo_raises_the_reward_of_a_toy_policy() {
         }
         let adv = batch.advantages(1e-6).unwrap();
         let seqs: Vec<Vec<u32>> = batch.rollouts().map(|(_, r)| vec![0, r.response]).collect();
-        let tb = TokenBatch::<B>::from_sequences(&seqs, &vec![1; seqs.len()], 0, &dev).unwrap();
+        let tb = TokenBatch::from_sequences(&seqs, &vec![1; seqs.len()], 0, &dev).unwrap();
         let ref_logp = Tensor::from_inner(reference.valid().token_logprobs(
             &TokenBatch::new(tb.input_ids.clone().inner(), tb.mask.clone().inner()).unwrap(),
         ));
-        let adv = Tensor::<B, 1>::from_data(TensorData::new(adv, [seqs.len()]), &dev);
+        let adv = Tensor::<1>::from_data(TensorData::new(adv, [seqs.len()]), &dev);
         let (next, stats) =
             grpo_step(policy, &mut optim, 0.1, &tb, None, ref_logp, adv, &cfg).unwrap();
         assert!(stats.loss.is_finite());
@@ -107,16 +104,15 @@ fn grpo_raises_the_reward_of_a_toy_policy() {
 
 #[test]
 fn logits_helper_matches_manual_log_softmax() {
-    type B = NdArray<f32>;
-    let dev = Default::default();
+    let dev = burn::tensor::Device::default().autodiff();
     // logits for 2 positions over 3 tokens (the last position is never used)
     let logits =
-        Tensor::<B, 3>::from_floats([[[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [9.0, 9.0, 9.0]]], &dev);
-    let ids = Tensor::<B, 2, Int>::from_ints([[1, 2, 0]], &dev);
+        Tensor::<3>::from_floats([[[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [9.0, 9.0, 9.0]]], &dev);
+    let ids = Tensor::<2, Int>::from_ints([[1, 2, 0]], &dev);
     let lp: Vec<f32> = token_logprobs_from_logits(logits.clone(), ids)
         .unwrap()
         .into_data()
-        .to_vec()
+        .try_to_vec_as()
         .unwrap();
     // log_softmax([1,2,3])[2] = 3 - ln(e + e^2 + e^3) = 3 - 3.4076059 = -0.4076059
     // log_softmax([0,0,0])[0] = -ln 3 = -1.0986123
@@ -124,7 +120,7 @@ fn logits_helper_matches_manual_log_softmax() {
     assert!((lp[1] + 0.407_605_9).abs() < 1e-5);
     assert!((lp[2] + 1.098_612_3).abs() < 1e-5);
 
-    let bad = Tensor::<B, 2, Int>::from_ints([[1, 2, 3]], &dev);
+    let bad = Tensor::<2, Int>::from_ints([[1, 2, 3]], &dev);
     assert!(matches!(
         token_logprobs_from_logits(logits.clone(), bad),
         Err(GrpoError::TokenOutOfVocab {
@@ -134,7 +130,7 @@ fn logits_helper_matches_manual_log_softmax() {
             vocab: 3
         })
     ));
-    let short = Tensor::<B, 2, Int>::from_ints([[1, 2]], &dev);
+    let short = Tensor::<2, Int>::from_ints([[1, 2]], &dev);
     assert!(matches!(
         token_logprobs_from_logits(logits, short),
         Err(GrpoError::ShapeMismatch { name: "logits", .. })
@@ -143,23 +139,22 @@ fn logits_helper_matches_manual_log_softmax() {
 
 #[test]
 fn step_rejects_a_policy_with_the_wrong_output_shape() {
-    type B = Autodiff<NdArray<f32>>;
     #[derive(Module, Debug)]
-    struct Broken<B: Backend> {
-        w: Param<Tensor<B, 1>>,
+    struct Broken {
+        w: Param<Tensor<1>>,
     }
-    impl<B: Backend> Policy<B> for Broken<B> {
-        fn token_logprobs(&self, _batch: &TokenBatch<B>) -> Tensor<B, 2> {
+    impl Policy for Broken {
+        fn token_logprobs(&self, _batch: &TokenBatch) -> Tensor<2> {
             self.w.val().reshape([1, 1])
         }
     }
-    let dev = Default::default();
-    let policy = Broken::<B> {
+    let dev = burn::tensor::Device::default().autodiff();
+    let policy = Broken {
         w: Param::from_tensor(Tensor::zeros([1], &dev)),
     };
     let mut optim = AdamConfig::new().init();
-    let tb = TokenBatch::<B>::from_sequences(&[vec![0, 1]], &[1], 0, &dev).unwrap();
-    let z = Tensor::<B, 2>::zeros([1, 2], &dev);
+    let tb = TokenBatch::from_sequences(&[vec![0, 1]], &[1], 0, &dev).unwrap();
+    let z = Tensor::<2>::zeros([1, 2], &dev);
     let err = grpo_step(
         policy,
         &mut optim,

@@ -1,7 +1,5 @@
 //! Batched incremental decoding with a KV cache, and token sampling (greedy, temperature,
 //! nucleus/top-p) driven by a seedable RNG.
-
-use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -120,31 +118,30 @@ pub fn sample_token<R: Rng + ?Sized>(
 
 /// A batch being decoded: left-padded prompts prefilled into a KV cache, then one token per
 /// row per step. Each row keeps its own rotary positions, so padding never shifts them.
-pub struct DecodeSession<'m, B: Backend> {
-    model: &'m Transformer<B>,
-    cache: KvCache<B>,
+pub struct DecodeSession<'m> {
+    model: &'m Transformer,
+    cache: KvCache,
     key_mask: Vec<Vec<bool>>,
     next_pos: Vec<i64>,
     last_logits: Vec<Vec<f32>>,
     pad_id: u32,
 }
 
-fn host_logits<B: Backend>(logits: Tensor<B, 3>) -> Result<Vec<Vec<f32>>, ModelError> {
+fn host_logits(logits: Tensor<3>) -> Result<Vec<Vec<f32>>, ModelError> {
     let [b, t, v] = logits.dims();
     let flat = logits
         .slice([0..b, t - 1..t, 0..v])
         .into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
+        .try_to_vec_as::<f32>()
         .map_err(|e| ModelError::Input(format!("reading logits: {e:?}")))?;
     Ok(flat.chunks(v).map(|c| c.to_vec()).collect())
 }
 
-impl<'m, B: Backend> DecodeSession<'m, B> {
+impl<'m> DecodeSession<'m> {
     /// Prefill `prompts` (each non-empty, token ids < vocab) and compute the logits of the
     /// next token for every row.
     pub fn start(
-        model: &'m Transformer<B>,
+        model: &'m Transformer,
         prompts: &[Vec<u32>],
         pad_id: u32,
     ) -> Result<Self, ModelError> {
@@ -182,22 +179,22 @@ impl<'m, B: Backend> DecodeSession<'m, B> {
             pad_id,
         };
         let device = model.embed_tokens.weight.device();
-        let input_ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [b, len]), &device);
-        let positions = Tensor::<B, 2, Int>::from_data(TensorData::new(pos, [b, len]), &device);
+        let input_ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, len]), &device);
+        let positions = Tensor::<2, Int>::from_data(TensorData::new(pos, [b, len]), &device);
         session.run(input_ids, positions)?;
         Ok(session)
     }
 
     fn run(
         &mut self,
-        input_ids: Tensor<B, 2, Int>,
-        positions: Tensor<B, 2, Int>,
+        input_ids: Tensor<2, Int>,
+        positions: Tensor<2, Int>,
     ) -> Result<(), ModelError> {
         let b = self.key_mask.len();
         let total = self.key_mask[0].len();
         let flat: Vec<bool> = self.key_mask.iter().flatten().copied().collect();
         let device = input_ids.device();
-        let key_mask = Tensor::<B, 2, Bool>::from_data(TensorData::new(flat, [b, total]), &device);
+        let key_mask = Tensor::<2, Bool>::from_data(TensorData::new(flat, [b, total]), &device);
         let logits = self.model.forward_step(
             StepInput {
                 input_ids,
@@ -242,8 +239,8 @@ impl<'m, B: Backend> DecodeSession<'m, B> {
             }
         }
         let device = self.model.embed_tokens.weight.device();
-        let input_ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [b, 1]), &device);
-        let positions = Tensor::<B, 2, Int>::from_data(TensorData::new(pos, [b, 1]), &device);
+        let input_ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, 1]), &device);
+        let positions = Tensor::<2, Int>::from_data(TensorData::new(pos, [b, 1]), &device);
         self.run(input_ids, positions)
     }
 }
@@ -260,18 +257,17 @@ pub struct Generation {
 /// Generate continuations of `prompts` in one batch with the KV cache.
 ///
 /// ```
-/// use burn::backend::NdArray;
 /// use rand::SeedableRng;
 /// use taosr1_model::{generate, ModelConfig, SamplingConfig, Transformer};
 /// let device = Default::default();
-/// let model = Transformer::<NdArray>::new(&ModelConfig::tiny(30), &device).unwrap();
+/// let model = Transformer::new(&ModelConfig::tiny(30), &device).unwrap();
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
 /// let out = generate(&model, &[vec![1, 2, 3], vec![4]], 0, &[], &SamplingConfig::greedy(5), &mut rng).unwrap();
 /// assert_eq!(out[0].tokens.len(), 5);
 /// assert!(!out[1].stopped);
 /// ```
-pub fn generate<B: Backend, R: Rng + ?Sized>(
-    model: &Transformer<B>,
+pub fn generate<R: Rng + ?Sized>(
+    model: &Transformer,
     prompts: &[Vec<u32>],
     pad_id: u32,
     stop_ids: &[u32],

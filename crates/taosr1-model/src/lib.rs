@@ -1,8 +1,8 @@
 #![deny(missing_docs)]
 //! # taosr1-model
 //!
-//! The decoder-only transformer behind TaoSR1, written in [burn] and generic over
-//! [`burn::tensor::backend::Backend`]: RMSNorm, rotary positions, grouped-query attention,
+//! The decoder-only transformer behind TaoSR1, written in [burn] and run on whatever
+//! burn [`Device`](burn::tensor::Device) it is created on: RMSNorm, rotary positions, grouped-query attention,
 //! SwiGLU MLP, tied or untied LM head. It decodes incrementally with a KV cache
 //! ([`DecodeSession`], [`generate`]), samples greedily or with temperature/top-p from a seedable
 //! RNG ([`sample_token`]), scores given responses token by token
@@ -11,13 +11,12 @@
 //! checkpoint maps onto it. [`TaoTokenizer`] wraps a `tokenizers` `tokenizer.json`.
 //!
 //! ```
-//! use burn::backend::NdArray;
 //! use taosr1_model::{ModelConfig, Transformer, to_safetensors_bytes, from_safetensors_bytes};
 //! let device = Default::default();
 //! let cfg = ModelConfig::tiny(32);
-//! let model = Transformer::<NdArray>::new(&cfg, &device).unwrap();
+//! let model = Transformer::new(&cfg, &device).unwrap();
 //! let bytes = to_safetensors_bytes(&model).unwrap();
-//! let again = from_safetensors_bytes::<NdArray>(&bytes, &cfg, &device).unwrap();
+//! let again = from_safetensors_bytes(&bytes, &cfg, &device).unwrap();
 //! assert_eq!(again.vocab_size(), 32);
 //! ```
 
@@ -28,6 +27,9 @@ mod model;
 mod tokenizer;
 mod weights;
 
+/// burn, re-exported: the public API takes burn tensors, modules and devices, so use this
+/// one to be sure of a matching version.
+pub use burn;
 pub use config::ModelConfig;
 pub use error::ModelError;
 pub use generate::{generate, sample_token, DecodeSession, Generation, SamplingConfig};

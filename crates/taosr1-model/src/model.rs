@@ -6,8 +6,7 @@ use burn::nn::{
     Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, RmsNorm, RmsNormConfig,
 };
 use burn::tensor::activation::{log_softmax, silu, softmax};
-use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::{ModelConfig, ModelError};
 
@@ -17,15 +16,15 @@ const MASKED: f32 = -1.0e9;
 
 /// Self-attention with rotary positions and grouped-query key/value heads.
 #[derive(Module, Debug)]
-pub struct Attention<B: Backend> {
+pub struct Attention {
     /// Query projection, `hidden -> heads * head_dim`.
-    pub q_proj: Linear<B>,
+    pub q_proj: Linear,
     /// Key projection, `hidden -> kv_heads * head_dim`.
-    pub k_proj: Linear<B>,
+    pub k_proj: Linear,
     /// Value projection, `hidden -> kv_heads * head_dim`.
-    pub v_proj: Linear<B>,
+    pub v_proj: Linear,
     /// Output projection, `heads * head_dim -> hidden`.
-    pub o_proj: Linear<B>,
+    pub o_proj: Linear,
     n_heads: usize,
     n_kv_heads: usize,
     head_dim: usize,
@@ -33,51 +32,50 @@ pub struct Attention<B: Backend> {
 
 /// SwiGLU feed-forward block: `down(silu(gate(x)) * up(x))`.
 #[derive(Module, Debug)]
-pub struct Mlp<B: Backend> {
+pub struct Mlp {
     /// Gate projection.
-    pub gate_proj: Linear<B>,
+    pub gate_proj: Linear,
     /// Up projection.
-    pub up_proj: Linear<B>,
+    pub up_proj: Linear,
     /// Down projection.
-    pub down_proj: Linear<B>,
+    pub down_proj: Linear,
 }
 
 /// One pre-norm decoder block.
 #[derive(Module, Debug)]
-pub struct DecoderLayer<B: Backend> {
+pub struct DecoderLayer {
     /// Norm before attention.
-    pub input_layernorm: RmsNorm<B>,
+    pub input_layernorm: RmsNorm,
     /// Attention.
-    pub self_attn: Attention<B>,
+    pub self_attn: Attention,
     /// Norm before the MLP.
-    pub post_attention_layernorm: RmsNorm<B>,
+    pub post_attention_layernorm: RmsNorm,
     /// Feed-forward block.
-    pub mlp: Mlp<B>,
+    pub mlp: Mlp,
 }
 
 /// The causal language model.
 ///
 /// ```
-/// use burn::backend::NdArray;
 /// use burn::tensor::{Int, Tensor};
 /// use taosr1_model::{ModelConfig, Transformer};
 ///
 /// let device = Default::default();
-/// let model = Transformer::<NdArray>::new(&ModelConfig::tiny(50), &device).unwrap();
-/// let ids = Tensor::<NdArray, 2, Int>::from_ints([[1, 2, 3]], &device);
+/// let model = Transformer::new(&ModelConfig::tiny(50), &device).unwrap();
+/// let ids = Tensor::<2, Int>::from_ints([[1, 2, 3]], &device);
 /// let logits = model.forward(ids);
 /// assert_eq!(logits.dims(), [1, 3, 50]);
 /// ```
 #[derive(Module, Debug)]
-pub struct Transformer<B: Backend> {
+pub struct Transformer {
     /// Token embeddings `[vocab, hidden]`.
-    pub embed_tokens: Embedding<B>,
+    pub embed_tokens: Embedding,
     /// Decoder blocks.
-    pub layers: Vec<DecoderLayer<B>>,
+    pub layers: Vec<DecoderLayer>,
     /// Final norm.
-    pub norm: RmsNorm<B>,
+    pub norm: RmsNorm,
     /// Untied LM head (`None` when tied to the embeddings).
-    pub lm_head: Option<Linear<B>>,
+    pub lm_head: Option<Linear>,
     vocab_size: usize,
     head_dim: usize,
     rope_theta: f32,
@@ -86,16 +84,16 @@ pub struct Transformer<B: Backend> {
 /// Keys and values of every layer for the tokens decoded so far.
 ///
 /// ```
-/// let cache = taosr1_model::KvCache::<burn::backend::NdArray>::new(2);
+/// let cache = taosr1_model::KvCache::new(2);
 /// assert_eq!(cache.len(), 0);
 /// ```
 #[derive(Clone, Debug)]
-pub struct KvCache<B: Backend> {
-    layers: Vec<Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
+pub struct KvCache {
+    layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
     len: usize,
 }
 
-impl<B: Backend> KvCache<B> {
+impl KvCache {
     /// An empty cache for a model with `n_layers` blocks.
     pub fn new(n_layers: usize) -> Self {
         Self {
@@ -117,20 +115,20 @@ impl<B: Backend> KvCache<B> {
 
 /// Inputs of one incremental forward step.
 #[derive(Clone, Debug)]
-pub struct StepInput<B: Backend> {
+pub struct StepInput {
     /// New tokens `[batch, t]`.
-    pub input_ids: Tensor<B, 2, Int>,
+    pub input_ids: Tensor<2, Int>,
     /// Rotary position of each new token `[batch, t]` (per row, so left padding is supported).
-    pub positions: Tensor<B, 2, Int>,
+    pub positions: Tensor<2, Int>,
     /// Which keys may be attended `[batch, cached + t]` (`true` = real token). `None` = all.
-    pub key_mask: Option<Tensor<B, 2, Bool>>,
+    pub key_mask: Option<Tensor<2, Bool>>,
 }
 
-fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
+fn linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
     LinearConfig::new(d_in, d_out).with_bias(bias).init(device)
 }
 
-fn rms<B: Backend>(cfg: &ModelConfig, device: &B::Device) -> RmsNorm<B> {
+fn rms(cfg: &ModelConfig, device: &Device) -> RmsNorm {
     RmsNormConfig::new(cfg.hidden_size)
         .with_epsilon(cfg.rms_norm_eps)
         .init(device)
@@ -138,18 +136,18 @@ fn rms<B: Backend>(cfg: &ModelConfig, device: &B::Device) -> RmsNorm<B> {
 
 /// Cos/sin tables `[batch, 1, t, head_dim]` for the given positions, Hugging Face layout
 /// (frequencies repeated over the two halves of the head).
-fn rope_tables<B: Backend>(
-    positions: Tensor<B, 2, Int>,
+fn rope_tables(
+    positions: Tensor<2, Int>,
     head_dim: usize,
     theta: f32,
-) -> (Tensor<B, 4>, Tensor<B, 4>) {
+) -> (Tensor<4>, Tensor<4>) {
     let [b, t] = positions.dims();
     let half = head_dim / 2;
     let device = positions.device();
     let inv: Vec<f32> = (0..half)
         .map(|i| 1.0 / theta.powf(2.0 * i as f32 / head_dim as f32))
         .collect();
-    let inv = Tensor::<B, 1>::from_data(TensorData::new(inv, [half]), &device)
+    let inv = Tensor::<1>::from_data(TensorData::new(inv, [half]), &device)
         .reshape([1, 1, half])
         .expand([b, t, half]);
     let pos = positions.float().reshape([b, t, 1]).expand([b, t, half]);
@@ -161,7 +159,7 @@ fn rope_tables<B: Backend>(
     )
 }
 
-fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 4> {
+fn apply_rope(x: Tensor<4>, cos: &Tensor<4>, sin: &Tensor<4>) -> Tensor<4> {
     let [b, h, t, d] = x.dims();
     let x1 = x.clone().slice([0..b, 0..h, 0..t, 0..d / 2]);
     let x2 = x.clone().slice([0..b, 0..h, 0..t, d / 2..d]);
@@ -170,7 +168,7 @@ fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4
 }
 
 /// `[b, kv, T, d] -> [b, kv * rep, T, d]` with head `i` reading kv head `i / rep`.
-fn repeat_kv<B: Backend>(x: Tensor<B, 4>, rep: usize) -> Tensor<B, 4> {
+fn repeat_kv(x: Tensor<4>, rep: usize) -> Tensor<4> {
     if rep == 1 {
         return x;
     }
@@ -180,8 +178,8 @@ fn repeat_kv<B: Backend>(x: Tensor<B, 4>, rep: usize) -> Tensor<B, 4> {
         .reshape([b, kv * rep, t, d])
 }
 
-impl<B: Backend> Attention<B> {
-    fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
+impl Attention {
+    fn new(cfg: &ModelConfig, device: &Device) -> Self {
         let hd = cfg.head_dim();
         let h = cfg.hidden_size;
         Self {
@@ -197,11 +195,11 @@ impl<B: Backend> Attention<B> {
 
     fn forward(
         &self,
-        x: Tensor<B, 3>,
-        rope: &(Tensor<B, 4>, Tensor<B, 4>),
-        bias: &Tensor<B, 4>,
-        cache: Option<&mut Option<(Tensor<B, 4>, Tensor<B, 4>)>>,
-    ) -> Tensor<B, 3> {
+        x: Tensor<3>,
+        rope: &(Tensor<4>, Tensor<4>),
+        bias: &Tensor<4>,
+        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
+    ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let (nh, nkv, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
         let q = self
@@ -243,8 +241,8 @@ impl<B: Backend> Attention<B> {
     }
 }
 
-impl<B: Backend> Mlp<B> {
-    fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
+impl Mlp {
+    fn new(cfg: &ModelConfig, device: &Device) -> Self {
         Self {
             gate_proj: linear(cfg.hidden_size, cfg.intermediate_size, false, device),
             up_proj: linear(cfg.hidden_size, cfg.intermediate_size, false, device),
@@ -252,16 +250,16 @@ impl<B: Backend> Mlp<B> {
         }
     }
 
-    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let gate = silu(self.gate_proj.forward(x.clone()));
         self.down_proj.forward(gate * self.up_proj.forward(x))
     }
 }
 
-impl<B: Backend> Transformer<B> {
+impl Transformer {
     /// A randomly initialised model (burn's default initialisers, deterministic under
     /// `B::seed`).
-    pub fn new(cfg: &ModelConfig, device: &B::Device) -> Result<Self, ModelError> {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Result<Self, ModelError> {
         cfg.validate()?;
         let layers = (0..cfg.num_hidden_layers)
             .map(|_| DecoderLayer {
@@ -302,10 +300,10 @@ impl<B: Backend> Transformer<B> {
     ///
     /// Right padding needs no mask: causal attention never lets a real token see the padding
     /// after it; the caller masks padded positions out of the loss.
-    pub fn forward(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+    pub fn forward(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
         let [b, t] = input_ids.dims();
         let device = input_ids.device();
-        let positions = Tensor::<B, 1, Int>::arange(0..t as i64, &device)
+        let positions = Tensor::<1, Int>::arange(0..t as i64, &device)
             .reshape([1, t])
             .expand([b, t]);
         let mut cache = KvCache::new(0);
@@ -316,9 +314,9 @@ impl<B: Backend> Transformer<B> {
     /// and values to it and return their logits `[batch, t, vocab]`.
     pub fn forward_step(
         &self,
-        input: StepInput<B>,
-        cache: &mut KvCache<B>,
-    ) -> Result<Tensor<B, 3>, ModelError> {
+        input: StepInput,
+        cache: &mut KvCache,
+    ) -> Result<Tensor<3>, ModelError> {
         let [b, t] = input.input_ids.dims();
         if b == 0 || t == 0 {
             return Err(ModelError::Input("empty batch or no new tokens".into()));
@@ -357,12 +355,12 @@ impl<B: Backend> Transformer<B> {
 
     fn forward_inner(
         &self,
-        input_ids: Tensor<B, 2, Int>,
-        positions: Tensor<B, 2, Int>,
-        key_mask: Option<Tensor<B, 2, Bool>>,
-        cache: &mut KvCache<B>,
+        input_ids: Tensor<2, Int>,
+        positions: Tensor<2, Int>,
+        key_mask: Option<Tensor<2, Bool>>,
+        cache: &mut KvCache,
         use_cache: bool,
-    ) -> Tensor<B, 3> {
+    ) -> Tensor<3> {
         let [b, t] = input_ids.dims();
         let device = input_ids.device();
         let past = if use_cache { cache.len } else { 0 };
@@ -371,11 +369,11 @@ impl<B: Backend> Transformer<B> {
         let causal: Vec<f32> = (0..t)
             .flat_map(|i| (0..total).map(move |j| if j <= past + i { 0.0 } else { MASKED }))
             .collect();
-        let mut bias = Tensor::<B, 2>::from_data(TensorData::new(causal, [t, total]), &device)
+        let mut bias = Tensor::<2>::from_data(TensorData::new(causal, [t, total]), &device)
             .reshape([1, 1, t, total])
             .expand([b, 1, t, total]);
         if let Some(mask) = key_mask {
-            let key_bias = Tensor::<B, 2>::zeros([b, total], &device)
+            let key_bias = Tensor::<2>::zeros([b, total], &device)
                 .mask_fill(mask.bool_not(), MASKED)
                 .reshape([b, 1, 1, total])
                 .expand([b, 1, t, total]);
@@ -404,7 +402,7 @@ impl<B: Backend> Transformer<B> {
         self.project(self.norm.forward(x))
     }
 
-    fn project(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    fn project(&self, x: Tensor<3>) -> Tensor<3> {
         match &self.lm_head {
             Some(head) => head.forward(x),
             None => {
@@ -422,17 +420,16 @@ impl<B: Backend> Transformer<B> {
     /// sequence log-probability DPO and GRPO need.
     ///
     /// ```
-    /// use burn::backend::NdArray;
     /// use burn::tensor::{Int, Tensor};
     /// use taosr1_model::{ModelConfig, Transformer};
     /// let device = Default::default();
-    /// let model = Transformer::<NdArray>::new(&ModelConfig::tiny(20), &device).unwrap();
-    /// let lp = model.token_logprobs(Tensor::<NdArray, 2, Int>::from_ints([[1, 5, 7]], &device));
-    /// let v = lp.into_data().to_vec::<f32>().unwrap();
+    /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+    /// let lp = model.token_logprobs(Tensor::<2, Int>::from_ints([[1, 5, 7]], &device));
+    /// let v = lp.into_data().try_to_vec_as::<f32>().unwrap();
     /// assert_eq!(v[0], 0.0);
     /// assert!(v[1] < 0.0 && v[2] < 0.0);
     /// ```
-    pub fn token_logprobs(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 2> {
+    pub fn token_logprobs(&self, input_ids: Tensor<2, Int>) -> Tensor<2> {
         let [b, t] = input_ids.dims();
         let device = input_ids.device();
         if t < 2 {

@@ -21,8 +21,7 @@ use std::path::Path;
 
 use burn::module::Param;
 use burn::nn::Linear;
-use burn::tensor::backend::Backend;
-use burn::tensor::{bf16, f16, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData, bf16, f16};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::{ModelConfig, ModelError, Transformer};
@@ -138,8 +137,8 @@ fn to_f32(name: &str, view: &TensorView<'_>) -> Result<Vec<f32>, ModelError> {
 }
 
 /// All parameters of `model` as `(checkpoint name, burn tensor, layout)`.
-fn params<B: Backend>(model: &Transformer<B>) -> Vec<(String, Tensor<B, 2>, Layout)> {
-    fn lin<B: Backend>(out: &mut Vec<(String, Tensor<B, 2>, Layout)>, name: &str, l: &Linear<B>) {
+fn params(model: &Transformer) -> Vec<(String, Tensor<2>, Layout)> {
+    fn lin(out: &mut Vec<(String, Tensor<2>, Layout)>, name: &str, l: &Linear) {
         out.push((format!("{name}.weight"), l.weight.val(), Layout::Transposed));
         if let Some(b) = &l.bias {
             out.push((format!("{name}.bias"), b.val().unsqueeze(), Layout::Same));
@@ -195,7 +194,7 @@ fn params<B: Backend>(model: &Transformer<B>) -> Vec<(String, Tensor<B, 2>, Layo
 }
 
 /// Serialise `model` to safetensors bytes (f32, checkpoint naming and layout).
-pub fn to_safetensors_bytes<B: Backend>(model: &Transformer<B>) -> Result<Vec<u8>, ModelError> {
+pub fn to_safetensors_bytes(model: &Transformer) -> Result<Vec<u8>, ModelError> {
     let mut buffers: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
     for (name, tensor, layout) in params(model) {
         let tensor = if layout == Layout::Transposed {
@@ -211,8 +210,7 @@ pub fn to_safetensors_bytes<B: Backend>(model: &Transformer<B>) -> Result<Vec<u8
         };
         let values = tensor
             .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
+            .try_to_vec_as::<f32>()
             .map_err(|e| ModelError::Safetensors(format!("{name}: {e:?}")))?;
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         buffers.insert(name, (shape, bytes));
@@ -229,27 +227,27 @@ pub fn to_safetensors_bytes<B: Backend>(model: &Transformer<B>) -> Result<Vec<u8
 }
 
 /// Save `model` as a `.safetensors` file.
-pub fn save_safetensors<B: Backend>(model: &Transformer<B>, path: &Path) -> Result<(), ModelError> {
+pub fn save_safetensors(model: &Transformer, path: &Path) -> Result<(), ModelError> {
     let bytes = to_safetensors_bytes(model)?;
     std::fs::write(path, bytes).map_err(|e| ModelError::io(path, e))
 }
 
 /// Build a model from safetensors bytes. Every required tensor must be present with the shape
 /// `cfg` implies; unknown tensors are an error (see the module docs).
-pub fn from_safetensors_bytes<B: Backend>(
+pub fn from_safetensors_bytes(
     bytes: &[u8],
     cfg: &ModelConfig,
-    device: &B::Device,
-) -> Result<Transformer<B>, ModelError> {
+    device: &Device,
+) -> Result<Transformer, ModelError> {
     from_safetensors_shards(&[bytes], cfg, device)
 }
 
 /// Build a model from several safetensors shards (as in `model-0000N-of-0000M.safetensors`).
-pub fn from_safetensors_shards<B: Backend>(
+pub fn from_safetensors_shards(
     shards: &[&[u8]],
     cfg: &ModelConfig,
-    device: &B::Device,
-) -> Result<Transformer<B>, ModelError> {
+    device: &Device,
+) -> Result<Transformer, ModelError> {
     cfg.validate()?;
     let files = shards
         .iter()
@@ -261,7 +259,7 @@ pub fn from_safetensors_shards<B: Backend>(
             available.insert(name, (i, view));
         }
     }
-    let mut values: BTreeMap<String, Tensor<B, 2>> = BTreeMap::new();
+    let mut values: BTreeMap<String, Tensor<2>> = BTreeMap::new();
     let mut used = BTreeSet::new();
     for (name, shape, layout) in specs(cfg) {
         let (_, view) = available
@@ -280,7 +278,7 @@ pub fn from_safetensors_shards<B: Backend>(
         } else {
             (shape[0], shape[1])
         };
-        let t = Tensor::<B, 2>::from_data(TensorData::new(data, [r, c]), device);
+        let t = Tensor::<2>::from_data(TensorData::new(data, [r, c]), device);
         let t = if layout == Layout::Transposed {
             t.transpose()
         } else {
@@ -298,14 +296,14 @@ pub fn from_safetensors_shards<B: Backend>(
         return Err(ModelError::UnexpectedTensors(unexpected));
     }
     let mut take2 = |name: &str| values.remove(name).expect("validated above");
-    let mut model = Transformer::<B>::new(cfg, device)?;
+    let mut model = Transformer::new(cfg, device)?;
     model.embed_tokens.weight = Param::from_tensor(take2("model.embed_tokens.weight"));
     for (l, layer) in model.layers.iter_mut().enumerate() {
         let p = format!("model.layers.{l}");
-        let mut set_lin = |lin: &mut Linear<B>, name: &str| {
+        let mut set_lin = |lin: &mut Linear, name: &str| {
             lin.weight = Param::from_tensor(take2(&format!("{name}.weight")));
             if lin.bias.is_some() {
-                let b: Tensor<B, 2> = take2(&format!("{name}.bias"));
+                let b: Tensor<2> = take2(&format!("{name}.bias"));
                 lin.bias = Some(Param::from_tensor(b.squeeze_dim(0)));
             }
         };
@@ -342,11 +340,11 @@ pub fn from_safetensors_shards<B: Backend>(
 }
 
 /// Load a model from a `.safetensors` file.
-pub fn load_safetensors<B: Backend>(
+pub fn load_safetensors(
     path: &Path,
     cfg: &ModelConfig,
-    device: &B::Device,
-) -> Result<Transformer<B>, ModelError> {
+    device: &Device,
+) -> Result<Transformer, ModelError> {
     let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
     from_safetensors_bytes(&bytes, cfg, device).map_err(|e| match e {
         ModelError::Safetensors(msg) => {

@@ -3,29 +3,26 @@
 #![allow(clippy::needless_range_loop)]
 
 use approx::assert_abs_diff_eq;
-use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
 use burn::tensor::{Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use taosr1_model::*;
 
-type B = NdArray<f32>;
-
-fn dev() -> burn::tensor::Device<B> {
+fn dev() -> burn::tensor::Device {
     Default::default()
 }
 
-fn model(cfg: &ModelConfig) -> Transformer<B> {
-    <B as burn::tensor::backend::Backend>::seed(&dev(), 42);
-    Transformer::<B>::new(cfg, &dev()).unwrap()
+fn model(cfg: &ModelConfig) -> Transformer {
+    dev().seed(42);
+    Transformer::new(cfg, &dev()).unwrap()
 }
 
-fn logits_vec(t: Tensor<B, 3>) -> Vec<f32> {
-    t.into_data().to_vec::<f32>().unwrap()
+fn logits_vec(t: Tensor<3>) -> Vec<f32> {
+    t.into_data().try_to_vec_as::<f32>().unwrap()
 }
 
-fn ids(rows: &[&[i64]]) -> Tensor<B, 2, Int> {
+fn ids(rows: &[&[i64]]) -> Tensor<2, Int> {
     let t = rows[0].len();
     let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
     Tensor::from_data(TensorData::new(flat, [rows.len(), t]), &dev())
@@ -127,12 +124,12 @@ fn step_input_errors_are_typed() {
 
 /// Independent host implementation of one decoder block stack (f64 loops), used to check the
 /// tensor code: RMSNorm, HF rotary layout, GQA head sharing, SwiGLU, tied head.
-fn reference_logits(m: &Transformer<B>, cfg: &ModelConfig, toks: &[usize]) -> Vec<Vec<f64>> {
-    let v = |t: Tensor<B, 2>| -> (Vec<f64>, usize) {
+fn reference_logits(m: &Transformer, cfg: &ModelConfig, toks: &[usize]) -> Vec<Vec<f64>> {
+    let v = |t: Tensor<2>| -> (Vec<f64>, usize) {
         let [_, c] = t.dims();
         (
             t.into_data()
-                .to_vec::<f32>()
+                .try_to_vec_as::<f32>()
                 .unwrap()
                 .into_iter()
                 .map(f64::from)
@@ -140,9 +137,9 @@ fn reference_logits(m: &Transformer<B>, cfg: &ModelConfig, toks: &[usize]) -> Ve
             c,
         )
     };
-    let v1 = |t: Tensor<B, 1>| -> Vec<f64> {
+    let v1 = |t: Tensor<1>| -> Vec<f64> {
         t.into_data()
-            .to_vec::<f32>()
+            .try_to_vec_as::<f32>()
             .unwrap()
             .into_iter()
             .map(f64::from)
@@ -187,7 +184,7 @@ fn reference_logits(m: &Transformer<B>, cfg: &ModelConfig, toks: &[usize]) -> Ve
         .collect();
     for layer in &m.layers {
         let a = &layer.self_attn;
-        let bias = |l: &burn::nn::Linear<B>| l.bias.as_ref().map(|b| v1(b.val()));
+        let bias = |l: &burn::nn::Linear| l.bias.as_ref().map(|b| v1(b.val()));
         let normed: Vec<Vec<f64>> = xs
             .iter()
             .map(|x| rms(x, &v1(layer.input_layernorm.gamma.val())))
@@ -294,7 +291,7 @@ fn token_logprobs_match_log_softmax_of_forward() {
     let lp = m
         .token_logprobs(ids(&[&seq]))
         .into_data()
-        .to_vec::<f32>()
+        .try_to_vec_as::<f32>()
         .unwrap();
     let logits = logits_vec(m.forward(ids(&[&seq])));
     assert_eq!(lp[0], 0.0);
@@ -308,11 +305,10 @@ fn token_logprobs_match_log_softmax_of_forward() {
 
 #[test]
 fn gradient_of_token_logprob_matches_finite_differences() {
-    // burn 0.21 creates parameters in the device's default float dtype (f32 on NdArray), so
-    // the check runs in f32 with a step large enough to stay above rounding noise.
-    type AD = Autodiff<NdArray<f32>>;
-    let device = Default::default();
-    <AD as burn::tensor::backend::Backend>::seed(&device, 3);
+    // Parameters are created in the device's default float dtype (f32), so the check runs in
+    // f32 with a step large enough to stay above rounding noise.
+    let device = burn::tensor::Device::default().autodiff();
+    device.seed(3);
     let mut cfg = ModelConfig::tiny(12);
     cfg.hidden_size = 8;
     cfg.intermediate_size = 12;
@@ -321,14 +317,14 @@ fn gradient_of_token_logprob_matches_finite_differences() {
     cfg.num_hidden_layers = 1;
     // unit-scale embeddings: attention gradients well above the finite-difference noise
     cfg.initializer_range = 1.0;
-    let m = Transformer::<AD>::new(&cfg, &device).unwrap();
-    let seq = Tensor::<AD, 2, Int>::from_ints([[1, 4, 7, 2]], &device);
-    let objective = |m: &Transformer<AD>| m.token_logprobs(seq.clone()).sum();
+    let m = Transformer::new(&cfg, &device).unwrap();
+    let seq = Tensor::<2, Int>::from_ints([[1, 4, 7, 2]], &device);
+    let objective = |m: &Transformer| m.token_logprobs(seq.clone()).sum();
     let loss = objective(&m);
     let grads = loss.backward();
     let w = &m.layers[0].self_attn.q_proj.weight;
-    let g = w.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
-    let base = w.val().inner().into_data().to_vec::<f32>().unwrap();
+    let g = w.grad(&grads).unwrap().into_data().try_to_vec_as::<f32>().unwrap();
+    let base = w.val().inner().into_data().try_to_vec_as::<f32>().unwrap();
     let shape = w.val().dims();
     for idx in [0usize, 5, 17, 40] {
         let eval = |delta: f32| {
@@ -337,7 +333,7 @@ fn gradient_of_token_logprob_matches_finite_differences() {
             let mut m2 = m.clone();
             m2.layers[0].self_attn.q_proj.weight =
                 Param::from_tensor(Tensor::from_data(TensorData::new(vals, shape), &device));
-            objective(&m2).into_scalar()
+            objective(&m2).into_scalar::<f32>()
         };
         let h = 1e-2f32;
         let fd = (eval(h) - eval(-h)) / (2.0 * h);

@@ -1,13 +1,9 @@
 use std::collections::BTreeMap;
-
-use burn::backend::NdArray;
 use burn::tensor::{Int, Tensor};
 use safetensors::tensor::{Dtype, TensorView};
 use taosr1_model::*;
 
-type B = NdArray<f32>;
-
-fn dev() -> burn::tensor::Device<B> {
+fn dev() -> burn::tensor::Device {
     Default::default()
 }
 
@@ -66,7 +62,7 @@ fn qwen2_names_and_shapes_map_onto_the_model() {
         // 1 embed + 2 layers * (2 norms + 3 (w+b) + o + 3 mlp) + final norm (+ lm_head)
         assert_eq!(specs.len(), 1 + 2 * (2 + 6 + 1 + 3) + 1 + usize::from(!tie));
         let (bytes, values) = write_checkpoint(&cfg, Dtype::F32, &[]);
-        let m = from_safetensors_bytes::<B>(&bytes, &cfg, &dev()).unwrap();
+        let m = from_safetensors_bytes(&bytes, &cfg, &dev()).unwrap();
         // q_proj is [out=8, in=8] in the file and [in, out] in burn: element (o, i) -> (i, o)
         let q = m.layers[1]
             .self_attn
@@ -74,7 +70,7 @@ fn qwen2_names_and_shapes_map_onto_the_model() {
             .weight
             .val()
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec_as::<f32>()
             .unwrap();
         let file_q = &values["model.layers.1.self_attn.q_proj.weight"];
         for o in 0..8 {
@@ -92,12 +88,12 @@ fn qwen2_names_and_shapes_map_onto_the_model() {
             .unwrap()
             .val()
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec_as::<f32>()
             .unwrap();
         assert_eq!(&kb, &values["model.layers.0.self_attn.k_proj.bias"]);
         let down = m.layers[0].mlp.down_proj.weight.val();
         assert_eq!(down.dims(), [12, 8]);
-        let norm = m.norm.gamma.val().into_data().to_vec::<f32>().unwrap();
+        let norm = m.norm.gamma.val().into_data().try_to_vec_as::<f32>().unwrap();
         assert_eq!(&norm, &values["model.norm.weight"]);
         assert_eq!(m.lm_head.is_some(), !tie);
         // and back out again: byte-identical tensors
@@ -123,13 +119,13 @@ fn bf16_checkpoints_load_and_inv_freq_is_ignored() {
         Dtype::BF16,
         &[("model.layers.0.self_attn.rotary_emb.inv_freq", vec![1])],
     );
-    let m = from_safetensors_bytes::<B>(&bytes, &cfg, &dev()).unwrap();
+    let m = from_safetensors_bytes(&bytes, &cfg, &dev()).unwrap();
     let emb = m
         .embed_tokens
         .weight
         .val()
         .into_data()
-        .to_vec::<f32>()
+        .try_to_vec_as::<f32>()
         .unwrap();
     for (a, b) in emb.iter().zip(&values["model.embed_tokens.weight"]) {
         assert!(
@@ -142,7 +138,7 @@ fn bf16_checkpoints_load_and_inv_freq_is_ignored() {
 #[test]
 fn save_and_load_round_trip_gives_identical_logits() {
     let cfg = ModelConfig::tiny(25);
-    let m = Transformer::<B>::new(&cfg, &dev()).unwrap();
+    let m = Transformer::new(&cfg, &dev()).unwrap();
     let dir = std::env::temp_dir().join(format!("taosr1-model-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("model.safetensors");
@@ -150,10 +146,10 @@ fn save_and_load_round_trip_gives_identical_logits() {
     cfg.save_json(&dir.join("config.json")).unwrap();
     let cfg2 = ModelConfig::from_json_file(&dir.join("config.json")).unwrap();
     assert_eq!(cfg, cfg2);
-    let m2 = load_safetensors::<B>(&path, &cfg2, &dev()).unwrap();
-    let x = Tensor::<B, 2, Int>::from_ints([[1, 2, 3, 4]], &dev());
-    let a = m.forward(x.clone()).into_data().to_vec::<f32>().unwrap();
-    let b = m2.forward(x).into_data().to_vec::<f32>().unwrap();
+    let m2 = load_safetensors(&path, &cfg2, &dev()).unwrap();
+    let x = Tensor::<2, Int>::from_ints([[1, 2, 3, 4]], &dev());
+    let a = m.forward(x.clone()).into_data().try_to_vec_as::<f32>().unwrap();
+    let b = m2.forward(x).into_data().try_to_vec_as::<f32>().unwrap();
     assert_eq!(a, b);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -164,23 +160,23 @@ fn bad_checkpoints_give_typed_errors() {
     let (bytes, _) = write_checkpoint(&cfg, Dtype::F32, &[]);
     // corrupt: truncated file
     assert!(matches!(
-        from_safetensors_bytes::<B>(&bytes[..bytes.len() / 2], &cfg, &dev()),
+        from_safetensors_bytes(&bytes[..bytes.len() / 2], &cfg, &dev()),
         Err(ModelError::Safetensors(_))
     ));
     assert!(matches!(
-        from_safetensors_bytes::<B>(b"not a safetensors file", &cfg, &dev()),
+        from_safetensors_bytes(b"not a safetensors file", &cfg, &dev()),
         Err(ModelError::Safetensors(_))
     ));
     // config expects untied head: lm_head missing
     let untied = tiny_qwen_like(false);
-    match from_safetensors_bytes::<B>(&bytes, &untied, &dev()) {
+    match from_safetensors_bytes(&bytes, &untied, &dev()) {
         Err(ModelError::MissingTensor(n)) => assert_eq!(n, "lm_head.weight"),
         other => panic!("expected MissingTensor, got {other:?}"),
     }
     // shape mismatch: config with a wider MLP
     let mut wide = cfg.clone();
     wide.intermediate_size = 16;
-    match from_safetensors_bytes::<B>(&bytes, &wide, &dev()) {
+    match from_safetensors_bytes(&bytes, &wide, &dev()) {
         Err(ModelError::ShapeMismatch {
             name,
             expected,
@@ -198,14 +194,14 @@ fn bad_checkpoints_give_typed_errors() {
         Dtype::F32,
         &[("model.layers.0.mlp.extra.weight", vec![2])],
     );
-    match from_safetensors_bytes::<B>(&extra, &cfg, &dev()) {
+    match from_safetensors_bytes(&extra, &cfg, &dev()) {
         Err(ModelError::UnexpectedTensors(v)) => {
             assert_eq!(v, vec!["model.layers.0.mlp.extra.weight".to_string()])
         }
         other => panic!("expected UnexpectedTensors, got {other:?}"),
     }
     // missing file names its path
-    let err = load_safetensors::<B>(
+    let err = load_safetensors(
         std::path::Path::new("/nonexistent/x.safetensors"),
         &cfg,
         &dev(),
