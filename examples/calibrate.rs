@@ -2,45 +2,54 @@
 //! validation split (maximising macro-F1), save them next to the checkpoint, and compare the
 //! argmax grade with the partition grade on the test split (accuracy, macro-F1, NDCG).
 //!
-//! `cargo run --release --example calibrate -- [--model runs/sft] [--val 300] [--eval 300]`
+//! `cargo run --release --example calibrate -- [--model runs/sft] [--val N] [--eval N]
+//! [--thresholds FILE] [--output FILE] [--validation data/validation.jsonl]
+//! [--test data/test.jsonl] [--tokenizer assets/tokenizer.json]`
 //!
-//! Writes `<model>/thresholds.json` (read by `examples/serve.rs`) and
-//! `<model>/partition_comparison.json`.
+//! Writes the thresholds to `--thresholds` (default `<model>/thresholds.json`, read by
+//! `examples/serve.rs`) and the comparison to `--output` (default
+//! `<model>/partition_comparison.json`). Every flag, its default and what it accepts:
+//! `cargo run --release --example calibrate -- --help` (see [`taosr1::cli::CalibrateArgs`]).
 
-use std::path::PathBuf;
-
-use taosr1::assets::{load_checkpoint, load_codec};
-use taosr1::backend::{self, Infer};
-use taosr1::cli::Args;
+use clap::Parser;
+use taosr1::assets::load_checkpoint;
+use taosr1::backend;
+use taosr1::cli::CalibrateArgs;
 use taosr1::infer::InferConfig;
 use taosr1::pipeline::compare_partition;
 use taosr1::Error;
 
 fn main() -> std::process::ExitCode {
-    taosr1::cli::report(run())
+    taosr1::cli::report(run(&CalibrateArgs::parse()))
 }
 
-fn run() -> Result<(), Error> {
-    let args = Args::from_env()?;
-    let dir: PathBuf = args.get("model", String::from("runs/sft"))?.into();
-    let val = args.get("val", usize::MAX)?;
-    let eval = args.get("eval", usize::MAX)?;
+fn run(args: &CalibrateArgs) -> Result<(), Error> {
+    let val = args.val.unwrap_or(usize::MAX);
+    let data = args.data_paths();
     println!("backend: {}", backend::name());
-    let codec = load_codec()?;
-    let (model, _) = load_checkpoint::<Infer>(&dir, &backend::device())?;
-    let cmp = compare_partition(&model, &codec, val, eval, &InferConfig::default())?;
+    let codec = data.codec()?;
+    let (model, _) = load_checkpoint(&args.model, &backend::device())?;
+    let cmp = compare_partition(
+        &model,
+        &codec,
+        &data,
+        val,
+        args.eval.limit(),
+        &InferConfig::default(),
+    )?;
     println!(
         "thresholds fitted on validation (macro-F1 {:.3} -> {:.3}): {:?}",
         cmp.validation_before,
         cmp.validation_after,
         cmp.thresholds.as_slice()
     );
-    let path = dir.join("thresholds.json");
+    let path = args.thresholds_path();
     cmp.thresholds.save(&path)?;
     println!("saved {}", path.display());
-    let report = dir.join("partition_comparison.json");
+    let report = args.output_path();
     let json = serde_json::to_string_pretty(&cmp).map_err(|e| Error::Input(e.to_string()))?;
     std::fs::write(&report, json).map_err(|e| Error::io(&report, e))?;
+    println!("saved {}", report.display());
     println!(
         "\n{} test examples, thinking generated first:",
         cmp.test_default.n

@@ -2,44 +2,38 @@
 //! and DPO against the frozen SFT model. Prints test accuracy before and after as a table.
 //!
 //! `cargo run --release --example dpo -- [--init runs/sft] [--out runs/dpo] [--prompts 800]
-//! [--n 8] [--temperature 1.0] [--epochs 2] [--beta 0.1] [--nll 1.0] [--lr 1e-4] [--eval 300]`
+//! [--n 8] [--temperature 1] [--epochs 2] [--beta 0.1] [--nll 1] [--lr 0.0001] [--eval N]
+//! [--train data/train.jsonl] [--test data/test.jsonl] [--tokenizer assets/tokenizer.json]`
+//!
+//! Every flag, its default and what it accepts:
+//! `cargo run --release --example dpo -- --help` (see [`taosr1::cli::DpoArgs`]).
 //!
 //! Run `cargo run --release --example sft` first to produce `runs/sft`.
 
-use std::path::PathBuf;
-
-use burn::module::AutodiffModule;
+use burn::module::Module;
+use clap::Parser;
 use rand::SeedableRng;
-use taosr1::assets::{load_checkpoint, load_codec, load_split, save_checkpoint, Split};
-use taosr1::backend::{self, Train};
-use taosr1::cli::Args;
+use taosr1::assets::{load_checkpoint, save_checkpoint, Split};
+use taosr1::backend;
+use taosr1::cli::DpoArgs;
 use taosr1::eval::stage_table;
 use taosr1::pipeline::evaluate_on_test;
-use taosr1::stages::{run_dpo, DpoRun};
+use taosr1::stages::run_dpo;
 
 fn main() -> std::process::ExitCode {
-    taosr1::cli::report(run())
+    taosr1::cli::report(run(&DpoArgs::parse()))
 }
 
-fn run() -> Result<(), taosr1::Error> {
-    let args = Args::from_env()?;
-    let init: PathBuf = args.get("init", String::from("runs/sft"))?.into();
-    let out: PathBuf = args.get("out", String::from("runs/dpo"))?.into();
-    let eval = args.get("eval", usize::MAX)?;
-    let mut run = DpoRun::default();
-    run.prompts = args.get("prompts", run.prompts)?;
-    run.n = args.get("n", run.n)?;
-    run.epochs = args.get("epochs", run.epochs)?;
-    run.learning_rate = args.get("lr", run.learning_rate)?;
-    run.dpo = run.dpo.with_beta(args.get("beta", run.dpo.beta)?);
-    run.nll_weight = args.get("nll", run.nll_weight)?;
-    run.rollout.temperature = args.get("temperature", run.rollout.temperature)?;
+fn run(args: &DpoArgs) -> Result<(), taosr1::Error> {
+    let (init, out, eval) = (&args.init, &args.out, args.eval.limit());
+    let data = args.data_paths();
+    let run = args.run();
     println!("backend: {}", backend::name());
 
-    let codec = load_codec()?;
-    let (model, config) = load_checkpoint::<Train>(&init, &backend::device())?;
-    let sft_eval = evaluate_on_test(&model.valid(), &codec, eval)?;
-    let train = load_split(Split::Train)?;
+    let codec = data.codec()?;
+    let (model, config) = load_checkpoint(init, &backend::train_device())?;
+    let sft_eval = evaluate_on_test(&model.valid(), &codec, &data.test, eval)?;
+    let train = data.load_nonempty(Split::Train)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let start = std::time::Instant::now();
     let (model, report) = run_dpo(
@@ -70,9 +64,9 @@ fn run() -> Result<(), taosr1::Error> {
         mean(&report.reward_accuracy[..tenth.min(n)]),
         mean(&report.reward_accuracy[n.saturating_sub(tenth)..]),
     );
-    save_checkpoint(&model, &config, &out)?;
+    save_checkpoint(&model, &config, out)?;
     println!("checkpoint: {}", out.display());
-    let dpo_eval = evaluate_on_test(&model.valid(), &codec, eval)?;
+    let dpo_eval = evaluate_on_test(&model.valid(), &codec, &data.test, eval)?;
     println!("\ntest split, thinking generated first, argmax grade:");
     print!("{}", stage_table(&[("SFT", &sft_eval), ("DPO", &dpo_eval)]));
     Ok(())

@@ -1,20 +1,25 @@
 //! Writes the shipped synthetic data set: `train.jsonl`, `validation.jsonl` and `test.jsonl`
 //! generated from `SynthConfig::default()` and split 80 / 10 / 10.
 //!
-//! Usage: `cargo run --example gen_data [OUTPUT_DIR]` (default `data`).
+//! `cargo run --example gen_data -- [--train data/train.jsonl]
+//! [--validation data/validation.jsonl] [--test data/test.jsonl]`
+//!
+//! Every flag, its default and what it accepts:
+//! `cargo run --example gen_data -- --help` (see [`taosr1::cli::GenDataArgs`]).
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::PathBuf;
+use std::path::Path;
 
+use clap::Parser;
+use taosr1::cli::GenDataArgs;
 use taosr1_cot::synth::{generate, split, SynthConfig, TRAIN_FRAC, VALIDATION_FRAC};
 use taosr1_cot::{write_examples, Example, GradeScale};
 
-fn write(
-    path: &std::path::Path,
-    examples: &[Example],
-    scale: &GradeScale,
-) -> Result<(), Box<dyn std::error::Error>> {
+fn write(path: &Path, examples: &[Example], scale: &GradeScale) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     write_examples(BufWriter::new(file), examples, scale)
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -22,20 +27,24 @@ fn write(
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out_dir = std::env::args()
-        .nth(1)
-        .map_or_else(|| PathBuf::from("data"), PathBuf::from);
-    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+fn run(args: &GenDataArgs) -> Result<(), String> {
     let config = SynthConfig::default();
     let scale = GradeScale::default();
-    let splits = split(generate(&config), TRAIN_FRAC, VALIDATION_FRAC)?;
-    write(&out_dir.join("train.jsonl"), &splits.train, &scale)?;
-    write(
-        &out_dir.join("validation.jsonl"),
-        &splits.validation,
-        &scale,
-    )?;
-    write(&out_dir.join("test.jsonl"), &splits.test, &scale)?;
+    let splits =
+        split(generate(&config), TRAIN_FRAC, VALIDATION_FRAC).map_err(|e| e.to_string())?;
+    let d = &args.data;
+    write(&d.train.path, &splits.train, &scale)?;
+    write(&d.validation.path, &splits.validation, &scale)?;
+    write(&d.test.path, &splits.test, &scale)?;
     Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    match run(&GenDataArgs::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

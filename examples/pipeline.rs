@@ -7,18 +7,23 @@
 //! 4. deployment: thresholds of the cumulative-probability partition fitted on validation →
 //!    `runs/grpo/thresholds.json`, argmax vs partition on the test split.
 //!
-//! `cargo run --release --example pipeline -- [--eval 300] [--grpo-steps 40]`
+//! `cargo run --release --example pipeline -- [--eval N] [--grpo-steps 40]
+//! [--sft-out runs/sft] [--dpo-out runs/dpo] [--grpo-out runs/grpo]
+//! [--train data/train.jsonl] [--validation data/validation.jsonl] [--test data/test.jsonl]
+//! [--tokenizer assets/tokenizer.json]`
+//!
+//! Every flag, its default and what it accepts:
+//! `cargo run --release --example pipeline -- --help` (see [`taosr1::cli::PipelineArgs`]).
 //!
 //! Each stage also has its own example (`sft`, `dpo`, `grpo`, `calibrate`, `serve`) with
 //! more knobs.
 
-use std::path::Path;
-
-use burn::module::AutodiffModule;
+use burn::module::Module;
+use clap::Parser;
 use rand::SeedableRng;
-use taosr1::assets::{load_codec, load_split, save_checkpoint, Split};
-use taosr1::backend::{self, Train};
-use taosr1::cli::Args;
+use taosr1::assets::{save_checkpoint, Split};
+use taosr1::backend;
+use taosr1::cli::PipelineArgs;
 use taosr1::eval::stage_table;
 use taosr1::infer::InferConfig;
 use taosr1::pipeline::{compare_partition, evaluate_on_test, run_sft, SftRun};
@@ -26,26 +31,30 @@ use taosr1::stages::{run_dpo, run_grpo, DpoRun, GrpoRun};
 use taosr1::Error;
 
 fn main() -> std::process::ExitCode {
-    taosr1::cli::report(run())
+    taosr1::cli::report(run(&PipelineArgs::parse()))
 }
 
-fn run() -> Result<(), Error> {
-    let args = Args::from_env()?;
-    let eval = args.get("eval", usize::MAX)?;
-    let mut grpo = GrpoRun::default();
-    grpo.steps = args.get("grpo-steps", grpo.steps)?;
+fn run(args: &PipelineArgs) -> Result<(), Error> {
+    let eval = args.eval.limit();
+    let data = args.data_paths();
+    let grpo = GrpoRun {
+        steps: args.grpo_steps,
+        ..GrpoRun::default()
+    };
     let started = std::time::Instant::now();
     let stage = |name: &str| println!("[{:>5.0}s] {name}", started.elapsed().as_secs_f32());
     println!("backend: {}", backend::name());
-    let codec = load_codec()?;
-    let train = load_split(Split::Train)?;
+    let codec = data.codec()?;
+    let train = data.load_nonempty(Split::Train)?;
 
     stage("stage 1: SFT with chain-of-thought");
     let sft = SftRun {
         eval_limit: eval,
+        out_dir: Some(args.sft_out.clone()),
+        data: data.clone(),
         ..SftRun::default()
     };
-    let out = run_sft::<Train>(&sft, &backend::device(), |s| {
+    let out = run_sft(&sft, &backend::train_device(), |s| {
         if s.step % 100 == 0 || s.step + 1 == s.total {
             println!(
                 "  sft step {:>4}/{}  loss {:.4}",
@@ -74,8 +83,11 @@ fn run() -> Result<(), Error> {
         r.losses.first().copied().unwrap_or(f32::NAN),
         r.losses.last().copied().unwrap_or(f32::NAN)
     );
-    save_checkpoint(&model, &out.config, Path::new("runs/dpo"))?;
-    rows.push(("DPO", evaluate_on_test(&model.valid(), &codec, eval)?));
+    save_checkpoint(&model, &out.config, &args.dpo_out)?;
+    rows.push((
+        "DPO",
+        evaluate_on_test(&model.valid(), &codec, &data.test, eval)?,
+    ));
 
     stage("stage 3: dynamic sampling + GRPO");
     let mut far_end = train.clone();
@@ -90,12 +102,19 @@ fn run() -> Result<(), Error> {
         s.dropped_all_correct,
         s.dropped_all_wrong
     );
-    let dir = Path::new("runs/grpo");
+    let dir = args.grpo_out.as_path();
     save_checkpoint(&model, &out.config, dir)?;
     let model = model.valid();
 
     stage("deployment: cumulative-probability partition");
-    let cmp = compare_partition(&model, &codec, usize::MAX, eval, &InferConfig::default())?;
+    let cmp = compare_partition(
+        &model,
+        &codec,
+        &data,
+        usize::MAX,
+        eval,
+        &InferConfig::default(),
+    )?;
     // the comparison already predicted the test split with the default rules
     rows.push(("GRPO", cmp.test_default.clone()));
     cmp.thresholds.save(dir.join("thresholds.json"))?;
@@ -111,6 +130,12 @@ fn run() -> Result<(), Error> {
     print!("{}", stage_table(&table));
     println!("\ndeployment rules on the GRPO model:");
     print!("{}", cmp.table());
-    println!("\ncheckpoints in runs/{{sft,dpo,grpo}}; score JSONL with `cargo run --release --example serve -- --model runs/grpo`");
+    println!(
+        "\ncheckpoints in {}, {} and {}; score JSONL with `cargo run --release --example serve -- --model {}`",
+        args.sft_out.display(),
+        args.dpo_out.display(),
+        dir.display(),
+        dir.display()
+    );
     Ok(())
 }

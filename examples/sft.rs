@@ -1,30 +1,26 @@
 //! Stage 1 of TaoSR1: supervised fine-tuning with chain-of-thought on the shipped synthetic
 //! data, then thinking-first evaluation on the test split.
 //!
-//! `cargo run --release --example sft -- [--epochs 6] [--steps N] [--lr 5e-3] [--batch 16] [--hidden 64] [--layers 2] [--out runs/sft] [--eval 300]`
+//! `cargo run --release --example sft -- [--epochs 6] [--steps N] [--lr 0.005] [--batch 16]
+//! [--hidden 64] [--layers 2] [--seed 42] [--out runs/sft] [--eval N]
+//! [--train data/train.jsonl] [--test data/test.jsonl] [--tokenizer assets/tokenizer.json]`
+//!
+//! Every flag, its default and what it accepts:
+//! `cargo run --release --example sft -- --help` (see [`taosr1::cli::SftArgs`]).
 
 use burn::module::Module;
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use taosr1::backend::{self, Train};
-use taosr1::cli::Args;
-use taosr1::pipeline::{run_sft, SftRun};
+use taosr1::backend;
+use taosr1::cli::SftArgs;
+use taosr1::pipeline::run_sft;
 
 fn main() -> std::process::ExitCode {
-    taosr1::cli::report(run())
+    taosr1::cli::report(run(&SftArgs::parse()))
 }
 
-fn run() -> Result<(), taosr1::Error> {
-    let args = Args::from_env()?;
-    let mut run = SftRun::default();
-    run.sft.epochs = args.get("epochs", run.sft.epochs)?;
-    run.sft.max_steps = args.opt("steps")?;
-    run.sft.learning_rate = args.get("lr", run.sft.learning_rate)?;
-    run.sft.batch_size = args.get("batch", run.sft.batch_size)?;
-    run.model.hidden_size = args.get("hidden", run.model.hidden_size)?;
-    run.model.intermediate_size = 2 * run.model.hidden_size;
-    run.model.num_hidden_layers = args.get("layers", run.model.num_hidden_layers)?;
-    run.out_dir = Some(args.get("out", String::from("runs/sft"))?.into());
-    run.eval_limit = args.get("eval", usize::MAX)?;
+fn run(args: &SftArgs) -> Result<(), taosr1::Error> {
+    let run = args.run();
     println!("backend: {}", backend::name());
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -32,7 +28,7 @@ fn run() -> Result<(), taosr1::Error> {
             .expect("valid template"),
     );
     let start = std::time::Instant::now();
-    let out = run_sft::<Train>(&run, &backend::device(), |s| {
+    let out = run_sft(&run, &backend::train_device(), |s| {
         bar.set_length(s.total as u64);
         bar.set_position(s.step as u64 + 1);
         bar.set_message(format!("{:.4}", s.loss));

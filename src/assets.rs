@@ -1,9 +1,8 @@
 //! The files the repository ships (tokenizer, data) and checkpoints on disk.
 
+use burn::tensor::Device;
 use std::path::{Path, PathBuf};
-
-use burn::tensor::backend::Backend;
-use taosr1_cot::{load_examples, Example, GradeScale, Template};
+use taosr1_cot::{Example, GradeScale, Template};
 use taosr1_model::{load_safetensors, save_safetensors, ModelConfig, TaoTokenizer, Transformer};
 
 use crate::codec::Codec;
@@ -42,20 +41,144 @@ impl Split {
     }
 }
 
-/// Load a shipped split with the default four-grade scale.
-pub fn load_split(split: Split) -> Result<Vec<Example>, Error> {
-    Ok(load_examples(split.path(), &GradeScale::default())?)
+/// Load labelled examples from the JSONL file at `path` with the default four-grade scale.
+///
+/// # Errors
+/// [`Error::Cot`] naming the file (and, for a bad record, its 1-based line number).
+///
+/// ```
+/// use std::path::Path;
+/// use taosr1::assets::{load_examples, Split};
+///
+/// let test = load_examples(&Split::Test.path()).unwrap();
+/// assert_eq!(test.len(), 300);
+/// let err = load_examples(Path::new("no/such/split.jsonl")).unwrap_err();
+/// assert!(err.to_string().contains("no/such/split.jsonl"), "{err}");
+/// ```
+pub fn load_examples(path: &Path) -> Result<Vec<Example>, Error> {
+    Ok(taosr1_cot::load_examples(path, &GradeScale::default())?)
 }
 
-/// The shipped tokenizer with the default template.
+/// Load a shipped split with the default four-grade scale (the file of [`Split::path`]).
+pub fn load_split(split: Split) -> Result<Vec<Example>, Error> {
+    load_examples(&split.path())
+}
+
+/// The tokenizer at `tokenizer` (a `tokenizer.json`) with the default template.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be read; otherwise an error whose message names the file
+/// (not a tokenizer, or lacking a special token, tag or grade label of the template).
+///
+/// ```
+/// use std::path::Path;
+/// use taosr1::assets::{load_codec_from, tokenizer_path};
+///
+/// let codec = load_codec_from(&tokenizer_path()).unwrap();
+/// assert!(codec.tokenizer().vocab_size() > 100);
+/// let err = load_codec_from(Path::new("no/such/tokenizer.json")).unwrap_err();
+/// assert!(err.to_string().contains("no/such/tokenizer.json"), "{err}");
+/// ```
+pub fn load_codec_from(tokenizer: &Path) -> Result<Codec, Error> {
+    // the tokenizers crate's message for a missing file does not say which one
+    std::fs::metadata(tokenizer).map_err(|e| Error::io(tokenizer, e))?;
+    let named = |e: Error| {
+        let shown = tokenizer.display().to_string();
+        let msg = e.to_string();
+        if msg.contains(&shown) {
+            e
+        } else {
+            Error::Input(format!("tokenizer {shown}: {msg}"))
+        }
+    };
+    let tok = TaoTokenizer::from_file(tokenizer).map_err(|e| named(e.into()))?;
+    Codec::new(tok, Template::default()).map_err(named)
+}
+
+/// The shipped tokenizer ([`tokenizer_path`]) with the default template.
 pub fn load_codec() -> Result<Codec, Error> {
-    let tok = TaoTokenizer::from_file(&tokenizer_path())?;
-    Codec::new(tok, Template::default())
+    load_codec_from(&tokenizer_path())
+}
+
+/// Where a run reads its data splits and tokenizer from.
+///
+/// The default is the shipped files, addressed from the crate root so tests and benches find
+/// them from any working directory; the examples take each path as a flag (see
+/// [`crate::cli`]).
+///
+/// ```
+/// use taosr1::assets::{load_split, DataPaths, Split};
+///
+/// let data = DataPaths::default();
+/// assert_eq!(data.split(Split::Validation), Split::Validation.path());
+/// assert_eq!(data.load(Split::Test).unwrap(), load_split(Split::Test).unwrap());
+/// assert!(data.codec().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataPaths {
+    /// Training split (JSONL).
+    pub train: PathBuf,
+    /// Validation split (JSONL).
+    pub validation: PathBuf,
+    /// Test split (JSONL).
+    pub test: PathBuf,
+    /// Tokenizer (`tokenizer.json`).
+    pub tokenizer: PathBuf,
+}
+
+impl DataPaths {
+    /// The files the repository ships: [`Split::path`] and [`tokenizer_path`].
+    pub fn shipped() -> Self {
+        Self {
+            train: Split::Train.path(),
+            validation: Split::Validation.path(),
+            test: Split::Test.path(),
+            tokenizer: tokenizer_path(),
+        }
+    }
+
+    /// File of `split`.
+    pub fn split(&self, split: Split) -> &Path {
+        match split {
+            Split::Train => &self.train,
+            Split::Validation => &self.validation,
+            Split::Test => &self.test,
+        }
+    }
+
+    /// Load `split` with the default scale (see [`load_examples`]).
+    pub fn load(&self, split: Split) -> Result<Vec<Example>, Error> {
+        load_examples(self.split(split))
+    }
+
+    /// Load `split`, refusing a file without examples.
+    ///
+    /// # Errors
+    /// As [`load_examples`], and [`Error::Input`] naming the file when it holds no example.
+    pub fn load_nonempty(&self, split: Split) -> Result<Vec<Example>, Error> {
+        let path = self.split(split);
+        let examples = load_examples(path)?;
+        if examples.is_empty() {
+            return Err(Error::Input(format!("{}: no examples", path.display())));
+        }
+        Ok(examples)
+    }
+
+    /// The tokenizer with the default template (see [`load_codec_from`]).
+    pub fn codec(&self) -> Result<Codec, Error> {
+        load_codec_from(&self.tokenizer)
+    }
+}
+
+impl Default for DataPaths {
+    fn default() -> Self {
+        Self::shipped()
+    }
 }
 
 /// Write `config.json` and `model.safetensors` into `dir`.
-pub fn save_checkpoint<B: Backend>(
-    model: &Transformer<B>,
+pub fn save_checkpoint(
+    model: &Transformer,
     cfg: &ModelConfig,
     dir: &Path,
 ) -> Result<(), Error> {
@@ -67,22 +190,33 @@ pub fn save_checkpoint<B: Backend>(
 
 /// Read a checkpoint written by [`save_checkpoint`] (or a Hugging Face directory with a single
 /// `model.safetensors`).
-pub fn load_checkpoint<B: Backend>(
+pub fn load_checkpoint(
     dir: &Path,
-    device: &B::Device,
-) -> Result<(Transformer<B>, ModelConfig), Error> {
+    device: &Device,
+) -> Result<(Transformer, ModelConfig), Error> {
     let cfg = ModelConfig::from_json_file(&dir.join("config.json"))?;
     let model = load_safetensors(&dir.join("model.safetensors"), &cfg, device)?;
     Ok((model, cfg))
 }
 
-/// Build the tokenizer the repository ships: word-level over every prompt and response of the
-/// three shipped splits (the synthetic vocabulary is closed, so no split sees unknown words),
-/// with the tags and grade labels as fixed ids. `examples/build_tokenizer.rs` writes it to
-/// [`tokenizer_path`]; a test checks the shipped file equals a fresh build.
-pub fn build_shipped_tokenizer() -> Result<TaoTokenizer, Error> {
-    let mut all = load_split(Split::Train)?;
-    all.extend(load_split(Split::Validation)?);
-    all.extend(load_split(Split::Test)?);
+/// Build the word-level tokenizer of data splits: every prompt and response of the examples
+/// in `splits` (the synthetic vocabulary is closed, so no split sees unknown words), with the
+/// tags and grade labels as fixed ids.
+///
+/// # Errors
+/// As [`load_examples`] for each file.
+pub fn build_tokenizer_from(splits: &[&Path]) -> Result<TaoTokenizer, Error> {
+    let mut all = Vec::new();
+    for path in splits {
+        all.extend(load_examples(path)?);
+    }
     Codec::build_tokenizer(&all, &Template::default())
+}
+
+/// Build the tokenizer the repository ships: [`build_tokenizer_from`] the three shipped
+/// splits. `examples/build_tokenizer.rs` writes it to [`tokenizer_path`]; a test checks the
+/// shipped file equals a fresh build.
+pub fn build_shipped_tokenizer() -> Result<TaoTokenizer, Error> {
+    let data = DataPaths::shipped();
+    build_tokenizer_from(&[&data.train, &data.validation, &data.test])
 }

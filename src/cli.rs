@@ -1,82 +1,725 @@
-//! Minimal `--key value` argument parsing shared by the example binaries.
+//! Command-line arguments of the example binaries ([clap] derive), one struct per example.
+//!
+//! Every file an example reads or writes is a flag whose default is the shipped file or the
+//! conventional run directory, relative to the current directory (run the examples from the
+//! repository root). Unknown or misspelled flags, stray arguments, empty paths and
+//! out-of-range numbers are refused with a message naming the flag.
+//!
+//! The flag groups shared between examples ([`DataArgs`], [`TrainArg`], [`ValidationArg`],
+//! [`TestArg`], [`TokenizerArg`], [`EvalArg`]) are flattened into the per-example structs.
+//!
+//! ```
+//! use clap::Parser;
+//! use taosr1::cli::SftArgs;
+//!
+//! let err = SftArgs::try_parse_from(["sft", "--stepz", "3"]).unwrap_err();
+//! assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+//! assert!(err.to_string().contains("--steps"), "{err}");
+//! ```
 
-use std::collections::BTreeMap;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 
+use clap::{Args, Parser};
+use taosr1_model::ModelConfig;
+
+use crate::assets::DataPaths;
+use crate::infer::InferConfig;
+use crate::pipeline::SftRun;
+use crate::sft::SftConfig;
+use crate::stages::{DpoRun, GrpoRun};
 use crate::Error;
 
-/// Parsed `--key value` pairs and bare `--flag`s.
-#[derive(Clone, Debug, Default)]
-pub struct Args {
-    values: BTreeMap<String, String>,
+/// Default of `--train`: the shipped training split.
+pub const TRAIN: &str = "data/train.jsonl";
+/// Default of `--validation`: the shipped validation split.
+pub const VALIDATION: &str = "data/validation.jsonl";
+/// Default of `--test`: the shipped test split.
+pub const TEST: &str = "data/test.jsonl";
+/// Default of `--tokenizer`: the shipped tokenizer.
+pub const TOKENIZER: &str = "assets/tokenizer.json";
+/// Default directory of the SFT checkpoint.
+pub const SFT_DIR: &str = "runs/sft";
+/// Default directory of the DPO checkpoint.
+pub const DPO_DIR: &str = "runs/dpo";
+/// Default directory of the GRPO checkpoint.
+pub const GRPO_DIR: &str = "runs/grpo";
+/// `--input` / `--output` value meaning standard input / output.
+pub const STDIO: &str = "-";
+
+// ---------------------------------------------------------------------------------------------
+// value parsers: each error message says what the flag accepts
+
+fn path(s: &str) -> Result<PathBuf, String> {
+    if s.trim().is_empty() {
+        Err("a path must not be empty".into())
+    } else {
+        Ok(PathBuf::from(s))
+    }
 }
 
-impl Args {
-    /// Parse `std::env::args()` (skipping the program name).
-    pub fn from_env() -> Result<Self, Error> {
-        Self::parse(std::env::args().skip(1))
+fn count(s: &str, min: usize) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number"))?;
+    if n < min {
+        return Err(format!("must be at least {min}"));
+    }
+    Ok(n)
+}
+
+fn at_least_1(s: &str) -> Result<usize, String> {
+    count(s, 1)
+}
+
+fn at_least_2(s: &str) -> Result<usize, String> {
+    count(s, 2)
+}
+
+fn whole(s: &str) -> Result<usize, String> {
+    count(s, 0)
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("`{s}` is not a finite number"));
+    }
+    Ok(v)
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v <= 0.0 {
+        return Err(format!("must be greater than 0, got {s}"));
+    }
+    Ok(v)
+}
+
+fn positive_f32(s: &str) -> Result<f32, String> {
+    // a value below f32's range would round to 0
+    let v = positive(s)? as f32;
+    if v <= 0.0 || !v.is_finite() {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(v)
+}
+
+fn non_negative_f32(s: &str) -> Result<f32, String> {
+    let v = number(s)?;
+    if v < 0.0 {
+        return Err(format!("must be 0 or greater, got {s}"));
+    }
+    let v = v as f32;
+    if !v.is_finite() {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// shared groups
+
+/// `--train FILE`: the training split (flattened into the examples that train; see
+/// [`DataArgs`] for an example).
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct TrainArg {
+    /// Training split (JSONL, one labelled example per line)
+    #[arg(long = "train", id = "train", value_name = "FILE", default_value = TRAIN, value_parser = path)]
+    pub path: PathBuf,
+}
+
+/// `--validation FILE`: the validation split (see [`DataArgs`] for an example).
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct ValidationArg {
+    /// Validation split (JSONL; threshold fitting)
+    #[arg(long = "validation", id = "validation", value_name = "FILE", default_value = VALIDATION, value_parser = path)]
+    pub path: PathBuf,
+}
+
+/// `--test FILE`: the test split (see [`DataArgs`] for an example).
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct TestArg {
+    /// Test split (JSONL; the reported numbers)
+    #[arg(long = "test", id = "test", value_name = "FILE", default_value = TEST, value_parser = path)]
+    pub path: PathBuf,
+}
+
+/// `--tokenizer FILE`: the tokenizer to read.
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::ServeArgs;
+///
+/// let a = ServeArgs::try_parse_from(["serve", "--tokenizer", "my/tokenizer.json"]).unwrap();
+/// assert_eq!(a.tokenizer.path, std::path::Path::new("my/tokenizer.json"));
+/// ```
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct TokenizerArg {
+    /// Tokenizer (`tokenizer.json` with the template's tags and grade labels)
+    #[arg(long = "tokenizer", id = "tokenizer", value_name = "FILE", default_value = TOKENIZER, value_parser = path)]
+    pub path: PathBuf,
+}
+
+/// `--train`, `--validation` and `--test`: the three data splits.
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::GenDataArgs;
+///
+/// let a = GenDataArgs::try_parse_from(["gen_data", "--test", "out/test.jsonl"]).unwrap();
+/// assert_eq!(a.data.train.path, std::path::Path::new("data/train.jsonl"));
+/// assert_eq!(a.data.validation.path, std::path::Path::new("data/validation.jsonl"));
+/// assert_eq!(a.data.test.path, std::path::Path::new("out/test.jsonl"));
+/// ```
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct DataArgs {
+    /// `--train`.
+    #[command(flatten)]
+    pub train: TrainArg,
+    /// `--validation`.
+    #[command(flatten)]
+    pub validation: ValidationArg,
+    /// `--test`.
+    #[command(flatten)]
+    pub test: TestArg,
+}
+
+/// `--eval N`: how many test examples to evaluate on (all when absent).
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::DpoArgs;
+///
+/// assert_eq!(DpoArgs::try_parse_from(["dpo"]).unwrap().eval.limit(), usize::MAX);
+/// assert_eq!(DpoArgs::try_parse_from(["dpo", "--eval", "30"]).unwrap().eval.limit(), 30);
+/// assert!(DpoArgs::try_parse_from(["dpo", "--eval", "0"]).is_err());
+/// ```
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct EvalArg {
+    /// Evaluate on at most N test examples [default: all]
+    #[arg(long = "eval", id = "eval", value_name = "N", value_parser = at_least_1, allow_negative_numbers = true)]
+    pub n: Option<usize>,
+}
+
+impl EvalArg {
+    /// The limit: `--eval`, or `usize::MAX` (all) when absent.
+    pub fn limit(&self) -> usize {
+        self.n.unwrap_or(usize::MAX)
+    }
+}
+
+fn data_paths(
+    train: Option<&TrainArg>,
+    validation: Option<&ValidationArg>,
+    test: Option<&TestArg>,
+    tokenizer: &TokenizerArg,
+) -> DataPaths {
+    // a split an example does not read keeps the shipped default; it is never opened
+    let shipped = DataPaths::shipped();
+    DataPaths {
+        train: train.map_or(shipped.train, |a| a.path.clone()),
+        validation: validation.map_or(shipped.validation, |a| a.path.clone()),
+        test: test.map_or(shipped.test, |a| a.path.clone()),
+        tokenizer: tokenizer.path.clone(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// one struct per example
+
+/// Flags of `examples/pipeline.rs`: SFT → DPO → GRPO → partition calibration end to end.
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::PipelineArgs;
+///
+/// let a = PipelineArgs::try_parse_from(["pipeline", "--eval", "300", "--grpo-steps", "5"]).unwrap();
+/// assert_eq!((a.eval.limit(), a.grpo_steps), (300, 5));
+/// assert_eq!(a.grpo_out, std::path::Path::new("runs/grpo"));
+/// assert_eq!(a.data_paths().train, std::path::Path::new("data/train.jsonl"));
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq)]
+#[command(
+    name = "pipeline",
+    version,
+    about = "TaoSR1 end to end: SFT with CoT, pass@N + DPO, dynamic sampling + GRPO, partition calibration",
+    long_about = None
+)]
+pub struct PipelineArgs {
+    /// The three data splits.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The tokenizer.
+    #[command(flatten)]
+    pub tokenizer: TokenizerArg,
+    /// Evaluation size.
+    #[command(flatten)]
+    pub eval: EvalArg,
+    /// GRPO optimizer steps
+    #[arg(long, value_name = "N", default_value_t = GrpoRun::new().steps, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub grpo_steps: usize,
+    /// Where to write the SFT checkpoint
+    #[arg(long, value_name = "DIR", default_value = SFT_DIR, value_parser = path)]
+    pub sft_out: PathBuf,
+    /// Where to write the DPO checkpoint
+    #[arg(long, value_name = "DIR", default_value = DPO_DIR, value_parser = path)]
+    pub dpo_out: PathBuf,
+    /// Where to write the GRPO checkpoint and its fitted `thresholds.json`
+    #[arg(long, value_name = "DIR", default_value = GRPO_DIR, value_parser = path)]
+    pub grpo_out: PathBuf,
+}
+
+impl PipelineArgs {
+    /// Data and tokenizer files.
+    pub fn data_paths(&self) -> DataPaths {
+        data_paths(
+            Some(&self.data.train),
+            Some(&self.data.validation),
+            Some(&self.data.test),
+            &self.tokenizer,
+        )
+    }
+}
+
+/// Flags of `examples/sft.rs`: stage 1, supervised fine-tuning with chain-of-thought.
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::SftArgs;
+///
+/// let a = SftArgs::try_parse_from(["sft", "--steps", "5", "--lr", "1e-3"]).unwrap();
+/// let run = a.run();
+/// assert_eq!(run.sft.max_steps, Some(5));
+/// assert_eq!(run.sft.optimizer.learning_rate, 1e-3);
+/// assert_eq!(run.out_dir.as_deref(), Some(std::path::Path::new("runs/sft")));
+/// assert!(SftArgs::try_parse_from(["sft", "--lr", "0"]).is_err());
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq)]
+#[command(
+    name = "sft",
+    version,
+    about = "Stage 1 of TaoSR1: supervised fine-tuning with chain-of-thought, then thinking-first evaluation on the test split",
+    long_about = None
+)]
+pub struct SftArgs {
+    /// Training data.
+    #[command(flatten)]
+    pub train: TrainArg,
+    /// Evaluation data.
+    #[command(flatten)]
+    pub test: TestArg,
+    /// The tokenizer.
+    #[command(flatten)]
+    pub tokenizer: TokenizerArg,
+    /// Where to write the checkpoint (`config.json` + `model.safetensors`)
+    #[arg(long, value_name = "DIR", default_value = SFT_DIR, value_parser = path)]
+    pub out: PathBuf,
+    /// Passes over the training data
+    #[arg(long, value_name = "N", default_value_t = SftConfig::new().epochs, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub epochs: usize,
+    /// Stop after this many optimizer steps [default: all epochs]
+    #[arg(long, value_name = "N", value_parser = at_least_1, allow_negative_numbers = true)]
+    pub steps: Option<usize>,
+    /// Peak learning rate (> 0)
+    #[arg(long, value_name = "LR", default_value_t = SftConfig::new().optimizer.learning_rate, value_parser = positive, allow_negative_numbers = true)]
+    pub lr: f64,
+    /// Sequences per optimizer step
+    #[arg(long, value_name = "N", default_value_t = SftConfig::new().batch_size, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub batch: usize,
+    /// Hidden size of the model (the MLP is twice as wide)
+    #[arg(long, value_name = "N", default_value_t = ModelConfig::tiny(0).hidden_size, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub hidden: usize,
+    /// Transformer layers
+    #[arg(long, value_name = "N", default_value_t = ModelConfig::tiny(0).num_hidden_layers, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub layers: usize,
+    /// Seed of parameter initialisation
+    #[arg(long, value_name = "N", default_value_t = SftRun::default().seed, allow_negative_numbers = true)]
+    pub seed: u64,
+    /// Evaluation size.
+    #[command(flatten)]
+    pub eval: EvalArg,
+}
+
+impl SftArgs {
+    /// Data and tokenizer files (the validation split is not read).
+    pub fn data_paths(&self) -> DataPaths {
+        data_paths(Some(&self.train), None, Some(&self.test), &self.tokenizer)
     }
 
-    /// Parse an argument list.
-    ///
-    /// ```
-    /// let a = taosr1::cli::Args::parse(["--steps", "5", "--quiet"].map(String::from)).unwrap();
-    /// assert_eq!(a.get("steps", 1usize).unwrap(), 5);
-    /// assert!(a.flag("quiet"));
-    /// assert!(taosr1::cli::Args::parse(["stray".to_string()]).is_err());
-    /// ```
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, Error> {
-        let mut values = BTreeMap::new();
-        let mut it = args.into_iter().peekable();
-        while let Some(a) = it.next() {
-            let key = a.strip_prefix("--").ok_or_else(|| {
-                Error::Input(format!("unexpected argument `{a}` (use --key value)"))
-            })?;
-            let value = match it.peek() {
-                Some(v) if !v.starts_with("--") => it.next().unwrap_or_default(),
-                _ => String::new(),
-            };
-            values.insert(key.to_string(), value);
+    /// The run these flags describe.
+    pub fn run(&self) -> SftRun {
+        let mut run = SftRun::default();
+        run.sft.epochs = self.epochs;
+        run.sft.max_steps = self.steps;
+        run.sft.optimizer.learning_rate = self.lr;
+        run.sft.batch_size = self.batch;
+        run.model.hidden_size = self.hidden;
+        run.model.intermediate_size = 2 * self.hidden;
+        run.model.num_hidden_layers = self.layers;
+        run.seed = self.seed;
+        run.out_dir = Some(self.out.clone());
+        run.eval_limit = self.eval.limit();
+        run.data = self.data_paths();
+        run
+    }
+}
+
+/// Flags of `examples/dpo.rs`: stage 2, offline pass@N sampling and DPO.
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::DpoArgs;
+///
+/// let a = DpoArgs::try_parse_from(["dpo", "--beta", "0.2", "--n", "4"]).unwrap();
+/// let run = a.run();
+/// assert_eq!((run.trainer.loss.beta, run.n), (0.2, 4));
+/// assert_eq!(a.init, std::path::Path::new("runs/sft"));
+/// assert!(DpoArgs::try_parse_from(["dpo", "--beta", "-1"]).is_err());
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq)]
+#[command(
+    name = "dpo",
+    version,
+    about = "Stage 2 of TaoSR1: offline pass@N sampling with the SFT model, (correct, incorrect) pairs, DPO against the frozen SFT model",
+    long_about = None
+)]
+pub struct DpoArgs {
+    /// Training data (the prompts sampled).
+    #[command(flatten)]
+    pub train: TrainArg,
+    /// Evaluation data.
+    #[command(flatten)]
+    pub test: TestArg,
+    /// The tokenizer.
+    #[command(flatten)]
+    pub tokenizer: TokenizerArg,
+    /// Checkpoint to start from (and the frozen reference model)
+    #[arg(long, value_name = "DIR", default_value = SFT_DIR, value_parser = path)]
+    pub init: PathBuf,
+    /// Where to write the DPO checkpoint
+    #[arg(long, value_name = "DIR", default_value = DPO_DIR, value_parser = path)]
+    pub out: PathBuf,
+    /// Training prompts sampled (the first N of the train split)
+    #[arg(long, value_name = "N", default_value_t = DpoRun::new().prompts, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub prompts: usize,
+    /// Samples per prompt (the N of pass@N)
+    #[arg(long, value_name = "N", default_value_t = DpoRun::new().n, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub n: usize,
+    /// Sampling temperature of the rollouts (> 0)
+    #[arg(long, value_name = "T", default_value_t = DpoRun::new().rollout.temperature, value_parser = positive_f32, allow_negative_numbers = true)]
+    pub temperature: f32,
+    /// Passes over the preference pairs
+    #[arg(long, value_name = "N", default_value_t = DpoRun::new().epochs, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub epochs: usize,
+    /// DPO β, strength of the pull towards the reference model (> 0)
+    #[arg(long, value_name = "BETA", default_value_t = DpoRun::new().trainer.loss.beta, value_parser = positive_f32, allow_negative_numbers = true)]
+    pub beta: f32,
+    /// Weight of the NLL anchor on the chosen responses (>= 0)
+    #[arg(long, value_name = "W", default_value_t = DpoRun::new().trainer.nll_weight, value_parser = non_negative_f32, allow_negative_numbers = true)]
+    pub nll: f32,
+    /// Peak learning rate (> 0)
+    #[arg(long, value_name = "LR", default_value_t = DpoRun::new().trainer.optimizer.learning_rate, value_parser = positive, allow_negative_numbers = true)]
+    pub lr: f64,
+    /// Evaluation size.
+    #[command(flatten)]
+    pub eval: EvalArg,
+}
+
+impl DpoArgs {
+    /// Data and tokenizer files (the validation split is not read).
+    pub fn data_paths(&self) -> DataPaths {
+        data_paths(Some(&self.train), None, Some(&self.test), &self.tokenizer)
+    }
+
+    /// The run these flags describe.
+    pub fn run(&self) -> DpoRun {
+        let mut run = DpoRun {
+            prompts: self.prompts,
+            n: self.n,
+            epochs: self.epochs,
+            ..DpoRun::default()
+        };
+        run.trainer.optimizer.learning_rate = self.lr;
+        run.trainer.loss.beta = self.beta;
+        run.trainer.nll_weight = self.nll;
+        run.rollout.temperature = self.temperature;
+        run
+    }
+}
+
+/// Flags of `examples/grpo.rs`: stage 3, dynamic sampling and GRPO.
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::GrpoArgs;
+///
+/// let a = GrpoArgs::try_parse_from(["grpo", "--steps", "3", "--kl", "0", "--init", "runs/sft"]).unwrap();
+/// let run = a.run();
+/// assert_eq!((run.steps, run.trainer.loss.kl_beta), (3, 0.0));
+/// assert_eq!(a.init_dir(), std::path::Path::new("runs/sft"));
+/// assert!(GrpoArgs::try_parse_from(["grpo", "--group", "1"]).is_err());
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq)]
+#[command(
+    name = "grpo",
+    version,
+    about = "Stage 3 of TaoSR1: GRPO with difficulty-based dynamic sampling, from the DPO (or SFT) checkpoint",
+    long_about = None
+)]
+pub struct GrpoArgs {
+    /// Training data (the prompts, read from the far end).
+    #[command(flatten)]
+    pub train: TrainArg,
+    /// Evaluation data.
+    #[command(flatten)]
+    pub test: TestArg,
+    /// The tokenizer.
+    #[command(flatten)]
+    pub tokenizer: TokenizerArg,
+    /// SFT checkpoint (the first row of the table; the start when there is no DPO one)
+    #[arg(long, value_name = "DIR", default_value = SFT_DIR, value_parser = path)]
+    pub sft: PathBuf,
+    /// Checkpoint to start from [default: runs/dpo when it holds a checkpoint, else --sft]
+    #[arg(long, value_name = "DIR", value_parser = path)]
+    pub init: Option<PathBuf>,
+    /// Where to write the GRPO checkpoint
+    #[arg(long, value_name = "DIR", default_value = GRPO_DIR, value_parser = path)]
+    pub out: PathBuf,
+    /// Optimizer steps
+    #[arg(long, value_name = "N", default_value_t = GrpoRun::new().steps, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub steps: usize,
+    /// Rollouts per prompt (the G of GRPO)
+    #[arg(long, value_name = "N", default_value_t = GrpoRun::new().trainer.sampling.group_size, value_parser = at_least_2, allow_negative_numbers = true)]
+    pub group: usize,
+    /// Informative groups kept per step
+    #[arg(long, value_name = "N", default_value_t = GrpoRun::new().trainer.sampling.target_groups, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub groups: usize,
+    /// Peak learning rate (> 0)
+    #[arg(long, value_name = "LR", default_value_t = GrpoRun::new().trainer.optimizer.learning_rate, value_parser = positive, allow_negative_numbers = true)]
+    pub lr: f64,
+    /// KL penalty β against the starting model (>= 0)
+    #[arg(long, value_name = "BETA", default_value_t = GrpoRun::new().trainer.loss.kl_beta, value_parser = non_negative_f32, allow_negative_numbers = true)]
+    pub kl: f32,
+    /// Evaluation size.
+    #[command(flatten)]
+    pub eval: EvalArg,
+}
+
+impl GrpoArgs {
+    /// Data and tokenizer files (the validation split is not read).
+    pub fn data_paths(&self) -> DataPaths {
+        data_paths(Some(&self.train), None, Some(&self.test), &self.tokenizer)
+    }
+
+    /// The checkpoint to start from: `--init`, else `runs/dpo` when it holds a
+    /// `model.safetensors`, else `--sft`.
+    pub fn init_dir(&self) -> PathBuf {
+        let dpo = Path::new(DPO_DIR);
+        match &self.init {
+            Some(p) => p.clone(),
+            None if dpo.join("model.safetensors").exists() => dpo.to_path_buf(),
+            None => self.sft.clone(),
         }
-        Ok(Self { values })
     }
 
-    /// Value of `--key`, or `default` when absent.
-    pub fn get<T: FromStr>(&self, key: &str, default: T) -> Result<T, Error> {
-        match self.values.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| Error::Input(format!("invalid value `{v}` for --{key}"))),
+    /// The run these flags describe.
+    pub fn run(&self) -> GrpoRun {
+        let mut run = GrpoRun {
+            steps: self.steps,
+            ..GrpoRun::default()
+        };
+        run.trainer.sampling.group_size = self.group;
+        run.trainer.sampling.target_groups = self.groups;
+        run.trainer.optimizer.learning_rate = self.lr;
+        run.trainer.loss.kl_beta = self.kl;
+        run
+    }
+}
+
+/// Flags of `examples/calibrate.rs`: fit the partition thresholds on validation, compare
+/// argmax and partition on test.
+///
+/// ```
+/// use std::path::Path;
+/// use clap::Parser;
+/// use taosr1::cli::CalibrateArgs;
+///
+/// let a = CalibrateArgs::try_parse_from(["calibrate", "--model", "runs/grpo", "--val", "100"]).unwrap();
+/// assert_eq!(a.val, Some(100));
+/// assert_eq!(a.thresholds_path(), Path::new("runs/grpo/thresholds.json"));
+/// assert_eq!(a.output_path(), Path::new("runs/grpo/partition_comparison.json"));
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq)]
+#[command(
+    name = "calibrate",
+    version,
+    about = "Fit the cumulative-probability partition thresholds on the validation split and compare argmax with the partition grade on the test split",
+    long_about = None
+)]
+pub struct CalibrateArgs {
+    /// Checkpoint to calibrate
+    #[arg(long, value_name = "DIR", default_value = SFT_DIR, value_parser = path)]
+    pub model: PathBuf,
+    /// Fitting data.
+    #[command(flatten)]
+    pub validation: ValidationArg,
+    /// Evaluation data.
+    #[command(flatten)]
+    pub test: TestArg,
+    /// The tokenizer.
+    #[command(flatten)]
+    pub tokenizer: TokenizerArg,
+    /// Where to write the fitted thresholds (read by `serve`) [default: <MODEL>/thresholds.json]
+    #[arg(long, value_name = "FILE", value_parser = path)]
+    pub thresholds: Option<PathBuf>,
+    /// Where to write the comparison as JSON [default: <MODEL>/partition_comparison.json]
+    #[arg(long, value_name = "FILE", value_parser = path)]
+    pub output: Option<PathBuf>,
+    /// Fit on at most N validation examples [default: all]
+    #[arg(long, value_name = "N", value_parser = at_least_1, allow_negative_numbers = true)]
+    pub val: Option<usize>,
+    /// Evaluation size.
+    #[command(flatten)]
+    pub eval: EvalArg,
+}
+
+impl CalibrateArgs {
+    /// Data and tokenizer files (the train split is not read).
+    pub fn data_paths(&self) -> DataPaths {
+        data_paths(
+            None,
+            Some(&self.validation),
+            Some(&self.test),
+            &self.tokenizer,
+        )
+    }
+
+    /// `--thresholds`, else `<model>/thresholds.json`.
+    pub fn thresholds_path(&self) -> PathBuf {
+        self.thresholds
+            .clone()
+            .unwrap_or_else(|| self.model.join("thresholds.json"))
+    }
+
+    /// `--output`, else `<model>/partition_comparison.json`.
+    pub fn output_path(&self) -> PathBuf {
+        self.output
+            .clone()
+            .unwrap_or_else(|| self.model.join("partition_comparison.json"))
+    }
+}
+
+/// Flags of `examples/serve.rs`: batched JSONL scoring.
+///
+/// ```
+/// use std::path::Path;
+/// use clap::Parser;
+/// use taosr1::cli::ServeArgs;
+///
+/// let a = ServeArgs::try_parse_from(["serve", "--input", "-", "--batch", "8"]).unwrap();
+/// assert_eq!((a.input.as_path(), a.output.as_path()), (Path::new("-"), Path::new("-")));
+/// assert_eq!(a.infer().batch_size, 8);
+/// assert!(ServeArgs::try_parse_from(["serve", "--output", ""]).is_err());
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq)]
+#[command(
+    name = "serve",
+    version,
+    about = "Batched deployment inference: query/product JSONL in, one JSON line per item out (partition grade, score, argmax grade, probabilities, rationale)",
+    long_about = None
+)]
+pub struct ServeArgs {
+    /// Checkpoint to serve
+    #[arg(long, value_name = "DIR", default_value = SFT_DIR, value_parser = path)]
+    pub model: PathBuf,
+    /// The tokenizer.
+    #[command(flatten)]
+    pub tokenizer: TokenizerArg,
+    /// Partition thresholds (JSON) [default: <MODEL>/thresholds.json when present, else 0.5 each]
+    #[arg(long, value_name = "FILE", value_parser = path)]
+    pub thresholds: Option<PathBuf>,
+    /// Items to score (JSONL with `query` and `product`; `-` = standard input)
+    #[arg(long, value_name = "FILE", default_value = TEST, value_parser = path)]
+    pub input: PathBuf,
+    /// Where to write the scores (JSONL; `-` = standard output)
+    #[arg(long, value_name = "FILE", default_value = STDIO, value_parser = path)]
+    pub output: PathBuf,
+    /// Items decoded together
+    #[arg(long, value_name = "N", default_value_t = InferConfig::default().batch_size, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub batch: usize,
+    /// Most thinking tokens before the answer slot is forced
+    #[arg(long, value_name = "N", default_value_t = InferConfig::default().think_budget, value_parser = whole, allow_negative_numbers = true)]
+    pub think_budget: usize,
+}
+
+impl ServeArgs {
+    /// `--thresholds`, else `<model>/thresholds.json` when that file exists.
+    pub fn thresholds_path(&self) -> Option<PathBuf> {
+        self.thresholds
+            .clone()
+            .or_else(|| Some(self.model.join("thresholds.json")).filter(|p| p.exists()))
+    }
+
+    /// Inference settings.
+    pub fn infer(&self) -> InferConfig {
+        InferConfig {
+            batch_size: self.batch,
+            think_budget: self.think_budget,
+            ..InferConfig::default()
         }
     }
+}
 
-    /// Value of `--key` if given.
-    ///
-    /// ```
-    /// let a = taosr1::cli::Args::parse(["--steps", "5"].map(String::from)).unwrap();
-    /// assert_eq!(a.opt::<usize>("steps").unwrap(), Some(5));
-    /// assert_eq!(a.opt::<usize>("epochs").unwrap(), None);
-    /// ```
-    pub fn opt<T: FromStr>(&self, key: &str) -> Result<Option<T>, Error> {
-        self.values
-            .get(key)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| Error::Input(format!("invalid value `{v}` for --{key}")))
-            })
-            .transpose()
-    }
+/// Flags of `examples/gen_data.rs`: write the synthetic data set.
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::GenDataArgs;
+///
+/// let a = GenDataArgs::try_parse_from(["gen_data"]).unwrap();
+/// assert_eq!(a.data.validation.path, std::path::Path::new("data/validation.jsonl"));
+/// assert!(GenDataArgs::try_parse_from(["gen_data", "data"]).is_err());
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq, Eq)]
+#[command(
+    name = "gen_data",
+    version,
+    about = "Write the synthetic data set (SynthConfig::default(), split 80 / 10 / 10) to the three split files",
+    long_about = None
+)]
+pub struct GenDataArgs {
+    /// The three split files to write.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
 
-    /// Optional string value of `--key`.
-    pub fn string(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str)
-    }
-
-    /// Whether `--key` was given.
-    pub fn flag(&self, key: &str) -> bool {
-        self.values.contains_key(key)
-    }
+/// Flags of `examples/build_tokenizer.rs`: build the word-level tokenizer from the data.
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::BuildTokenizerArgs;
+///
+/// let a = BuildTokenizerArgs::try_parse_from(["build_tokenizer"]).unwrap();
+/// assert_eq!(a.output, std::path::Path::new("assets/tokenizer.json"));
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq, Eq)]
+#[command(
+    name = "build_tokenizer",
+    version,
+    about = "Build the word-level tokenizer over every prompt and response of the three splits",
+    long_about = None
+)]
+pub struct BuildTokenizerArgs {
+    /// The splits whose words make the vocabulary.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Where to write the tokenizer
+    #[arg(long, value_name = "FILE", default_value = TOKENIZER, value_parser = path)]
+    pub output: PathBuf,
 }
 
 /// Exit status of an example's `run()`: errors are printed with their `Display` message

@@ -1,17 +1,17 @@
 //! End-to-end runs shared by the example binaries and the end-to-end tests, so a test exercises
 //! exactly the code a user runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use burn::module::AutodiffModule;
-use burn::tensor::backend::AutodiffBackend;
+use burn::module::Module;
+use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use taosr1_cot::Example;
 use taosr1_model::{ModelConfig, Transformer};
 use taosr1_partition::Partitioner;
 
-use crate::assets::{load_codec, load_split, save_checkpoint, Split};
+use crate::assets::{load_examples, save_checkpoint, DataPaths, Split};
 use crate::codec::Codec;
 use crate::eval::{evaluate, majority_baseline, EvalReport};
 use crate::infer::{predict, InferConfig};
@@ -33,6 +33,9 @@ pub struct SftRun {
     pub infer: InferConfig,
     /// Seed of parameter initialisation.
     pub seed: u64,
+    /// Where the train and test splits and the tokenizer are read from (default: the
+    /// shipped files).
+    pub data: DataPaths,
 }
 
 impl Default for SftRun {
@@ -44,14 +47,15 @@ impl Default for SftRun {
             eval_limit: usize::MAX,
             infer: InferConfig::default(),
             seed: 42,
+            data: DataPaths::default(),
         }
     }
 }
 
 /// What an SFT run produced.
-pub struct SftOutcome<B: AutodiffBackend> {
+pub struct SftOutcome {
     /// The fine-tuned model.
-    pub model: Transformer<B>,
+    pub model: Transformer,
     /// Its config.
     pub config: ModelConfig,
     /// Loss curve.
@@ -62,16 +66,35 @@ pub struct SftOutcome<B: AutodiffBackend> {
     pub majority_baseline: f64,
 }
 
-/// The first `limit` test examples.
-pub fn test_examples(limit: usize) -> Result<Vec<Example>, Error> {
-    let mut test = load_split(Split::Test)?;
-    test.truncate(limit);
-    Ok(test)
+/// The first `limit` examples of the test split at `test`.
+///
+/// # Errors
+/// As [`load_examples`]; [`Error::Input`] naming the file when it (or `limit`) leaves no
+/// example.
+///
+/// ```
+/// use taosr1::assets::Split;
+/// use taosr1::pipeline::test_examples;
+///
+/// assert_eq!(test_examples(&Split::Test.path(), 5).unwrap().len(), 5);
+/// let err = test_examples(std::path::Path::new("missing/test.jsonl"), 5).unwrap_err();
+/// assert!(err.to_string().contains("missing/test.jsonl"), "{err}");
+/// ```
+pub fn test_examples(test: &Path, limit: usize) -> Result<Vec<Example>, Error> {
+    let mut examples = load_examples(test)?;
+    examples.truncate(limit);
+    if examples.is_empty() {
+        return Err(Error::Input(format!(
+            "{}: no test examples to evaluate on",
+            test.display()
+        )));
+    }
+    Ok(examples)
 }
 
 /// Evaluate `model` on labelled `examples` with the given partitioner.
-pub fn evaluate_model<B: burn::tensor::backend::Backend>(
-    model: &Transformer<B>,
+pub fn evaluate_model(
+    model: &Transformer,
     codec: &Codec,
     examples: &[Example],
     infer: &InferConfig,
@@ -84,25 +107,29 @@ pub fn evaluate_model<B: burn::tensor::backend::Backend>(
     evaluate(&preds, &gold, partitioner)
 }
 
-/// Stage 1 end to end: train the tiny model on the shipped train split, save it, and evaluate
-/// thinking-first generation on the test split.
-pub fn run_sft<B: AutodiffBackend>(
+/// Stage 1 end to end: train the tiny model on the train split of `run.data`, save it, and
+/// evaluate thinking-first generation on its test split.
+///
+/// # Errors
+/// Data and tokenizer errors name the file at fault (see [`DataPaths`]); an empty train or
+/// test split is an [`Error::Input`] naming it.
+pub fn run_sft(
     run: &SftRun,
-    device: &B::Device,
+    device: &Device,
     on_step: impl FnMut(&StepLog),
-) -> Result<SftOutcome<B>, Error> {
-    let codec = load_codec()?;
-    let train_set = load_split(Split::Train)?;
+) -> Result<SftOutcome, Error> {
+    let codec = run.data.codec()?;
+    let train_set = run.data.load_nonempty(Split::Train)?;
     let data = codec.encode_all(&train_set)?;
     let mut config = run.model.clone();
     config.vocab_size = codec.tokenizer().vocab_size();
-    B::seed(device, run.seed);
-    let model = Transformer::<B>::new(&config, device)?;
+    device.seed(run.seed);
+    let model = Transformer::new(&config, device)?;
     let (model, report) = train(model, &codec, &data, &run.sft, on_step)?;
     if let Some(dir) = &run.out_dir {
         save_checkpoint(&model, &config, dir)?;
     }
-    let test = test_examples(run.eval_limit)?;
+    let test = test_examples(&run.data.test, run.eval_limit)?;
     let partitioner = Partitioner::default_for(codec.template().scale().len())?;
     let eval = evaluate_model(&model.valid(), &codec, &test, &run.infer, &partitioner)?;
     let majority_baseline = majority_baseline(&train_set, &test)?;
@@ -115,14 +142,15 @@ pub fn run_sft<B: AutodiffBackend>(
     })
 }
 
-/// Evaluate `model` on the first `limit` test examples with the default (uncalibrated)
-/// partitioner and greedy thinking.
-pub fn evaluate_on_test<B: burn::tensor::backend::Backend>(
-    model: &Transformer<B>,
+/// Evaluate `model` on the first `limit` examples of the test split at `test` with the
+/// default (uncalibrated) partitioner and greedy thinking.
+pub fn evaluate_on_test(
+    model: &Transformer,
     codec: &Codec,
+    test: &Path,
     limit: usize,
 ) -> Result<EvalReport, Error> {
-    let test = test_examples(limit)?;
+    let test = test_examples(test, limit)?;
     let partitioner = Partitioner::default_for(codec.template().scale().len())?;
     evaluate_model(model, codec, &test, &InferConfig::default(), &partitioner)
 }
@@ -150,17 +178,19 @@ fn thresholds_as_list<S: serde::Serializer>(
     serde::Serialize::serialize(t.as_slice(), s)
 }
 
-/// Deployment calibration: predict the validation split (thinking first), fit partition
-/// thresholds that maximise macro-F1 ([`taosr1_partition::fit_thresholds`]), and compare
-/// argmax with the default and the fitted partition on the first `test_limit` test examples.
-pub fn compare_partition<B: burn::tensor::backend::Backend>(
-    model: &Transformer<B>,
+/// Deployment calibration: predict the first `validation_limit` examples of the validation
+/// split of `data` (thinking first), fit partition thresholds that maximise macro-F1
+/// ([`taosr1_partition::fit_thresholds`]), and compare argmax with the default and the fitted
+/// partition on the first `test_limit` examples of its test split.
+pub fn compare_partition(
+    model: &Transformer,
     codec: &Codec,
+    data: &DataPaths,
     validation_limit: usize,
     test_limit: usize,
     infer: &InferConfig,
 ) -> Result<PartitionComparison, Error> {
-    let mut val = load_split(Split::Validation)?;
+    let mut val = data.load_nonempty(Split::Validation)?;
     val.truncate(validation_limit);
     let items: Vec<_> = val.iter().map(Example::item).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -173,7 +203,7 @@ pub fn compare_partition<B: burn::tensor::backend::Backend>(
         taosr1_partition::Metric::MacroF1,
         taosr1_partition::FitConfig::default(),
     )?;
-    let test = test_examples(test_limit)?;
+    let test = test_examples(&data.test, test_limit)?;
     let items: Vec<_> = test.iter().map(Example::item).collect();
     let preds = predict(model, codec, &items, infer, &mut rng)?;
     let gold: Vec<_> = test.iter().map(|e| e.grade).collect();
