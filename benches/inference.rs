@@ -27,11 +27,7 @@ const NEW_TOKENS: usize = 32;
 
 /// Greedy decoding without a KV cache: one full causal pass per new token (equal-length
 /// prompts, so no padding is involved).
-fn generate_no_cache(
-    model: &Transformer,
-    prompts: &[Vec<u32>],
-    new: usize,
-) -> Vec<Vec<u32>> {
+fn generate_no_cache(model: &Transformer, prompts: &[Vec<u32>], new: usize) -> Vec<Vec<u32>> {
     let mut seqs: Vec<Vec<u32>> = prompts.to_vec();
     for _ in 0..new {
         let (b, t) = (seqs.len(), seqs[0].len());

@@ -177,11 +177,7 @@ impl Default for DataPaths {
 }
 
 /// Write `config.json` and `model.safetensors` into `dir`.
-pub fn save_checkpoint(
-    model: &Transformer,
-    cfg: &ModelConfig,
-    dir: &Path,
-) -> Result<(), Error> {
+pub fn save_checkpoint(model: &Transformer, cfg: &ModelConfig, dir: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     cfg.save_json(&dir.join("config.json"))?;
     save_safetensors(model, &dir.join("model.safetensors"))?;
@@ -190,10 +186,7 @@ pub fn save_checkpoint(
 
 /// Read a checkpoint written by [`save_checkpoint`] (or a Hugging Face directory with a single
 /// `model.safetensors`).
-pub fn load_checkpoint(
-    dir: &Path,
-    device: &Device,
-) -> Result<(Transformer, ModelConfig), Error> {
+pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Transformer, ModelConfig), Error> {
     let cfg = ModelConfig::from_json_file(&dir.join("config.json"))?;
     let model = load_safetensors(&dir.join("model.safetensors"), &cfg, device)?;
     Ok((model, cfg))

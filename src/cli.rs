@@ -573,10 +573,10 @@ pub struct CalibrateArgs {
     /// The tokenizer.
     #[command(flatten)]
     pub tokenizer: TokenizerArg,
-    /// Where to write the fitted thresholds (read by `serve`) [default: <MODEL>/thresholds.json]
+    /// Where to write the fitted thresholds (read by `serve`) [default: MODEL/thresholds.json]
     #[arg(long, value_name = "FILE", value_parser = path)]
     pub thresholds: Option<PathBuf>,
-    /// Where to write the comparison as JSON [default: <MODEL>/partition_comparison.json]
+    /// Where to write the comparison as JSON [default: MODEL/partition_comparison.json]
     #[arg(long, value_name = "FILE", value_parser = path)]
     pub output: Option<PathBuf>,
     /// Fit on at most N validation examples [default: all]
@@ -639,7 +639,7 @@ pub struct ServeArgs {
     /// The tokenizer.
     #[command(flatten)]
     pub tokenizer: TokenizerArg,
-    /// Partition thresholds (JSON) [default: <MODEL>/thresholds.json when present, else 0.5 each]
+    /// Partition thresholds (JSON) [default: MODEL/thresholds.json when present, else 0.5 each]
     #[arg(long, value_name = "FILE", value_parser = path)]
     pub thresholds: Option<PathBuf>,
     /// Items to score (JSONL with `query` and `product`; `-` = standard input)

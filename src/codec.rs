@@ -152,22 +152,14 @@ impl Codec {
     }
 
     /// Right-pad `(prompt, response)` pairs into a [`Batch`].
-    pub fn collate(
-        &self,
-        pairs: &[(&[u32], &[u32])],
-        device: &Device,
-    ) -> Result<Batch, Error> {
+    pub fn collate(&self, pairs: &[(&[u32], &[u32])], device: &Device) -> Result<Batch, Error> {
         collate(pairs, self.tokenizer.pad_id(), device)
     }
 }
 
 /// Right-pad `(prompt, response)` pairs; the mask marks response tokens. Right padding needs no
 /// attention mask with a causal model, and the mask keeps padding out of every loss.
-pub fn collate(
-    pairs: &[(&[u32], &[u32])],
-    pad_id: u32,
-    device: &Device,
-) -> Result<Batch, Error> {
+pub fn collate(pairs: &[(&[u32], &[u32])], pad_id: u32, device: &Device) -> Result<Batch, Error> {
     if pairs.is_empty() {
         return Err(Error::Input("cannot collate an empty batch".into()));
     }

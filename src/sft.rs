@@ -140,7 +140,9 @@ pub fn train(
 ) -> Result<(Transformer, SftReport), Error> {
     cfg.validate()?;
     if data.is_empty() {
-        return Err(Error::Input("SFT needs at least one training example".into()));
+        return Err(Error::Input(
+            "SFT needs at least one training example".into(),
+        ));
     }
     let per_epoch = data.len().div_ceil(cfg.batch_size);
     let total = (per_epoch * cfg.epochs).min(cfg.max_steps.unwrap_or(usize::MAX));

@@ -5,7 +5,10 @@
 //! The crate knows nothing about a concrete model: sampling and scoring are caller
 //! closures (or [`ResponseSampler`] impls) and the loss works on log-probability tensors.
 //!
-//! The pieces, in order:
+//! [`DpoTrainer`] runs the stage for any [`Policy`] (the trait of `taosr1-grpo`): offline
+//! pass@N with your sampling and reward functions ([`DpoTrainer::sample_pairs`]), then DPO
+//! against the frozen reference ([`DpoTrainer::fit`]), owning the optimizer and per-step
+//! [`DpoMetrics`]. The pieces it is made of, in order:
 //!
 //! 1. [`pass_at_n`] samples `N` responses per prompt and scores them (`reward`, `correct`);
 //!    [`pass_at_k`] / [`mean_pass_at_k`] report the unbiased pass@k estimate;

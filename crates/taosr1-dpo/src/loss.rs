@@ -1,7 +1,7 @@
 //! The DPO / IPO objective on sequence log-probabilities.
 
-use burn::tensor::activation::log_sigmoid;
 use burn::config::Config;
+use burn::tensor::activation::log_sigmoid;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -56,7 +56,6 @@ impl Default for DpoConfig {
 }
 
 impl DpoConfig {
-
     /// Checks every field.
     ///
     /// # Errors
@@ -150,10 +149,7 @@ pub struct DpoLoss {
 /// let seq: Vec<f32> = sequence_logprob(lp, mask).unwrap().into_data().try_to_vec_as().unwrap();
 /// assert_eq!(seq, vec![-3.0, -0.5]);
 /// ```
-pub fn sequence_logprob(
-    token_logp: Tensor<2>,
-    mask: Tensor<2>,
-) -> Result<Tensor<1>, DpoError> {
+pub fn sequence_logprob(token_logp: Tensor<2>, mask: Tensor<2>) -> Result<Tensor<1>, DpoError> {
     if token_logp.dims() != mask.dims() {
         return Err(DpoError::ShapeMismatch {
             name: "mask",

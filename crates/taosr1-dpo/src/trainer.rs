@@ -312,12 +312,7 @@ impl<M: Policy + Module> DpoTrainer<M> {
         E: Into<BoxError>,
     {
         // pass_at_n and build_pairs work on text; a response is keyed by its token ids.
-        let key = |ids: &[u32]| {
-            ids.iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let key = |ids: &[u32]| ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
         // pass_at_n scores the samples of a group right after drawing them, in order: the
         // scorer finds the completion behind each key in the latest group.
         let latest: RefCell<Vec<Completion>> = RefCell::new(Vec::new());

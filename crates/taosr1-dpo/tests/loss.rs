@@ -22,10 +22,7 @@ fn t_on(ad: bool, v: &[f64]) -> Tensor<1> {
     // Explicit dtype: burn keys the default float dtype by device, and NdArray<f32> and
     // NdArray<f64> share the CPU device within one test process.
     let dev = device(ad);
-    Tensor::from_data(
-        TensorData::new(v.to_vec(), [v.len()]),
-        (&dev, DType::F64),
-    )
+    Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), (&dev, DType::F64))
 }
 
 // Two pairs, beta = 0.5:
@@ -37,10 +34,7 @@ const RC: [f64; 2] = [-2.0, -3.0];
 const RR: [f64; 2] = [-2.0, -2.5];
 const BETA: f32 = 0.5;
 
-fn run(
-    pc: Tensor<1>,
-    cfg: DpoConfig,
-) -> Result<taosr1_dpo::DpoLoss, DpoError> {
+fn run(pc: Tensor<1>, cfg: DpoConfig) -> Result<taosr1_dpo::DpoLoss, DpoError> {
     dpo_loss(pc, t(&PR), t(&RC), t(&RR), &cfg)
 }
 
@@ -148,8 +142,18 @@ fn gradient_matches_analytic_and_finite_differences() {
         let pr = t_on(true, &PR).require_grad();
         let out = dpo_loss(pc.clone(), pr.clone(), t(&RC), t(&RR), &cfg).unwrap();
         let grads = out.loss.backward();
-        let gc: Vec<f64> = pc.grad(&grads).unwrap().into_data().try_to_vec_as().unwrap();
-        let gr: Vec<f64> = pr.grad(&grads).unwrap().into_data().try_to_vec_as().unwrap();
+        let gc: Vec<f64> = pc
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec_as()
+            .unwrap();
+        let gr: Vec<f64> = pr
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec_as()
+            .unwrap();
         let an = analytic(kind, ls);
         let eps = 1e-6;
         for i in 0..2 {
@@ -160,9 +164,7 @@ fn gradient_matches_analytic_and_finite_differences() {
             let mut minus = PC;
             plus[i] += eps;
             minus[i] -= eps;
-            let f = |v: [f64; 2]| -> f64 {
-                run(t(&v), cfg).unwrap().loss.into_scalar::<f64>()
-            };
+            let f = |v: [f64; 2]| -> f64 { run(t(&v), cfg).unwrap().loss.into_scalar::<f64>() };
             let fd = (f(plus) - f(minus)) / (2.0 * eps);
             assert_abs_diff_eq!(gc[i], fd, epsilon = 1e-7);
         }
@@ -194,10 +196,7 @@ fn gradient_at_zero_margin_is_half_beta() {
 fn sequence_logprob_sums_response_tokens_and_blocks_nan() {
     let dev = device(true);
     let t2 = |v: Vec<f32>| -> Tensor<2> {
-        Tensor::from_data(
-            TensorData::new(v, [2, 3]),
-            (&dev, DType::F32),
-        )
+        Tensor::from_data(TensorData::new(v, [2, 3]), (&dev, DType::F32))
     };
     let lp = t2(vec![f32::NAN, -1.0, -2.0, -0.5, -0.25, f32::NEG_INFINITY]).require_grad();
     let mask = t2(vec![0.0, 1.0, 1.0, 1.0, 1.0, 0.0]);

@@ -69,7 +69,9 @@ fn bandit(device: &Device) -> Bandit {
         init[q * ANSWERS + q % ANSWERS] = 0.5;
     }
     Bandit {
-        table: Param::from_tensor(Tensor::<1>::from_floats(init.as_slice(), device).reshape([PROMPTS, ANSWERS])),
+        table: Param::from_tensor(
+            Tensor::<1>::from_floats(init.as_slice(), device).reshape([PROMPTS, ANSWERS]),
+        ),
     }
 }
 
@@ -119,7 +121,11 @@ fn dpo_trainer_raises_the_reward_of_a_bandit_policy() {
         )
         .unwrap();
     assert_eq!(offline.stats.prompts, prompts.len());
-    assert!(offline.pairs.len() >= prompts.len() / 2, "{:?}", offline.stats);
+    assert!(
+        offline.pairs.len() >= prompts.len() / 2,
+        "{:?}",
+        offline.stats
+    );
     assert!(offline.pass_at_1 > 0.2 && offline.pass_at_1 < 0.6);
     assert!(offline.pass_at_n > offline.pass_at_1);
     for p in &offline.pairs {
@@ -129,7 +135,10 @@ fn dpo_trainer_raises_the_reward_of_a_bandit_policy() {
     }
     let metrics = trainer.fit(&offline.pairs, 8, 4, |_| {}).unwrap();
     let end = trainer.policy().expected_reward();
-    eprintln!("expected reward {start} -> {end}; {} pairs", offline.pairs.len());
+    eprintln!(
+        "expected reward {start} -> {end}; {} pairs",
+        offline.pairs.len()
+    );
     assert!(end > start + 0.25, "reward should rise: {start} -> {end}");
     // the reference stayed where it was
     assert!((trainer.reference().expected_reward() - start).abs() < 1e-6);
@@ -155,7 +164,10 @@ fn bad_inputs_are_typed_errors() {
     ));
     assert!(matches!(
         trainer.fit(&[], 0, 1, |_| {}),
-        Err(DpoError::InvalidConfig { field: "batch_size", .. })
+        Err(DpoError::InvalidConfig {
+            field: "batch_size",
+            ..
+        })
     ));
     let err = trainer
         .sample_pairs(
@@ -173,7 +185,16 @@ fn bad_inputs_are_typed_errors() {
             &PairPolicy::new(),
         )
         .unwrap_err();
-    assert!(matches!(err, DpoError::Sampler { prompt_index: 1, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            DpoError::Sampler {
+                prompt_index: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
     for cfg in [
         DpoTrainerConfig::new().with_optimizer(OptimizerConfig::new().with_learning_rate(0.0)),
         DpoTrainerConfig::new().with_loss(DpoConfig::new().with_beta(-1.0)),

@@ -5,7 +5,11 @@
 //! [burn](https://burn.dev). The crate knows nothing about a concrete model: it works on
 //! log-probability tensors and on any model implementing [`Policy`].
 //!
-//! The pieces, in the order a training loop uses them:
+//! [`GrpoTrainer`] runs the whole loop for any [`Policy`] with your rollout and reward
+//! functions, owning the frozen reference, the optimizer ([`OptimizerConfig`]: AdamW,
+//! gradient clipping, warm-up + cosine; shared with `taosr1-dpo` and the SFT of the root
+//! crate) and per-step [`GrpoMetrics`]. The pieces it is made of, in the order a training loop
+//! uses them:
 //!
 //! 1. [`DynamicSampler::fill`] pulls prompts, asks your rollout function for `G` scored
 //!    responses per prompt and keeps only groups that are neither all-correct nor all-wrong,
@@ -13,8 +17,8 @@
 //! 2. [`group_advantages`] / [`SampledBatch::advantages`] turn each group's rewards into
 //!    group-relative advantages `(r - mean) / (std + eps)`;
 //! 3. [`TokenBatch::from_sequences`] packs prompt + response token ids with a response mask;
-//! 4. [`grpo_step`] (or [`grpo_loss`] for custom loops) computes the clipped surrogate with a
-//!    k3 KL penalty to the reference policy, backpropagates and steps a burn optimizer.
+//! 4. [`grpo_loss`] computes the clipped surrogate with a k3 KL penalty to the reference
+//!    policy; [`PolicyState::update`] (or [`grpo_step`]) backpropagates and steps AdamW.
 //!
 //! ```
 //! use taosr1_grpo::{group_advantages_batched, DynamicSampler, DynamicSamplingConfig, Rollout};
@@ -51,9 +55,9 @@ pub use error::{BoxError, GrpoError};
 pub use loss::{grpo_loss, GrpoConfig, GrpoLoss, GrpoStats, Normalization};
 pub use optim::OptimizerConfig;
 pub use policy::{grpo_step, token_logprobs_from_logits, Policy, TokenBatch};
-pub use state::PolicyState;
-pub use trainer::{Completion, GrpoMetrics, GrpoTrainer, GrpoTrainerConfig, Reward};
 pub use sampling::{
     DynamicSampler, DynamicSamplingConfig, DynamicSamplingStats, Rollout, SampledBatch,
     SampledGroup, SolvedCriterion,
 };
+pub use state::PolicyState;
+pub use trainer::{Completion, GrpoMetrics, GrpoTrainer, GrpoTrainerConfig, Reward};

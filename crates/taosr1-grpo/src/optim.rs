@@ -83,7 +83,11 @@ impl OptimizerConfig {
             })
         };
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad("learning_rate", self.learning_rate, "must be finite and > 0");
+            return bad(
+                "learning_rate",
+                self.learning_rate,
+                "must be finite and > 0",
+            );
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad(

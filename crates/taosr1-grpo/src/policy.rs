@@ -256,7 +256,7 @@ pub fn token_logprobs_from_logits(
 /// Returns the updated policy and the loss diagnostics. The optimizer step is skipped
 /// (nothing is updated) whenever an error is returned.
 ///
-/// **Ownership on error**: the policy is moved in, as [`Optimizer::step`] requires, and is
+/// **Ownership on error**: the policy is moved in, as `ModuleOptimizer::step` requires, and is
 /// dropped when the step fails. Burn modules are cheap to clone (parameters are
 /// reference-counted), so pass `policy.clone()` if you want to keep going after an error.
 ///

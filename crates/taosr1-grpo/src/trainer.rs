@@ -421,16 +421,18 @@ impl<M: Policy + Module> GrpoTrainer<M> {
     {
         let step = self.state.steps_done();
         let current = self.state.policy().valid();
-        let batch = self.sampler.fill(prompts, |p: &P, n| -> Result<_, BoxError> {
-            let completions = rollout(&current, p, n).map_err(Into::into)?;
-            completions
-                .into_iter()
-                .map(|c| {
-                    let r = reward(p, &c).map_err(Into::into)?;
-                    Ok(Rollout::new(c, r.value, r.correct))
-                })
-                .collect()
-        })?;
+        let batch = self
+            .sampler
+            .fill(prompts, |p: &P, n| -> Result<_, BoxError> {
+                let completions = rollout(&current, p, n).map_err(Into::into)?;
+                completions
+                    .into_iter()
+                    .map(|c| {
+                        let r = reward(p, &c).map_err(Into::into)?;
+                        Ok(Rollout::new(c, r.value, r.correct))
+                    })
+                    .collect()
+            })?;
         drop(current);
         let learning_rate = self.state.learning_rate();
         self.state.advance();

@@ -23,10 +23,7 @@ fn t2_on(ad: bool, v: [[f64; 3]; 2]) -> Tensor<2> {
     // Explicit dtype: burn keys its default float dtype by device, and NdArray<f32> and
     // NdArray<f64> share the CPU device within one test process.
     let dev = device(ad);
-    Tensor::from_data(
-        TensorData::new(flat, [2, 3]),
-        (&dev, DType::F64),
-    )
+    Tensor::from_data(TensorData::new(flat, [2, 3]), (&dev, DType::F64))
 }
 
 fn t1(v: &[f64]) -> Tensor<1> {
@@ -35,10 +32,7 @@ fn t1(v: &[f64]) -> Tensor<1> {
 
 fn t1_on(ad: bool, v: &[f64]) -> Tensor<1> {
     let dev = device(ad);
-    Tensor::from_data(
-        TensorData::new(v.to_vec(), [v.len()]),
-        (&dev, DType::F64),
-    )
+    Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), (&dev, DType::F64))
 }
 
 // The 2x3 example. Row 0 uses every token (A = 1), row 1 masks column 0 (A = -0.5), where
@@ -65,10 +59,7 @@ const BETA: f32 = 0.1;
 // Sequence: row 0 mean 3.0988825 / 3 = 1.03296083, row 1 mean -0.9240546 / 2 = -0.4620273,
 //           loss = -(1.03296083 - 0.4620273) / 2 = -0.28546677
 // mean k3 = 0.300095 / 5 = 0.060019; clip fraction = 2 / 5; mean ratio = 5.2943769 / 5 = 1.05887538
-fn run(
-    logp: Tensor<2>,
-    norm: Normalization,
-) -> Result<taosr1_grpo::GrpoLoss, GrpoError> {
+fn run(logp: Tensor<2>, norm: Normalization) -> Result<taosr1_grpo::GrpoLoss, GrpoError> {
     let cfg = GrpoConfig::default()
         .with_kl_beta(BETA)
         .with_normalization(norm);
@@ -99,7 +90,10 @@ fn hand_computed_sequence_normalisation() {
 fn asymmetric_clip() {
     // With eps_high = 0.7 token (0,1) (r = 1.6487) is no longer clipped:
     // objective sum = 2.1748279 - 1.2 + 1.6487213 = 2.6235492, loss = -0.52470984.
-    let cfg = GrpoConfig::default().with_kl_beta(BETA).with_clip_eps_low(0.2).with_clip_eps_high(0.7);
+    let cfg = GrpoConfig::default()
+        .with_kl_beta(BETA)
+        .with_clip_eps_low(0.2)
+        .with_clip_eps_high(0.7);
     let out = grpo_loss(t2(LOGP), t2(OLD), t2(REF), t1(&ADV), t2(MASK), &cfg).unwrap();
     assert_abs_diff_eq!(out.stats.loss, -0.524_709_8, epsilon = 1e-5);
     assert_abs_diff_eq!(out.stats.clip_fraction, 0.2, epsilon = 1e-6);
@@ -136,7 +130,12 @@ fn gradient_matches_analytic_and_finite_differences() {
         let logp = t2_on(true, LOGP).require_grad();
         let out = run(logp.clone(), norm).unwrap();
         let grads = out.loss.backward();
-        let g: Vec<f64> = logp.grad(&grads).unwrap().into_data().try_to_vec_as().unwrap();
+        let g: Vec<f64> = logp
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec_as()
+            .unwrap();
 
         let h = 1e-6;
         for b in 0..2 {

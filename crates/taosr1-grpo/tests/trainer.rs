@@ -87,13 +87,12 @@ fn grpo_trainer_raises_the_reward_of_a_bandit_policy() {
     let start = policy.expected_reward();
     assert!((start - 0.25).abs() < 1e-6);
     let steps = 30;
-    let config = GrpoTrainerConfig::new(
-        DynamicSamplingConfig::new(4, 3).with_max_prompts(Some(30)),
-    )
-    .with_loss(GrpoConfig::new().with_kl_beta(0.01))
-    .with_optimizer(OptimizerConfig::new().with_learning_rate(0.1))
-    .with_total_steps(steps)
-    .with_updates_per_batch(2);
+    let config =
+        GrpoTrainerConfig::new(DynamicSamplingConfig::new(4, 3).with_max_prompts(Some(30)))
+            .with_loss(GrpoConfig::new().with_kl_beta(0.01))
+            .with_optimizer(OptimizerConfig::new().with_learning_rate(0.1))
+            .with_total_steps(steps)
+            .with_updates_per_batch(2);
     let mut trainer = GrpoTrainer::new(policy, config).unwrap();
     let mut rng = StdRng::seed_from_u64(3);
     let mut prompts = (0..PROMPTS).cycle();
@@ -123,7 +122,10 @@ fn grpo_trainer_raises_the_reward_of_a_bandit_policy() {
         metrics.push(m);
     }
     let end = trainer.policy().expected_reward();
-    eprintln!("expected reward {start} -> {end}, totals {:?}", trainer.sampling_totals());
+    eprintln!(
+        "expected reward {start} -> {end}, totals {:?}",
+        trainer.sampling_totals()
+    );
     assert!(
         end > 0.6,
         "expected reward should rise from {start} to > 0.6, got {end}"
@@ -165,7 +167,13 @@ fn user_errors_name_the_prompt_and_keep_the_policy() {
         )
         .unwrap_err();
     assert!(
-        matches!(err, GrpoError::Rollout { prompt_index: 1, .. }),
+        matches!(
+            err,
+            GrpoError::Rollout {
+                prompt_index: 1,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!((trainer.policy().expected_reward() - 0.25).abs() < 1e-6);
@@ -173,11 +181,16 @@ fn user_errors_name_the_prompt_and_keep_the_policy() {
     let err = trainer
         .step(
             [0usize],
-            |_: &Bandit, _: &usize, n| Ok::<_, BoxError>(vec![Completion::new(vec![0], vec![6]); n]),
+            |_: &Bandit, _: &usize, n| {
+                Ok::<_, BoxError>(vec![Completion::new(vec![0], vec![6]); n])
+            },
             |_: &usize, _: &Completion| Ok::<_, BoxError>(Reward::new(f32::NAN, true)),
         )
         .unwrap_err();
-    assert!(matches!(err, GrpoError::NonFiniteRolloutReward { .. }), "{err}");
+    assert!(
+        matches!(err, GrpoError::NonFiniteRolloutReward { .. }),
+        "{err}"
+    );
     // a completion with an empty response cannot be trained on
     let mut flip = false;
     let err = trainer

@@ -136,11 +136,7 @@ fn rms(cfg: &ModelConfig, device: &Device) -> RmsNorm {
 
 /// Cos/sin tables `[batch, 1, t, head_dim]` for the given positions, Hugging Face layout
 /// (frequencies repeated over the two halves of the head).
-fn rope_tables(
-    positions: Tensor<2, Int>,
-    head_dim: usize,
-    theta: f32,
-) -> (Tensor<4>, Tensor<4>) {
+fn rope_tables(positions: Tensor<2, Int>, head_dim: usize, theta: f32) -> (Tensor<4>, Tensor<4>) {
     let [b, t] = positions.dims();
     let half = head_dim / 2;
     let device = positions.device();

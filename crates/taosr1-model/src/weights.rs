@@ -21,7 +21,7 @@ use std::path::Path;
 
 use burn::module::Param;
 use burn::nn::Linear;
-use burn::tensor::{Device, Tensor, TensorData, bf16, f16};
+use burn::tensor::{bf16, f16, Device, Tensor, TensorData};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::{ModelConfig, ModelError, Transformer};

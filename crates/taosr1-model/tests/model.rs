@@ -323,7 +323,12 @@ fn gradient_of_token_logprob_matches_finite_differences() {
     let loss = objective(&m);
     let grads = loss.backward();
     let w = &m.layers[0].self_attn.q_proj.weight;
-    let g = w.grad(&grads).unwrap().into_data().try_to_vec_as::<f32>().unwrap();
+    let g = w
+        .grad(&grads)
+        .unwrap()
+        .into_data()
+        .try_to_vec_as::<f32>()
+        .unwrap();
     let base = w.val().inner().into_data().try_to_vec_as::<f32>().unwrap();
     let shape = w.val().dims();
     for idx in [0usize, 5, 17, 40] {

@@ -1,6 +1,6 @@
-use std::collections::BTreeMap;
 use burn::tensor::{Int, Tensor};
 use safetensors::tensor::{Dtype, TensorView};
+use std::collections::BTreeMap;
 use taosr1_model::*;
 
 fn dev() -> burn::tensor::Device {
@@ -93,7 +93,13 @@ fn qwen2_names_and_shapes_map_onto_the_model() {
         assert_eq!(&kb, &values["model.layers.0.self_attn.k_proj.bias"]);
         let down = m.layers[0].mlp.down_proj.weight.val();
         assert_eq!(down.dims(), [12, 8]);
-        let norm = m.norm.gamma.val().into_data().try_to_vec_as::<f32>().unwrap();
+        let norm = m
+            .norm
+            .gamma
+            .val()
+            .into_data()
+            .try_to_vec_as::<f32>()
+            .unwrap();
         assert_eq!(&norm, &values["model.norm.weight"]);
         assert_eq!(m.lm_head.is_some(), !tie);
         // and back out again: byte-identical tensors
@@ -148,7 +154,11 @@ fn save_and_load_round_trip_gives_identical_logits() {
     assert_eq!(cfg, cfg2);
     let m2 = load_safetensors(&path, &cfg2, &dev()).unwrap();
     let x = Tensor::<2, Int>::from_ints([[1, 2, 3, 4]], &dev());
-    let a = m.forward(x.clone()).into_data().try_to_vec_as::<f32>().unwrap();
+    let a = m
+        .forward(x.clone())
+        .into_data()
+        .try_to_vec_as::<f32>()
+        .unwrap();
     let b = m2.forward(x).into_data().try_to_vec_as::<f32>().unwrap();
     assert_eq!(a, b);
     std::fs::remove_dir_all(&dir).ok();
