@@ -44,11 +44,12 @@ fn run(args: &CalibrateArgs) -> Result<(), Error> {
         cmp.thresholds.as_slice()
     );
     let path = args.thresholds_path();
-    cmp.thresholds.save(&path)?;
+    let thresholds = cmp.thresholds.to_json()?;
+    taosr1_model::write_atomic(&path, thresholds.as_bytes()).map_err(|e| Error::io(&path, e))?;
     println!("saved {}", path.display());
     let report = args.output_path();
     let json = serde_json::to_string_pretty(&cmp).map_err(|e| Error::Input(e.to_string()))?;
-    std::fs::write(&report, json).map_err(|e| Error::io(&report, e))?;
+    taosr1_model::write_atomic(&report, json.as_bytes()).map_err(|e| Error::io(&report, e))?;
     println!("saved {}", report.display());
     println!(
         "\n{} test examples, thinking generated first:",

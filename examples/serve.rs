@@ -46,11 +46,14 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
     } else {
         taosr1_cot::load_items(input)?
     };
-    let mut out: Box<dyn Write> = if output == stdio {
-        Box::new(BufWriter::new(std::io::stdout()))
+    // A file output is written only once every item has been scored, atomically (temporary
+    // file + fsync + rename): an error half-way never truncates an existing output.
+    let to_file = output != stdio;
+    let mut buffered = Vec::new();
+    let mut out: Box<dyn Write + '_> = if to_file {
+        Box::new(&mut buffered)
     } else {
-        let f = std::fs::File::create(output).map_err(|e| Error::io(output, e))?;
-        Box::new(BufWriter::new(f))
+        Box::new(BufWriter::new(std::io::stdout()))
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let start = std::time::Instant::now();
@@ -65,6 +68,10 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
         }
     }
     out.flush().map_err(|e| Error::io(output, e))?;
+    drop(out);
+    if to_file {
+        taosr1_model::write_atomic(output, &buffered).map_err(|e| Error::io(output, e))?;
+    }
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "{} items in {:.2}s on {}: {:.1} items/s, {:.0} generated tokens/s (batch {}, thresholds {})",

@@ -3,7 +3,7 @@
 use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 use taosr1_cot::{Example, GradeScale, Template};
-use taosr1_model::{load_safetensors, save_safetensors, ModelConfig, TaoTokenizer, Transformer};
+use taosr1_model::{load_safetensors, ModelConfig, TaoTokenizer, Transformer};
 
 use crate::codec::Codec;
 use crate::Error;
@@ -176,12 +176,33 @@ impl Default for DataPaths {
     }
 }
 
-/// Write `config.json` and `model.safetensors` into `dir`.
+/// Write `config.json` and `model.safetensors` into `dir` as a unit
+/// ([`taosr1_model::replace_dir_atomic`]): the new files are written and fsynced in a staging
+/// directory that then takes `dir`'s place, so a crash, a kill or a full disk at any moment
+/// leaves the previous checkpoint loadable, and a reader never sees a new config next to old
+/// or partial weights. A model with a NaN/∞ parameter is refused before anything is written.
+/// Other files in `dir` (fitted thresholds, reports) are carried over to the new directory.
+///
+/// # Errors
+/// [`Error::Model`] with `NonFiniteWeight` naming the parameter, or the I/O error.
 pub fn save_checkpoint(model: &Transformer, cfg: &ModelConfig, dir: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    cfg.save_json(&dir.join("config.json"))?;
-    save_safetensors(model, &dir.join("model.safetensors"))?;
-    Ok(())
+    let weights = taosr1_model::to_safetensors_bytes(model)?;
+    let config = serde_json::to_string_pretty(cfg)
+        .map_err(|e| Error::Input(format!("{}: config: {e}", dir.display())))?;
+    taosr1_model::replace_dir_atomic(dir, |staging| {
+        if dir.is_dir() {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let name = entry.file_name();
+                if entry.path().is_file() && name != "config.json" && name != "model.safetensors" {
+                    std::fs::copy(entry.path(), staging.join(&name))?;
+                }
+            }
+        }
+        std::fs::write(staging.join("config.json"), &config)?;
+        std::fs::write(staging.join("model.safetensors"), &weights)
+    })
+    .map_err(|e| Error::io(dir, e))
 }
 
 /// Read a checkpoint written by [`save_checkpoint`] (or a Hugging Face directory with a single

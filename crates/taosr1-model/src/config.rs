@@ -183,9 +183,12 @@ impl ModelConfig {
         Ok(cfg)
     }
 
-    /// Write this config as JSON.
+    /// Write this config as JSON, atomically ([`crate::write_atomic`]).
     pub fn save_json(&self, path: &std::path::Path) -> Result<(), ModelError> {
-        let text = serde_json::to_string_pretty(self).expect("config serialises");
-        std::fs::write(path, text).map_err(|e| ModelError::io(path, e))
+        let text = serde_json::to_string_pretty(self).map_err(|e| ModelError::Json {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        crate::write_atomic(path, text.as_bytes()).map_err(|e| ModelError::io(path, e))
     }
 }

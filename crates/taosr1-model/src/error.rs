@@ -28,6 +28,18 @@ pub enum ModelError {
     /// The safetensors container is corrupt or unreadable.
     #[error("corrupt safetensors data: {0}")]
     Safetensors(String),
+    /// A parameter is NaN or infinite: the model is not saved.
+    #[error(
+        "parameter `{name}` has a non-finite value {value} at flat index {index}; refusing to save"
+    )]
+    NonFiniteWeight {
+        /// Tensor name (checkpoint naming).
+        name: String,
+        /// Flat index of the first bad value.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
     /// A tensor the config requires is absent from the checkpoint.
     #[error("checkpoint is missing tensor `{0}`")]
     MissingTensor(String),

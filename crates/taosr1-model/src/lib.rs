@@ -22,6 +22,7 @@
 
 mod config;
 mod error;
+mod fsio;
 mod generate;
 mod model;
 mod tokenizer;
@@ -32,6 +33,7 @@ mod weights;
 pub use burn;
 pub use config::ModelConfig;
 pub use error::ModelError;
+pub use fsio::{replace_dir_atomic, write_atomic};
 pub use generate::{generate, sample_token, DecodeSession, Generation, SamplingConfig};
 pub use model::{Attention, DecoderLayer, KvCache, Mlp, StepInput, Transformer};
 pub use tokenizer::{TaoTokenizer, BOS, EOS, PAD, UNK};

@@ -105,11 +105,11 @@ impl TaoTokenizer {
         Self::from_tokenizer(inner)
     }
 
-    /// Save as `tokenizer.json` (pretty-printed, stable).
+    /// Save as `tokenizer.json` (pretty-printed, stable), atomically
+    /// ([`crate::write_atomic`]).
     pub fn save(&self, path: &Path) -> Result<(), ModelError> {
-        self.inner
-            .save(path, true)
-            .map_err(|e| ModelError::Tokenizer(format!("{}: {e}", path.display())))
+        let json = self.to_json()?;
+        crate::write_atomic(path, json.as_bytes()).map_err(|e| ModelError::io(path, e))
     }
 
     /// The JSON form of the tokenizer.

@@ -194,6 +194,10 @@ fn params(model: &Transformer) -> Vec<(String, Tensor<2>, Layout)> {
 }
 
 /// Serialise `model` to safetensors bytes (f32, checkpoint naming and layout).
+///
+/// # Errors
+/// [`ModelError::NonFiniteWeight`] naming the first NaN/∞ parameter: a model that went
+/// non-finite is never written.
 pub fn to_safetensors_bytes(model: &Transformer) -> Result<Vec<u8>, ModelError> {
     let mut buffers: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
     for (name, tensor, layout) in params(model) {
@@ -212,6 +216,13 @@ pub fn to_safetensors_bytes(model: &Transformer) -> Result<Vec<u8>, ModelError> 
             .into_data()
             .try_to_vec_as::<f32>()
             .map_err(|e| ModelError::Safetensors(format!("{name}: {e:?}")))?;
+        if let Some((index, value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(ModelError::NonFiniteWeight {
+                name,
+                index,
+                value: *value,
+            });
+        }
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         buffers.insert(name, (shape, bytes));
     }
@@ -226,10 +237,14 @@ pub fn to_safetensors_bytes(model: &Transformer) -> Result<Vec<u8>, ModelError> 
     safetensors::serialize(views, None).map_err(|e| ModelError::Safetensors(e.to_string()))
 }
 
-/// Save `model` as a `.safetensors` file.
+/// Save `model` as a `.safetensors` file, atomically ([`crate::write_atomic`]): a crash or a
+/// full disk leaves the previous file intact.
+///
+/// # Errors
+/// As [`to_safetensors_bytes`] (nothing is written then), or the I/O error.
 pub fn save_safetensors(model: &Transformer, path: &Path) -> Result<(), ModelError> {
     let bytes = to_safetensors_bytes(model)?;
-    std::fs::write(path, bytes).map_err(|e| ModelError::io(path, e))
+    crate::write_atomic(path, &bytes).map_err(|e| ModelError::io(path, e))
 }
 
 /// Build a model from safetensors bytes. Every required tensor must be present with the shape
