@@ -12,6 +12,11 @@
 //! `attributes`); any other field (a gold `grade`, a `rationale`) is ignored. Thresholds
 //! default to `<model>/thresholds.json` when present (see `examples/calibrate.rs`), else the
 //! median rule (all 0.5). Throughput goes to stderr.
+//!
+//! Every valid line is scored; an invalid one (bad JSON, a missing field, a line the model
+//! cannot score) is reported on stderr as `FILE:LINE: reason` and, in its place in the
+//! output, as `{"line": LINE, "error": "FILE:LINE: reason"}`; a last stderr line counts
+//! scored and rejected lines. A file output is written atomically once everything is done.
 
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
@@ -41,47 +46,100 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
         Some(p) => Partitioner::new(Thresholds::load(p)?),
         None => Partitioner::default_for(codec.template().scale().len())?,
     };
-    let items = if input == stdio {
-        taosr1_cot::read_items(BufReader::new(std::io::stdin()))?
+    // Every line is read on its own: a bad line is reported (stderr and an error record in
+    // its place in the output) and the good ones are still scored, in input order.
+    let source = if input == stdio {
+        "<stdin>".to_string()
     } else {
-        taosr1_cot::load_items(input)?
+        input.display().to_string()
     };
-    // A file output is written only once every item has been scored, atomically (temporary
-    // file + fsync + rename): an error half-way never truncates an existing output.
-    let to_file = output != stdio;
-    let mut buffered = Vec::new();
-    let mut out: Box<dyn Write + '_> = if to_file {
-        Box::new(&mut buffered)
+    let entries = if input == stdio {
+        taosr1_cot::read_items_lenient(BufReader::new(std::io::stdin()))
     } else {
-        Box::new(BufWriter::new(std::io::stdout()))
+        let f = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+        taosr1_cot::read_items_lenient(BufReader::new(f))
     };
+    let mut records: Vec<String> = vec![String::new(); entries.len()];
+    let mut valid = Vec::with_capacity(entries.len());
+    let mut rejected = 0usize;
+    let mut reject = |records: &mut Vec<String>, slot: usize, line: usize, reason: String| {
+        let reason = reason
+            .strip_prefix(&format!("line {line}: "))
+            .map(str::to_string)
+            .unwrap_or(reason);
+        let message = format!("{source}:{line}: {reason}");
+        eprintln!("{message}");
+        records[slot] = serde_json::json!({ "line": line, "error": message }).to_string();
+        rejected += 1;
+    };
+    for (slot, (line, entry)) in entries.into_iter().enumerate() {
+        match entry {
+            Ok(item) => valid.push((slot, line, item)),
+            Err(e) => reject(&mut records, slot, line, e.to_string()),
+        }
+    }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let start = std::time::Instant::now();
     let mut tokens = 0usize;
-    for chunk in items.chunks(cfg.batch_size.max(1)) {
-        let preds = predict(&model, &codec, chunk, &cfg, &mut rng)?;
-        for (item, p) in chunk.iter().zip(&preds) {
-            tokens += p.generated_tokens;
-            let line = serde_json::to_string(&Scored::new(&item.id, p, &partitioner, &codec)?)
-                .map_err(|e| Error::Input(e.to_string()))?;
-            writeln!(out, "{line}").map_err(|e| Error::io(output, e))?;
+    let mut scored = 0usize;
+    for chunk in valid.chunks(cfg.batch_size.max(1)) {
+        let items: Vec<_> = chunk.iter().map(|(_, _, item)| item.clone()).collect();
+        // a batch that fails is retried item by item, so one bad item rejects only itself
+        let preds: Vec<Result<_, Error>> = match predict(&model, &codec, &items, &cfg, &mut rng) {
+            Ok(p) => p.into_iter().map(Ok).collect(),
+            Err(_) => items
+                .iter()
+                .map(|i| {
+                    predict(&model, &codec, std::slice::from_ref(i), &cfg, &mut rng)
+                        .map(|mut p| p.remove(0))
+                })
+                .collect(),
+        };
+        for ((slot, line, item), pred) in chunk.iter().zip(preds) {
+            let record = pred.and_then(|p| {
+                tokens += p.generated_tokens;
+                let s = Scored::new(&item.id, &p, &partitioner, &codec)?;
+                serde_json::to_string(&s).map_err(|e| Error::Input(e.to_string()))
+            });
+            match record {
+                Ok(r) => {
+                    records[*slot] = r;
+                    scored += 1;
+                }
+                Err(e) => reject(&mut records, *slot, *line, e.to_string()),
+            }
         }
     }
-    out.flush().map_err(|e| Error::io(output, e))?;
-    drop(out);
-    if to_file {
-        taosr1_model::write_atomic(output, &buffered).map_err(|e| Error::io(output, e))?;
+    // A file output is written only once every item has been handled, atomically (temporary
+    // file + fsync + rename): an error half-way never truncates an existing output.
+    let mut text = String::with_capacity(records.iter().map(|r| r.len() + 1).sum());
+    for r in &records {
+        text.push_str(r);
+        text.push('\n');
     }
+    if input_is_stdout(output, stdio) {
+        let mut out = BufWriter::new(std::io::stdout());
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|e| Error::io(output, e))?;
+    } else {
+        taosr1_model::write_atomic(output, text.as_bytes()).map_err(|e| Error::io(output, e))?;
+    }
+    eprintln!("{source}: scored {scored}, rejected {rejected}");
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "{} items in {:.2}s on {}: {:.1} items/s, {:.0} generated tokens/s (batch {}, thresholds {})",
-        items.len(),
+        scored,
         secs,
         backend::name(),
-        items.len() as f64 / secs,
+        scored as f64 / secs,
         tokens as f64 / secs,
         cfg.batch_size,
         thresholds_path.map_or("0.5 (default)".into(), |p| p.display().to_string())
     );
     Ok(())
+}
+
+fn input_is_stdout(output: &Path, stdio: &Path) -> bool {
+    output == stdio
 }

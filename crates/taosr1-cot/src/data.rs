@@ -241,6 +241,37 @@ pub fn read_examples_lenient<R: BufRead>(
     (out, errors)
 }
 
+/// Reads unlabelled items from JSONL, one result per non-blank line, in input order: a bad
+/// line does not stop the others. Each entry is `(1-based line number, item or error)`; a read
+/// error (I/O, not UTF-8 at the stream level) ends the list with one last `Err` entry.
+///
+/// ```rust
+/// use taosr1_cot::read_items_lenient;
+///
+/// let ok = r#"{"query":"q","product":{"title":"t","category":"c","brand":"b"}}"#;
+/// let jsonl = format!("{ok}\n{{oops\n\n{ok}\n");
+/// let entries = read_items_lenient(jsonl.as_bytes());
+/// let lines: Vec<usize> = entries.iter().map(|(line, _)| *line).collect();
+/// assert_eq!(lines, vec![1, 2, 4]);
+/// assert!(entries[0].1.is_ok() && entries[1].1.is_err() && entries[2].1.is_ok());
+/// ```
+pub fn read_items_lenient<R: BufRead>(reader: R) -> Vec<(usize, Result<Item, CotError>)> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    let res = for_each_line(reader, |line, bytes| {
+        last = line;
+        out.push((
+            line,
+            serde_json::from_slice(bytes).map_err(|source| CotError::Json { line, source }),
+        ));
+        Ok(())
+    });
+    if let Err(e) = res {
+        out.push((last + 1, Err(e)));
+    }
+    out
+}
+
 /// Reads unlabelled items from JSONL (blank lines skipped). Extra fields such as `grade` are
 /// ignored, so a labelled file can be read as items.
 ///

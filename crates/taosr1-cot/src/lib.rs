@@ -41,8 +41,8 @@ mod tags;
 mod template;
 
 pub use data::{
-    load_examples, load_items, read_examples, read_examples_lenient, read_items, write_examples,
-    write_items, Example, Item, Product,
+    load_examples, load_items, read_examples, read_examples_lenient, read_items,
+    read_items_lenient, write_examples, write_items, Example, Item, Product,
 };
 pub use error::{CotError, ParseError};
 pub use grade::{Grade, GradeScale};

@@ -1,0 +1,103 @@
+//! `examples/serve` as a user runs it: every valid line is scored, every invalid one is
+//! reported as `file:line: reason` in its place, and a failed run never truncates an existing
+//! output file.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+use burn::tensor::Device;
+use taosr1::assets::{load_codec, save_checkpoint};
+use taosr1_model::{ModelConfig, Transformer};
+
+/// The `serve` example binary, which `cargo test` builds next to the test binaries.
+fn serve_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?; // target/<profile>/deps -> target/<profile>
+    let bin = dir.join("examples").join("serve");
+    bin.exists().then_some(bin)
+}
+
+#[test]
+fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
+    let Some(bin) = serve_bin() else {
+        eprintln!("skipped: the serve example is not built (run through `cargo test`)");
+        return;
+    };
+    let root = std::env::temp_dir().join(format!("taosr1-serve-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(&root).unwrap();
+    let codec = load_codec().unwrap();
+    let cfg = ModelConfig::tiny(codec.tokenizer().vocab_size());
+    let model = Transformer::new(&cfg, &Device::default()).unwrap();
+    let model_dir = root.join("model");
+    save_checkpoint(&model, &cfg, &model_dir).unwrap();
+
+    let shipped =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/test.jsonl")).unwrap();
+    let good: Vec<&str> = shipped.lines().take(3).collect();
+    let input = root.join("mixed.jsonl");
+    fs::write(
+        &input,
+        format!(
+            "{}\n{}\n{{oops\n{{\"query\":\"q\"}}\n\n{}\n",
+            good[0], good[1], good[2]
+        ),
+    )
+    .unwrap();
+    let output = root.join("out.jsonl");
+    let run = |input: &PathBuf| {
+        Command::new(&bin)
+            .arg("--model")
+            .arg(&model_dir)
+            .arg("--input")
+            .arg(input)
+            .arg("--output")
+            .arg(&output)
+            .arg("--think-budget")
+            .arg("4")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&input);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let text = fs::read_to_string(&output).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    let ids: Vec<String> = good
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(lines[0]["id"], ids[0].as_str());
+    assert_eq!(lines[1]["id"], ids[1].as_str());
+    assert_eq!(lines[2]["line"], 3);
+    assert_eq!(lines[3]["line"], 4);
+    assert_eq!(lines[4]["id"], ids[2].as_str());
+    let where_ = format!("{}:4: ", input.display());
+    assert!(
+        lines[3]["error"].as_str().unwrap().starts_with(&where_),
+        "{}",
+        lines[3]
+    );
+    assert!(lines[3]["error"].as_str().unwrap().contains("product"));
+    assert!(stderr.contains(&where_), "{stderr}");
+    assert!(stderr.contains("scored 3, rejected 2"), "{stderr}");
+
+    // a run that fails (missing input file) leaves the previous output as it was
+    let before = fs::read(&output).unwrap();
+    let out = run(&root.join("missing.jsonl"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
+    assert_eq!(fs::read(&output).unwrap(), before);
+    fs::remove_dir_all(&root).unwrap();
+}
