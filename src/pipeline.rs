@@ -192,6 +192,24 @@ pub fn compare_partition(
 ) -> Result<PartitionComparison, Error> {
     let mut val = data.load_nonempty(Split::Validation)?;
     val.truncate(validation_limit);
+    // Thresholds fitted on a set that lacks a grade say nothing about that grade: refuse
+    // before anything is predicted or written.
+    let k = codec.template().scale().len();
+    let mut counts = vec![0usize; k];
+    for e in &val {
+        if let Some(c) = counts.get_mut(e.grade.index()) {
+            *c += 1;
+        }
+    }
+    if let Some(missing) = counts.iter().position(|&c| c == 0) {
+        return Err(Error::Input(format!(
+            "{}: the {} validation examples used contain no example of grade {}; thresholds \
+             cannot be fitted (use more validation data, e.g. a larger --val)",
+            data.validation.display(),
+            val.len(),
+            codec.template().scale().labels()[missing]
+        )));
+    }
     let items: Vec<_> = val.iter().map(Example::item).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let preds = predict(model, codec, &items, infer, &mut rng)?;
@@ -207,7 +225,6 @@ pub fn compare_partition(
     let items: Vec<_> = test.iter().map(Example::item).collect();
     let preds = predict(model, codec, &items, infer, &mut rng)?;
     let gold: Vec<_> = test.iter().map(|e| e.grade).collect();
-    let k = codec.template().scale().len();
     let test_default = evaluate(&preds, &gold, &Partitioner::default_for(k)?)?;
     let test_fitted = evaluate(&preds, &gold, &Partitioner::new(fit.thresholds.clone()))?;
     Ok(PartitionComparison {

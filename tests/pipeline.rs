@@ -163,3 +163,20 @@ fn sft_learns_then_dpo_and_grpo_run() {
         assert!(json["slot"].is_string() && json["id"] == item.id.as_str());
     }
 }
+
+/// `calibrate --val 1` used to write thresholds fitted on one example; now a validation set
+/// that lacks a grade is refused, naming the file and the grade, before anything is predicted.
+#[test]
+fn calibration_refuses_a_validation_set_without_every_grade() {
+    let codec = load_codec().unwrap();
+    let model =
+        Transformer::new(&ModelConfig::tiny(codec.tokenizer().vocab_size()), &dev()).unwrap();
+    let data = taosr1::assets::DataPaths::default();
+    let infer = InferConfig::default();
+    let err = taosr1::pipeline::compare_partition(&model, &codec, &data, 1, 4, &infer).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("validation.jsonl") && msg.contains("no example of grade"),
+        "{msg}"
+    );
+}
