@@ -82,6 +82,7 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
     let start = std::time::Instant::now();
     let mut tokens = 0usize;
     let mut scored = 0usize;
+    let mut warned = 0usize;
     for chunk in valid.chunks(cfg.batch_size.max(1)) {
         let items: Vec<_> = chunk.iter().map(|(_, _, item)| item.clone()).collect();
         // a batch that fails is retried item by item, so one bad item rejects only itself
@@ -99,7 +100,17 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
             let record = pred.and_then(|p| {
                 tokens += p.generated_tokens;
                 let s = Scored::new(&item.id, &p, &partitioner, &codec)?;
-                serde_json::to_string(&s).map_err(|e| Error::Input(e.to_string()))
+                let mut v = serde_json::to_value(&s).map_err(|e| Error::Input(e.to_string()))?;
+                let share = codec.unknown_share(item)?;
+                v["unknown_token_share"] = serde_json::json!(share);
+                if share > args.max_unknown_share {
+                    warned += 1;
+                    v["warning"] = serde_json::json!(format!(
+                        "{:.0}% of the prompt's tokens are unknown to the tokenizer; the score is unreliable",
+                        100.0 * share
+                    ));
+                }
+                Ok(v.to_string())
             });
             match record {
                 Ok(r) => {
@@ -125,7 +136,10 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
     } else {
         taosr1_model::write_atomic(output, text.as_bytes()).map_err(|e| Error::io(output, e))?;
     }
-    eprintln!("{source}: scored {scored}, rejected {rejected}");
+    eprintln!(
+        "{source}: scored {scored}, rejected {rejected}, warned {warned} (unknown-token share > {})",
+        args.max_unknown_share
+    );
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "{} items in {:.2}s on {}: {:.1} items/s, {:.0} generated tokens/s (batch {}, thresholds {})",

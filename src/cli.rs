@@ -108,6 +108,15 @@ fn positive_f32(s: &str) -> Result<f32, String> {
     Ok(v)
 }
 
+fn unit_f32(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be in [0, 1], got {s}"))
+    }
+}
+
 fn non_negative_f32(s: &str) -> Result<f32, String> {
     let v = number(s)?;
     if v < 0.0 {
@@ -654,6 +663,10 @@ pub struct ServeArgs {
     /// Most thinking tokens before the answer slot is forced
     #[arg(long, value_name = "N", default_value_t = InferConfig::default().think_budget, value_parser = whole, allow_negative_numbers = true)]
     pub think_budget: usize,
+    /// Items whose prompt has a larger share of tokens unknown to the tokenizer get a warning
+    /// in their output record and are counted in the summary (in [0, 1])
+    #[arg(long, value_name = "SHARE", default_value_t = 0.05, value_parser = unit_f32, allow_negative_numbers = true)]
+    pub max_unknown_share: f32,
 }
 
 impl ServeArgs {

@@ -111,6 +111,26 @@ impl Codec {
         self.answer_close
     }
 
+    /// Share of the prompt's tokens that the tokenizer does not know (mapped to `<unk>`), in
+    /// `[0, 1]`. The word-level tokenizer of the tiny default knows only the synthetic
+    /// vocabulary: real product text scores high here, and a prediction from such a prompt is
+    /// not to be trusted (`serve` flags it).
+    ///
+    /// ```
+    /// let codec = taosr1::assets::load_codec().unwrap();
+    /// let item = taosr1::assets::load_split(taosr1::assets::Split::Test).unwrap()[0].item();
+    /// assert_eq!(codec.unknown_share(&item).unwrap(), 0.0);
+    /// let mut odd = item.clone();
+    /// odd.query = "Gartenschlauch Ärger".into();
+    /// assert!(codec.unknown_share(&odd).unwrap() > 0.0);
+    /// ```
+    pub fn unknown_share(&self, item: &Item) -> Result<f32, Error> {
+        let ids = self.prompt_ids(item)?;
+        let unk = self.tokenizer().unk_id();
+        let n = ids.iter().filter(|&&id| id == unk).count();
+        Ok(n as f32 / ids.len().max(1) as f32)
+    }
+
     /// `<bos>` + the prompt of `item`.
     pub fn prompt_ids(&self, item: &Item) -> Result<Vec<u32>, Error> {
         let mut ids = vec![self.tokenizer.bos_id()];

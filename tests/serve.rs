@@ -40,8 +40,11 @@ fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
     fs::write(
         &input,
         format!(
-            "{}\n{}\n{{oops\n{{\"query\":\"q\"}}\n\n{}\n",
-            good[0], good[1], good[2]
+            "{}\n{}\n{{oops\n{{\"query\":\"q\"}}\n\n{}\n{}\n",
+            good[0],
+            good[1],
+            good[2],
+            good[0].replacen("\"query\":\"", "\"query\":\"Gartenschlauch Größe ", 1)
         ),
     )
     .unwrap();
@@ -68,7 +71,7 @@ fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 5, "{text}");
+    assert_eq!(lines.len(), 6, "{text}");
     let ids: Vec<String> = good
         .iter()
         .map(|l| {
@@ -91,7 +94,15 @@ fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
     );
     assert!(lines[3]["error"].as_str().unwrap().contains("product"));
     assert!(stderr.contains(&where_), "{stderr}");
-    assert!(stderr.contains("scored 3, rejected 2"), "{stderr}");
+    assert!(
+        stderr.contains("scored 4, rejected 2, warned 1"),
+        "{stderr}"
+    );
+    // shipped text is all known; real-world words are not, and the item says so
+    assert_eq!(lines[0]["unknown_token_share"], 0.0);
+    assert!(lines[0].get("warning").is_none());
+    assert!(lines[5]["unknown_token_share"].as_f64().unwrap() > 0.05);
+    assert!(lines[5]["warning"].as_str().unwrap().contains("unknown"));
 
     // a run that fails (missing input file) leaves the previous output as it was
     let before = fs::read(&output).unwrap();
