@@ -64,7 +64,15 @@ fn thinking_of(slot_text: &str) -> String {
     body.trim().to_string()
 }
 
+/// Positions kept free after the prompt for the forced answer slot (closing tags, `<answer>`,
+/// the grade) and one thinking token.
+pub const SLOT_RESERVE: usize = 8;
+
 /// Predict grade distributions for `items`, batch by batch.
+///
+/// The thinking budget is capped so that prompt + thinking + answer slot fits the model's
+/// context; an item whose prompt alone leaves less than [`SLOT_RESERVE`] positions is an
+/// [`Error::Input`] naming it (nothing is truncated silently).
 pub fn predict<R: Rng + ?Sized>(
     model: &Transformer,
     codec: &Codec,
@@ -82,13 +90,33 @@ pub fn predict<R: Rng + ?Sized>(
         codec.answer_close_id(),
         tok.eos_id(),
     ];
-    let sampling = SamplingConfig::sampled(cfg.temperature, cfg.top_p, cfg.think_budget);
     let mut out = Vec::with_capacity(items.len());
+    let context = model.max_positions();
     for chunk in items.chunks(cfg.batch_size) {
         let prompts = chunk
             .iter()
             .map(|i| codec.prompt_ids(i))
             .collect::<Result<Vec<_>, _>>()?;
+        // Length policy: a prompt must leave room for the forced answer slot; the thinking
+        // budget shrinks to what the context has left (never past it).
+        let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        if let Some((item, p)) = chunk
+            .iter()
+            .zip(&prompts)
+            .find(|(_, p)| p.len() + SLOT_RESERVE > context)
+        {
+            return Err(Error::Input(format!(
+                "item {}: the prompt has {} tokens and the answer slot needs {SLOT_RESERVE} more, \
+                 but the model's context is {context} tokens",
+                item.id,
+                p.len()
+            )));
+        }
+        let budget = cfg
+            .think_budget
+            .min(context - longest - SLOT_RESERVE)
+            .max(1);
+        let sampling = SamplingConfig::sampled(cfg.temperature, cfg.top_p, budget);
         let gens = generate(model, &prompts, tok.pad_id(), &stops, &sampling, rng)?;
         let mut slots = Vec::with_capacity(chunk.len());
         let mut seqs = Vec::with_capacity(chunk.len());

@@ -45,7 +45,11 @@ fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
             good[1],
             good[2],
             good[0].replacen("\"query\":\"", "\"query\":\"Gartenschlauch Größe ", 1)
-        ),
+        ) + &good[1].replacen(
+            "\"title\":\"",
+            &format!("\"title\":\"{}", "case ".repeat(200_000)),
+            1,
+        ) + "\n",
     )
     .unwrap();
     let output = root.join("out.jsonl");
@@ -71,7 +75,7 @@ fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(lines.len(), 7, "{text}");
     let ids: Vec<String> = good
         .iter()
         .map(|l| {
@@ -95,8 +99,15 @@ fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
     assert!(lines[3]["error"].as_str().unwrap().contains("product"));
     assert!(stderr.contains(&where_), "{stderr}");
     assert!(
-        stderr.contains("scored 4, rejected 2, warned 1"),
+        stderr.contains("scored 4, rejected 3, warned 1"),
         "{stderr}"
+    );
+    // a 1 MB title: the item is rejected with its reason, the others are still scored
+    assert_eq!(lines[6]["line"], 8);
+    let reason = lines[6]["error"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("item {}", ids[1])) && reason.contains("context"),
+        "{reason}"
     );
     // shipped text is all known; real-world words are not, and the item says so
     assert_eq!(lines[0]["unknown_token_share"], 0.0);

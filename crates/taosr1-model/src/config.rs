@@ -123,7 +123,57 @@ impl ModelConfig {
         self.hidden_size / self.num_attention_heads.max(1)
     }
 
-    /// Check that the shapes are consistent.
+    /// Largest context [`validate`](Self::validate) accepts (2^24 positions).
+    pub const MAX_POSITIONS: usize = 1 << 24;
+    /// Largest parameter count [`validate`](Self::validate) accepts (10^11, 400 GB in f32).
+    pub const MAX_PARAMETERS: u128 = 100_000_000_000;
+
+    /// Number of parameters this config describes (saturating, computed without
+    /// allocating).
+    ///
+    /// ```
+    /// use burn::module::Module;
+    /// let mut cfg = taosr1_model::ModelConfig::tiny(50);
+    /// let model = taosr1_model::Transformer::new(&cfg, &Default::default()).unwrap();
+    /// assert_eq!(cfg.parameter_count(), model.num_params() as u128);
+    /// cfg.tie_word_embeddings = false;
+    /// cfg.attention_bias = false;
+    /// let model = taosr1_model::Transformer::new(&cfg, &Default::default()).unwrap();
+    /// assert_eq!(cfg.parameter_count(), model.num_params() as u128);
+    /// ```
+    pub fn parameter_count(&self) -> u128 {
+        let (v, h, i) = (
+            self.vocab_size as u128,
+            self.hidden_size as u128,
+            self.intermediate_size as u128,
+        );
+        let hd = self.head_dim() as u128;
+        let (nh, nkv) = (
+            self.num_attention_heads as u128,
+            self.num_key_value_heads as u128,
+        );
+        let bias = if self.attention_bias {
+            nh * hd + 2 * nkv * hd
+        } else {
+            0
+        };
+        let attn = h * nh * hd * 2 + h * nkv * hd * 2 + bias;
+        let layer = 2 * h + attn + 3 * h * i;
+        let head = if self.tie_word_embeddings { 0 } else { v * h };
+        v.saturating_mul(h)
+            .saturating_add(layer.saturating_mul(self.num_hidden_layers as u128))
+            .saturating_add(h)
+            .saturating_add(head)
+    }
+
+    /// Check that the shapes are consistent and the sizes sane (see
+    /// [`MAX_PARAMETERS`](Self::MAX_PARAMETERS)).
+    ///
+    /// ```
+    /// let mut cfg = taosr1_model::ModelConfig::tiny(10);
+    /// cfg.num_hidden_layers = 1_000_000_000_000;
+    /// assert!(cfg.validate().is_err()); // refused, nothing allocated
+    /// ```
     ///
     /// ```
     /// let mut cfg = taosr1_model::ModelConfig::tiny(10);
@@ -168,6 +218,27 @@ impl ModelConfig {
         }
         if !self.initializer_range.is_finite() || self.initializer_range <= 0.0 {
             return bad("initializer_range must be positive and finite".into());
+        }
+        // Sanity limits, checked before anything is allocated: a config with 10^12 layers or
+        // a vocabulary of 10^15 is a typed error, not an allocation failure that aborts.
+        if self.max_position_embeddings == 0 || self.max_position_embeddings > Self::MAX_POSITIONS {
+            return bad(format!(
+                "max_position_embeddings {} must be in 1..={}",
+                self.max_position_embeddings,
+                Self::MAX_POSITIONS
+            ));
+        }
+        let params = self.parameter_count();
+        if params > Self::MAX_PARAMETERS {
+            return bad(format!(
+                "{params} parameters (vocab {}, hidden {}, {} layers, intermediate {}) exceed the \
+                 sanity limit of {}",
+                self.vocab_size,
+                self.hidden_size,
+                self.num_hidden_layers,
+                self.intermediate_size,
+                Self::MAX_PARAMETERS
+            ));
         }
         Ok(())
     }

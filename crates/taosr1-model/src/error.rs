@@ -28,6 +28,16 @@ pub enum ModelError {
     /// The safetensors container is corrupt or unreadable.
     #[error("corrupt safetensors data: {0}")]
     Safetensors(String),
+    /// A sequence would run past the model's context (`max_position_embeddings`).
+    #[error(
+        "{needed} positions needed, but the model's context is {max} (max_position_embeddings)"
+    )]
+    ContextExceeded {
+        /// Positions the call needs.
+        needed: usize,
+        /// The context length.
+        max: usize,
+    },
     /// A parameter is NaN or infinite: the model is not saved.
     #[error(
         "parameter `{name}` has a non-finite value {value} at flat index {index}; refusing to save"

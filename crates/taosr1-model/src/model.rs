@@ -79,6 +79,7 @@ pub struct Transformer {
     vocab_size: usize,
     head_dim: usize,
     rope_theta: f32,
+    max_positions: usize,
 }
 
 /// Keys and values of every layer for the tokens decoded so far.
@@ -279,7 +280,19 @@ impl Transformer {
             vocab_size: cfg.vocab_size,
             head_dim: cfg.head_dim(),
             rope_theta: cfg.rope_theta,
+            max_positions: cfg.max_position_embeddings,
         })
+    }
+
+    /// The context length (`max_position_embeddings`): incremental decoding refuses to go
+    /// past it.
+    ///
+    /// ```
+    /// let m = taosr1_model::Transformer::new(&taosr1_model::ModelConfig::tiny(20), &Default::default()).unwrap();
+    /// assert_eq!(m.max_positions(), 160);
+    /// ```
+    pub fn max_positions(&self) -> usize {
+        self.max_positions
     }
 
     /// Vocabulary size.
@@ -323,6 +336,12 @@ impl Transformer {
                 input.positions.dims(),
                 [b, t]
             )));
+        }
+        if cache.len + t > self.max_positions {
+            return Err(ModelError::ContextExceeded {
+                needed: cache.len + t,
+                max: self.max_positions,
+            });
         }
         if cache.layers.len() != self.layers.len() {
             return Err(ModelError::Input(format!(

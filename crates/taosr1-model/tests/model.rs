@@ -120,6 +120,37 @@ fn step_input_errors_are_typed() {
         s.feed(&[Some(1), Some(2)]),
         Err(ModelError::Input(_))
     ));
+    // the context (160 positions for tiny) is enforced, not silently extrapolated
+    let long = vec![1u32; m.max_positions() + 1];
+    assert!(matches!(
+        DecodeSession::start(&m, &[long], 0),
+        Err(ModelError::ContextExceeded {
+            needed: 161,
+            max: 160
+        })
+    ));
+    let mut s = DecodeSession::start(&m, &[vec![1u32; m.max_positions()]], 0).unwrap();
+    assert!(matches!(
+        s.feed(&[Some(1)]),
+        Err(ModelError::ContextExceeded { .. })
+    ));
+}
+
+#[test]
+fn absurd_configs_are_refused_before_allocation() {
+    for edit in [
+        (|c: &mut ModelConfig| c.num_hidden_layers = 1_000_000_000_000) as fn(&mut ModelConfig),
+        |c| c.vocab_size = 1 << 50,
+        |c| c.max_position_embeddings = 0,
+        |c| c.max_position_embeddings = usize::MAX,
+    ] {
+        let mut cfg = ModelConfig::tiny(40);
+        edit(&mut cfg);
+        assert!(matches!(
+            Transformer::new(&cfg, &dev()),
+            Err(ModelError::Config(_))
+        ));
+    }
 }
 
 /// Independent host implementation of one decoder block stack (f64 loops), used to check the
