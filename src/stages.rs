@@ -263,15 +263,24 @@ pub fn run_dpo<R: Rng + ?Sized>(
         ..DpoReport::default()
     };
     if offline.pairs.is_empty() {
-        return Ok((trainer.into_policy().lm, report));
+        // nothing to train on: say so instead of handing back (and letting a caller save) an
+        // unchanged model as if it had been trained
+        let s = &report.pair_stats;
+        return Err(Error::Input(format!(
+            "DPO built no preference pairs from {} prompts ({} all-correct, {} all-wrong \
+             without a gold response); nothing was trained",
+            s.prompts, s.all_correct_skipped, s.all_wrong_skipped
+        )));
     }
     // the schedule spans the whole run: rebuild the trainer now that the pair count is known
     let total = planned(offline.pairs.len());
     let policy = trainer.into_policy();
     let mut trainer = DpoTrainer::new(policy, config.with_total_steps(total))?;
-    let metrics = trainer.fit(&offline.pairs, run.batch_size, run.epochs, |m| {
-        on_step(m.step, total, m.loss)
-    })?;
+    let metrics = trainer
+        .fit(&offline.pairs, run.batch_size, run.epochs, |m| {
+            on_step(m.step, total, m.loss)
+        })
+        .map_err(|e| Error::Input(format!("DPO ({total} planned steps): {e}")))?;
     report.losses = metrics.iter().map(|m| m.loss).collect();
     report.reward_accuracy = metrics.iter().map(|m| m.reward_accuracy).collect();
     report.metrics = metrics;
@@ -357,20 +366,22 @@ pub fn run_grpo<R: Rng + ?Sized>(
     let mut prompts = train.iter().cycle();
     let mut report = GrpoReport::default();
     let mut score_fn = reward_fn(&reward);
-    for _ in 0..run.steps {
-        let metrics = trainer.step(
-            &mut prompts,
-            |policy: &PolicyModel, e: &&Example, n| -> Result<Vec<Completion>, Error> {
-                let prompt = codec.prompt_ids(&e.item())?;
-                Ok(
-                    sample_responses(&policy.lm, codec, &prompt, n, &run.rollout, rng)?
-                        .into_iter()
-                        .map(|s| completion(&prompt, s))
-                        .collect(),
-                )
-            },
-            &mut score_fn,
-        )?;
+    for step in 0..run.steps {
+        let metrics = trainer
+            .step(
+                &mut prompts,
+                |policy: &PolicyModel, e: &&Example, n| -> Result<Vec<Completion>, Error> {
+                    let prompt = codec.prompt_ids(&e.item())?;
+                    Ok(
+                        sample_responses(&policy.lm, codec, &prompt, n, &run.rollout, rng)?
+                            .into_iter()
+                            .map(|s| completion(&prompt, s))
+                            .collect(),
+                    )
+                },
+                &mut score_fn,
+            )
+            .map_err(|e| Error::Input(format!("GRPO step {step} of {}: {e}", run.steps)))?;
         let log = GrpoStepLog {
             total: run.steps,
             metrics,
@@ -379,5 +390,13 @@ pub fn run_grpo<R: Rng + ?Sized>(
         report.steps.push(log);
     }
     report.sampling = trainer.sampling_totals();
+    if !report.steps.iter().any(|l| l.metrics.updated) {
+        let s = report.sampling;
+        return Err(Error::Input(format!(
+            "GRPO made no update in {} steps: every one of the {} prompts examined was \
+             all-correct ({}) or all-wrong ({}); nothing was trained",
+            run.steps, s.prompts_seen, s.dropped_all_correct, s.dropped_all_wrong
+        )));
+    }
     Ok((trainer.into_policy().lm, report))
 }

@@ -124,4 +124,15 @@ pub enum DpoError {
     /// without parameters).
     #[error(transparent)]
     Grpo(#[from] taosr1_grpo::GrpoError),
+
+    /// A training step failed (e.g. its loss became NaN); the policy keeps the last good
+    /// update.
+    #[error("DPO step {step}: {source}")]
+    Step {
+        /// 0-based step that failed.
+        step: usize,
+        /// What went wrong.
+        #[source]
+        source: Box<DpoError>,
+    },
 }

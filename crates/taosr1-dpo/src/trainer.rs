@@ -467,8 +467,8 @@ impl<M: Policy + Module> DpoTrainer<M> {
     /// config), calling `on_step` after every step.
     ///
     /// # Errors
-    /// [`DpoError::InvalidConfig`] for `batch_size == 0` or `epochs == 0`; what
-    /// [`step`](Self::step) returns.
+    /// [`DpoError::InvalidConfig`] for `batch_size == 0` or `epochs == 0`;
+    /// [`DpoError::Step`] naming the step and wrapping what [`step`](Self::step) returned.
     ///
     /// ```
     /// # use taosr1_dpo::*;
@@ -499,7 +499,11 @@ impl<M: Policy + Module> DpoTrainer<M> {
             order.shuffle(&mut rng);
             for chunk in order.chunks(batch_size) {
                 let batch: Vec<TokenPair> = chunk.iter().map(|&i| pairs[i].clone()).collect();
-                let m = self.step(&batch)?;
+                let step = self.state.steps_done();
+                let m = self.step(&batch).map_err(|e| DpoError::Step {
+                    step,
+                    source: Box::new(e),
+                })?;
                 on_step(&m);
                 all.push(m);
             }

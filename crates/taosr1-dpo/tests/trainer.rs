@@ -195,6 +195,18 @@ fn bad_inputs_are_typed_errors() {
         ),
         "{err}"
     );
+    // a policy that went NaN: fit names the step, and the policy is not updated
+    let nan = Bandit {
+        table: Param::from_tensor(Tensor::full([PROMPTS, ANSWERS], f32::NAN, &device)),
+    };
+    let mut trainer = DpoTrainer::new(nan, DpoTrainerConfig::new()).unwrap();
+    let pair = TokenPair::new(vec![0], vec![PROMPTS as u32], vec![PROMPTS as u32 + 1]);
+    let err = trainer.fit(&[pair], 1, 1, |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, DpoError::Step { step: 0, source } if matches!(**source, DpoError::NonFinite { .. })),
+        "{err}"
+    );
+    assert_eq!(trainer.steps_done(), 0);
     for cfg in [
         DpoTrainerConfig::new().with_optimizer(OptimizerConfig::new().with_learning_rate(0.0)),
         DpoTrainerConfig::new().with_loss(DpoConfig::new().with_beta(-1.0)),
