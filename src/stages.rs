@@ -104,7 +104,17 @@ pub fn sample_responses<R: Rng + ?Sized>(
     }
     let tok = codec.tokenizer();
     let prompts = vec![prompt.to_vec(); n];
-    let sampling = SamplingConfig::sampled(cfg.temperature, cfg.top_p, cfg.max_new_tokens);
+    // the response may not run past the model's context
+    let room = model.max_positions().saturating_sub(prompt.len());
+    if room == 0 {
+        return Err(Error::Input(format!(
+            "the prompt has {} tokens, the model's context is {}: no room for a response",
+            prompt.len(),
+            model.max_positions()
+        )));
+    }
+    let sampling =
+        SamplingConfig::sampled(cfg.temperature, cfg.top_p, cfg.max_new_tokens.min(room));
     let gens = generate(
         model,
         &prompts,

@@ -427,6 +427,34 @@ mod tests {
         )
     }
 
+    /// The probe categories of bad input, line by line: each bad line is its own typed error
+    /// with its line number, and every good line (BOM, CRLF) is still read.
+    #[test]
+    fn lenient_items_survive_the_bad_input_probes() {
+        let good = r#"{"id":"g","query":"q","product":{"title":"t","category":"c","brand":"b"}}"#;
+        let mut bytes = b"\xEF\xBB\xBF".to_vec(); // BOM on line 1
+        bytes.extend_from_slice(good.as_bytes());
+        bytes.extend_from_slice(b"\r\n"); // CRLF
+        bytes.extend_from_slice(b"{\"id\":\"x\",\"query\":\"\xFF\xFE\"}\n"); // not UTF-8
+        bytes.extend_from_slice(b"{\"query\":\"q\"}\n"); // missing product
+        bytes.extend_from_slice(b"[1, 2]\n"); // wrong shape
+        bytes.extend_from_slice(b"{\"query\":\"q\",\"product\":{\"title\":\"t\"}\n"); // truncated
+        bytes.extend_from_slice(good.as_bytes()); // last line without a newline
+        let entries = read_items_lenient(&bytes[..]);
+        let lines: Vec<usize> = entries.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![1, 2, 3, 4, 5, 6]);
+        let ok: Vec<bool> = entries.iter().map(|(_, r)| r.is_ok()).collect();
+        assert_eq!(ok, vec![true, false, false, false, false, true]);
+        for (line, r) in &entries[1..5] {
+            match r {
+                Err(CotError::Json { line: l, .. }) => assert_eq!(l, line),
+                other => panic!("line {line}: {other:?}"),
+            }
+        }
+        assert!(read_items_lenient(&b""[..]).is_empty()); // empty input: nothing, no error
+        assert!(read_items_lenient(&b"\n  \n"[..]).is_empty());
+    }
+
     #[test]
     fn reads_examples_and_skips_blank_lines() {
         let s = GradeScale::default();

@@ -184,7 +184,8 @@ impl Thresholds {
         Self::new(raw.t)
     }
 
-    /// Writes [`Thresholds::to_json`] to `path` (creating or truncating the file).
+    /// Writes [`Thresholds::to_json`] to `path` atomically (temporary file, fsync, rename):
+    /// an interrupted save leaves the previous file intact.
     ///
     /// Errors: [`PartitionError::Io`] naming `path`.
     ///
@@ -200,9 +201,27 @@ impl Thresholds {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PartitionError> {
         let path = path.as_ref();
         let json = self.to_json()?;
-        std::fs::write(path, json).map_err(|source| PartitionError::Io {
-            path: path.to_path_buf(),
-            source,
+        // Atomic: a temporary file next to the target, fsynced, then renamed over it, so a
+        // crash or a full disk never leaves a truncated thresholds file.
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp-{}",
+            path.file_name()
+                .map_or("thresholds".into(), |n| n.to_string_lossy()),
+            std::process::id()
+        ));
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(json.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|source| {
+            let _ = std::fs::remove_file(&tmp);
+            PartitionError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         })
     }
 
