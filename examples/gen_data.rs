@@ -7,8 +7,6 @@
 //! Every flag, its default and what it accepts:
 //! `cargo run --example gen_data -- --help` (see [`taosr1::cli::GenDataArgs`]).
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 use clap::Parser;
@@ -20,9 +18,10 @@ fn write(path: &Path, examples: &[Example], scale: &GradeScale) -> Result<(), St
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    write_examples(BufWriter::new(file), examples, scale)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // serialise in memory, then replace the file atomically (temp + fsync + rename)
+    let mut bytes = Vec::new();
+    write_examples(&mut bytes, examples, scale).map_err(|e| format!("{}: {e}", path.display()))?;
+    taosr1_model::write_atomic(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     println!("wrote {} examples to {}", examples.len(), path.display());
     Ok(())
 }
