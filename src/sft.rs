@@ -144,6 +144,18 @@ pub fn train(
             "SFT needs at least one training example".into(),
         ));
     }
+    // rotary positions past the context are never seen at inference: refuse, do not train on
+    let context = model.max_positions();
+    if let Some((i, e)) = data
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.prompt.len() + e.response.len() > context)
+    {
+        return Err(Error::Input(format!(
+            "training example {i} has {} tokens, more than the model's context of {context}",
+            e.prompt.len() + e.response.len()
+        )));
+    }
     let per_epoch = data.len().div_ceil(cfg.batch_size);
     let total = (per_epoch * cfg.epochs).min(cfg.max_steps.unwrap_or(usize::MAX));
     let mut optim = cfg

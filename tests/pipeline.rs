@@ -180,3 +180,21 @@ fn calibration_refuses_a_validation_set_without_every_grade() {
         "{msg}"
     );
 }
+
+/// Sequences longer than the model's context are refused before training, naming the example.
+#[test]
+fn sft_refuses_examples_longer_than_the_context() {
+    let codec = load_codec().unwrap();
+    let data = codec
+        .encode_all(&load_split(Split::Train).unwrap()[..2])
+        .unwrap();
+    let mut cfg = ModelConfig::tiny(codec.tokenizer().vocab_size());
+    cfg.max_position_embeddings = 8;
+    let model = Transformer::new(&cfg, &dev().autodiff()).unwrap();
+    let err = taosr1::sft::train(model, &codec, &data, &taosr1::sft::SftConfig::new(), |_| {})
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("training example 0") && err.to_string().contains("context of 8"),
+        "{err}"
+    );
+}
