@@ -42,9 +42,22 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
     let codec = load_codec_from(&args.tokenizer.path)?;
     let (model, _) = load_checkpoint(&args.model, &backend::device())?;
     let thresholds_path = args.thresholds_path();
+    let grades = codec.template().scale().len();
     let partitioner = match &thresholds_path {
-        Some(p) => Partitioner::new(Thresholds::load(p)?),
-        None => Partitioner::default_for(codec.template().scale().len())?,
+        Some(p) => {
+            let t = Thresholds::load(p)?;
+            // checked before any input is read or any output written
+            if t.as_slice().len() + 1 != grades {
+                return Err(Error::Input(format!(
+                    "{}: {} thresholds, but the grade scale has {grades} grades (needs {})",
+                    p.display(),
+                    t.as_slice().len(),
+                    grades - 1
+                )));
+            }
+            Partitioner::new(t)
+        }
+        None => Partitioner::default_for(grades)?,
     };
     // Every line is read on its own: a bad line is reported (stderr and an error record in
     // its place in the output) and the good ones are still scored, in input order.

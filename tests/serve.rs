@@ -121,5 +121,33 @@ fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
     assert_eq!(fs::read(&output).unwrap(), before);
+    // thresholds of the wrong length are refused before the output is touched
+    let bad = root.join("bad-thresholds.json");
+    taosr1_partition::Thresholds::new(vec![0.5, 0.5])
+        .unwrap()
+        .save(&bad)
+        .unwrap();
+    let out = Command::new(&bin)
+        .arg("--model")
+        .arg(&model_dir)
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .arg("--thresholds")
+        .arg(&bad)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 thresholds"));
+    assert_eq!(fs::read(&output).unwrap(), before);
+    // an empty input scores nothing and says so
+    let empty = root.join("empty.jsonl");
+    fs::write(&empty, "").unwrap();
+    let out = run(&empty);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scored 0, rejected 0"));
+    assert_eq!(fs::read_to_string(&output).unwrap(), "");
     fs::remove_dir_all(&root).unwrap();
 }
