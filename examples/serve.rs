@@ -47,11 +47,11 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
         Some(p) => {
             let t = Thresholds::load(p)?;
             // checked before any input is read or any output written
-            if t.as_slice().len() + 1 != grades {
+            if t.num_grades() != grades {
                 return Err(Error::Input(format!(
                     "{}: {} thresholds, but the grade scale has {grades} grades (needs {})",
                     p.display(),
-                    t.as_slice().len(),
+                    t.num_grades() - 1,
                     grades - 1
                 )));
             }
@@ -114,7 +114,7 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
                 tokens += p.generated_tokens;
                 let s = Scored::new(&item.id, &p, &partitioner, &codec)?;
                 let mut v = serde_json::to_value(&s).map_err(|e| Error::Input(e.to_string()))?;
-                let share = codec.unknown_share(item)?;
+                let share = p.unknown_share;
                 v["unknown_token_share"] = serde_json::json!(share);
                 if share > args.max_unknown_share {
                     warned += 1;
@@ -141,7 +141,7 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
         text.push_str(r);
         text.push('\n');
     }
-    if input_is_stdout(output, stdio) {
+    if output == stdio {
         let mut out = BufWriter::new(std::io::stdout());
         out.write_all(text.as_bytes())
             .and_then(|_| out.flush())
@@ -165,8 +165,4 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
         thresholds_path.map_or("0.5 (default)".into(), |p| p.display().to_string())
     );
     Ok(())
-}
-
-fn input_is_stdout(output: &Path, stdio: &Path) -> bool {
-    output == stdio
 }

@@ -109,9 +109,9 @@ fn positive_f32(s: &str) -> Result<f32, String> {
 }
 
 fn unit_f32(s: &str) -> Result<f32, String> {
-    let v: f32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    let v = number(s)?;
     if (0.0..=1.0).contains(&v) {
-        Ok(v)
+        Ok(v as f32)
     } else {
         Err(format!("must be in [0, 1], got {s}"))
     }

@@ -1,5 +1,5 @@
 //! From TaoSR1 text to token ids and training batches.
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 use taosr1_cot::{
     Example, Grade, Item, Template, ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN,
 };
@@ -111,24 +111,23 @@ impl Codec {
         self.answer_close
     }
 
-    /// Share of the prompt's tokens that the tokenizer does not know (mapped to `<unk>`), in
+    /// Share of `prompt_ids` that the tokenizer did not know (mapped to `<unk>`), in
     /// `[0, 1]`. The word-level tokenizer of the tiny default knows only the synthetic
     /// vocabulary: real product text scores high here, and a prediction from such a prompt is
-    /// not to be trusted (`serve` flags it).
+    /// not to be trusted (`serve` flags it; [`crate::infer::predict`] reports it per item).
     ///
     /// ```
     /// let codec = taosr1::assets::load_codec().unwrap();
     /// let item = taosr1::assets::load_split(taosr1::assets::Split::Test).unwrap()[0].item();
-    /// assert_eq!(codec.unknown_share(&item).unwrap(), 0.0);
+    /// assert_eq!(codec.unknown_share(&codec.prompt_ids(&item).unwrap()), 0.0);
     /// let mut odd = item.clone();
     /// odd.query = "Gartenschlauch Ärger".into();
-    /// assert!(codec.unknown_share(&odd).unwrap() > 0.0);
+    /// assert!(codec.unknown_share(&codec.prompt_ids(&odd).unwrap()) > 0.0);
     /// ```
-    pub fn unknown_share(&self, item: &Item) -> Result<f32, Error> {
-        let ids = self.prompt_ids(item)?;
+    pub fn unknown_share(&self, prompt_ids: &[u32]) -> f32 {
         let unk = self.tokenizer().unk_id();
-        let n = ids.iter().filter(|&&id| id == unk).count();
-        Ok(n as f32 / ids.len().max(1) as f32)
+        let n = prompt_ids.iter().filter(|&&id| id == unk).count();
+        n as f32 / prompt_ids.len().max(1) as f32
     }
 
     /// `<bos>` + the prompt of `item`.
@@ -180,32 +179,9 @@ impl Codec {
 /// Right-pad `(prompt, response)` pairs; the mask marks response tokens. Right padding needs no
 /// attention mask with a causal model, and the mask keeps padding out of every loss.
 pub fn collate(pairs: &[(&[u32], &[u32])], pad_id: u32, device: &Device) -> Result<Batch, Error> {
-    if pairs.is_empty() {
-        return Err(Error::Input("cannot collate an empty batch".into()));
-    }
-    if let Some(i) = pairs.iter().position(|(p, r)| p.is_empty() || r.is_empty()) {
-        return Err(Error::Input(format!(
-            "pair {i} has an empty prompt or response"
-        )));
-    }
-    let len = pairs
-        .iter()
-        .map(|(p, r)| p.len() + r.len())
-        .max()
-        .unwrap_or(0);
-    let mut ids = Vec::with_capacity(pairs.len() * len);
-    let mut mask = Vec::with_capacity(pairs.len() * len);
-    for (p, r) in pairs {
-        let pad = len - p.len() - r.len();
-        ids.extend(p.iter().chain(r.iter()).map(|t| *t as i64));
-        ids.extend(std::iter::repeat_n(pad_id as i64, pad));
-        mask.extend(std::iter::repeat_n(0.0f32, p.len()));
-        mask.extend(std::iter::repeat_n(1.0f32, r.len()));
-        mask.extend(std::iter::repeat_n(0.0f32, pad));
-    }
-    let b = pairs.len();
+    let batch = taosr1_grpo::TokenBatch::from_pairs(pairs, pad_id, device)?;
     Ok(Batch {
-        input_ids: Tensor::from_data(TensorData::new(ids, [b, len]), device),
-        response_mask: Tensor::from_data(TensorData::new(mask, [b, len]), device),
+        input_ids: batch.input_ids,
+        response_mask: batch.mask,
     })
 }

@@ -56,6 +56,8 @@ pub struct Prediction {
     pub distribution: GradeDistribution,
     /// Tokens generated for this item (thinking + the grade).
     pub generated_tokens: usize,
+    /// Share of the prompt's tokens the tokenizer does not know ([`Codec::unknown_share`]).
+    pub unknown_share: f32,
 }
 
 fn thinking_of(slot_text: &str) -> String {
@@ -127,15 +129,16 @@ pub fn predict<R: Rng + ?Sized>(
             let mut seq = prompt.clone();
             seq.extend(codec.text_ids(&slot.text)?);
             seqs.push(seq);
-            slots.push((slot, g.tokens.len()));
+            slots.push((slot, g.tokens.len(), codec.unknown_share(prompt)));
         }
         let session = DecodeSession::start(model, &seqs, tok.pad_id())?;
-        for ((slot, n), logits) in slots.into_iter().zip(session.last_logits()) {
+        for ((slot, n, unknown_share), logits) in slots.into_iter().zip(session.last_logits()) {
             out.push(Prediction {
                 thinking: thinking_of(&slot.text),
                 slot: slot.status,
                 distribution: grade_distribution(logits, codec.grade_ids())?,
                 generated_tokens: n + 1,
+                unknown_share,
             });
         }
     }

@@ -140,9 +140,21 @@ pub fn score(reward: &CompositeReward, text: &str, gold: Grade) -> Result<(f32, 
     Ok((r.total, reward.is_correct(text, gold)))
 }
 
-/// Token ids and text of a sampled response as the trainers see it.
-fn completion(prompt: &[u32], s: Sample) -> Completion {
-    Completion::new(prompt.to_vec(), s.tokens).with_text(s.text)
+/// The rollout function both trainers get: `n` sampled responses to `example`'s prompt, as
+/// token ids with their text.
+fn rollouts<R: Rng + ?Sized>(
+    model: &Transformer,
+    codec: &Codec,
+    example: &Example,
+    n: usize,
+    cfg: &RolloutConfig,
+    rng: &mut R,
+) -> Result<Vec<Completion>, Error> {
+    let prompt = codec.prompt_ids(&example.item())?;
+    Ok(sample_responses(model, codec, &prompt, n, cfg, rng)?
+        .into_iter()
+        .map(|s| Completion::new(prompt.clone(), s.tokens).with_text(s.text))
+        .collect())
 }
 
 /// The reward function both trainers get: our composite reward against the gold grade.
@@ -243,19 +255,13 @@ pub fn run_dpo<R: Rng + ?Sized>(
         .clone()
         .with_pad_id(codec.tokenizer().pad_id())
         .with_seed(rng.random::<u64>());
-    let trainer = DpoTrainer::new(PolicyModel { lm: model }, config.clone())?;
+    let mut trainer = DpoTrainer::new(PolicyModel { lm: model }, config)?;
     let eos = codec.tokenizer().eos_id();
     let offline = trainer.sample_pairs(
         &examples,
         run.n,
-        |reference: &PolicyModel, e: &&Example, n| -> Result<Vec<Completion>, Error> {
-            let prompt = codec.prompt_ids(&e.item())?;
-            Ok(
-                sample_responses(&reference.lm, codec, &prompt, n, &run.rollout, rng)?
-                    .into_iter()
-                    .map(|s| completion(&prompt, s))
-                    .collect(),
-            )
+        |reference: &PolicyModel, e: &&Example, n| {
+            rollouts(&reference.lm, codec, e, n, &run.rollout, rng)
         },
         reward_fn(&reward),
         |e: &&Example| {
@@ -282,10 +288,9 @@ pub fn run_dpo<R: Rng + ?Sized>(
             s.prompts, s.all_correct_skipped, s.all_wrong_skipped
         )));
     }
-    // the schedule spans the whole run: rebuild the trainer now that the pair count is known
+    // the schedule spans the whole run, known once the pairs are
     let total = planned(offline.pairs.len());
-    let policy = trainer.into_policy();
-    let mut trainer = DpoTrainer::new(policy, config.with_total_steps(total))?;
+    trainer.set_total_steps(total)?;
     let metrics = trainer
         .fit(&offline.pairs, run.batch_size, run.epochs, |m| {
             on_step(m.step, total, m.loss)
@@ -380,14 +385,8 @@ pub fn run_grpo<R: Rng + ?Sized>(
         let metrics = trainer
             .step(
                 &mut prompts,
-                |policy: &PolicyModel, e: &&Example, n| -> Result<Vec<Completion>, Error> {
-                    let prompt = codec.prompt_ids(&e.item())?;
-                    Ok(
-                        sample_responses(&policy.lm, codec, &prompt, n, &run.rollout, rng)?
-                            .into_iter()
-                            .map(|s| completion(&prompt, s))
-                            .collect(),
-                    )
+                |policy: &PolicyModel, e: &&Example, n| {
+                    rollouts(&policy.lm, codec, e, n, &run.rollout, rng)
                 },
                 &mut score_fn,
             )

@@ -273,6 +273,24 @@ impl<M: Policy + Module> DpoTrainer<M> {
         })
     }
 
+    /// Re-plans the learning-rate schedule for `total_steps` steps, e.g. after
+    /// [`sample_pairs`](Self::sample_pairs) when the number of batches is known.
+    ///
+    /// # Errors
+    /// [`DpoError::Grpo`] wrapping `InvalidConfig` for `0`.
+    ///
+    /// ```
+    /// # use taosr1_dpo::*;
+    /// # fn f<M: taosr1_grpo::Policy + burn::module::Module>(t: &mut DpoTrainer<M>) {
+    /// t.set_total_steps(120).unwrap();
+    /// # }
+    /// ```
+    pub fn set_total_steps(&mut self, total_steps: usize) -> Result<(), DpoError> {
+        self.state.set_total_steps(total_steps)?;
+        self.config.total_steps = total_steps;
+        Ok(())
+    }
+
     /// Ends training and hands the policy back.
     ///
     /// ```
@@ -387,7 +405,7 @@ impl<M: Policy + Module> DpoTrainer<M> {
     ///
     /// # Errors
     /// [`DpoError::Empty`] for no pairs; [`DpoError::Grpo`] for a pair with an empty prompt or
-    /// response; [`DpoError::ShapeMismatch`] for a policy output of the wrong shape;
+    /// response or a policy output of the wrong shape;
     /// [`DpoError::NonFinite`] when the loss is NaN/∞ — the policy is then unchanged.
     ///
     /// See [`DpoTrainer`] for an example.
@@ -396,32 +414,20 @@ impl<M: Policy + Module> DpoTrainer<M> {
             return Err(DpoError::Empty { name: "pairs" });
         }
         let k = pairs.len();
-        let mut seqs = Vec::with_capacity(2 * k);
-        let mut lens = Vec::with_capacity(2 * k);
-        for side in 0..2 {
-            for p in pairs {
-                let mut s = p.prompt_ids.clone();
-                s.extend_from_slice(if side == 0 {
-                    &p.chosen_ids
-                } else {
-                    &p.rejected_ids
-                });
-                seqs.push(s);
-                lens.push(p.prompt_ids.len());
-            }
-        }
-        let batch =
-            TokenBatch::from_sequences(&seqs, &lens, self.config.pad_id, self.state.device())?;
+        // rows: the k chosen sequences, then the k rejected ones
+        let rows: Vec<(&[u32], &[u32])> = pairs
+            .iter()
+            .map(|p| (&p.prompt_ids[..], &p.chosen_ids[..]))
+            .chain(
+                pairs
+                    .iter()
+                    .map(|p| (&p.prompt_ids[..], &p.rejected_ids[..])),
+            )
+            .collect();
+        let batch = TokenBatch::from_pairs(&rows, self.config.pad_id, self.state.device())?;
         let ref_tok = self.state.reference().token_logprobs(&batch).detach();
         let ref_seq = sequence_logprob(ref_tok.clone(), batch.mask.clone())?;
-        let tok = self.state.policy().token_logprobs(&batch);
-        if tok.dims() != batch.mask.dims() {
-            return Err(DpoError::ShapeMismatch {
-                name: "policy output (token_logprobs)",
-                expected: batch.mask.dims().to_vec(),
-                actual: tok.dims().to_vec(),
-            });
-        }
+        let tok = self.state.policy_logprobs(&batch)?;
         let seq = sequence_logprob(tok.clone(), batch.mask.clone())?;
         let counts = batch.mask.clone().sum_dim(1).squeeze_dim::<1>(1);
         let chosen = seq.clone().narrow(0, 0, k);

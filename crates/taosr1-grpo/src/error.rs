@@ -177,11 +177,4 @@ pub enum GrpoError {
     /// A policy has no parameters: nothing to train, and no device to place batches on.
     #[error("the policy has no parameters to train")]
     NoParameters,
-
-    /// A trained parameter became NaN or infinite; the update was not kept.
-    #[error("step {step}: a parameter became non-finite; the update was discarded")]
-    NonFiniteParameters {
-        /// 0-based step of the trainer.
-        step: usize,
-    },
 }

@@ -119,15 +119,73 @@ impl TokenBatch {
                 });
             }
         }
-        let batch = sequences.len();
-        let seq = sequences.iter().map(Vec::len).max().unwrap_or(0);
+        let pairs: Vec<(&[u32], &[u32])> = sequences
+            .iter()
+            .zip(prompt_lens)
+            .map(|(s, &p)| (&s[..p], &s[p..]))
+            .collect();
+        Self::from_pairs(&pairs, pad_id, device)
+    }
+
+    /// Builds a right-padded batch from `(prompt, response)` token slices: each row is the
+    /// prompt followed by the response, the mask marks the response tokens, and shorter rows
+    /// are padded with `pad_id` (masked out).
+    ///
+    /// # Errors
+    /// * [`GrpoError::EmptyBatch`] when `pairs` is empty;
+    /// * [`GrpoError::InvalidSequence`] when a prompt or a response is empty.
+    ///
+    /// ```
+    /// use taosr1_grpo::TokenBatch;
+    /// let b = TokenBatch::from_pairs(&[(&[1, 7][..], &[4, 2][..]), (&[1][..], &[5][..])], 0, &Default::default())
+    ///     .unwrap();
+    /// let mask: Vec<f32> = b.mask.into_data().try_to_vec_as().unwrap();
+    /// assert_eq!(mask, vec![0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+    /// ```
+    pub fn from_pairs(
+        pairs: &[(&[u32], &[u32])],
+        pad_id: u32,
+        device: &Device,
+    ) -> Result<Self, GrpoError> {
+        if pairs.is_empty() {
+            return Err(GrpoError::EmptyBatch {
+                name: "pairs",
+                shape: vec![0],
+            });
+        }
+        for (index, (p, r)) in pairs.iter().enumerate() {
+            if p.is_empty() {
+                return Err(GrpoError::InvalidSequence {
+                    index,
+                    reason: "prompt length is 0; the first token has no log-probability".into(),
+                });
+            }
+            if r.is_empty() {
+                return Err(GrpoError::InvalidSequence {
+                    index,
+                    reason: format!(
+                        "prompt length {} leaves no response token in a sequence of {}",
+                        p.len(),
+                        p.len()
+                    ),
+                });
+            }
+        }
+        let batch = pairs.len();
+        let seq = pairs
+            .iter()
+            .map(|(p, r)| p.len() + r.len())
+            .max()
+            .unwrap_or(0);
         let mut ids = Vec::with_capacity(batch * seq);
         let mut mask = Vec::with_capacity(batch * seq);
-        for (s, &p) in sequences.iter().zip(prompt_lens) {
-            for t in 0..seq {
-                ids.push(i64::from(s.get(t).copied().unwrap_or(pad_id)));
-                mask.push(if t >= p && t < s.len() { 1.0f32 } else { 0.0 });
-            }
+        for (p, r) in pairs {
+            let pad = seq - p.len() - r.len();
+            ids.extend(p.iter().chain(r.iter()).map(|&t| i64::from(t)));
+            ids.extend(std::iter::repeat_n(i64::from(pad_id), pad));
+            mask.extend(std::iter::repeat_n(0.0f32, p.len()));
+            mask.extend(std::iter::repeat_n(1.0f32, r.len()));
+            mask.extend(std::iter::repeat_n(0.0f32, pad));
         }
         Ok(Self {
             input_ids: Tensor::from_data(TensorData::new(ids, [batch, seq]), device),
@@ -166,6 +224,23 @@ impl TokenBatch {
 pub trait Policy {
     /// Per-token log-probabilities, `[batch, seq]`, column 0 = 0.
     fn token_logprobs(&self, batch: &TokenBatch) -> Tensor<2>;
+}
+
+/// `policy.token_logprobs(batch)`, refusing an output whose shape is not the batch's.
+pub(crate) fn checked_token_logprobs<M: Policy>(
+    policy: &M,
+    batch: &TokenBatch,
+) -> Result<Tensor<2>, GrpoError> {
+    let logp = policy.token_logprobs(batch);
+    let dims = batch.input_ids.dims();
+    if logp.dims() != dims {
+        return Err(GrpoError::ShapeMismatch {
+            name: "policy output (token_logprobs)",
+            expected: dims.to_vec(),
+            actual: logp.dims().to_vec(),
+        });
+    }
+    Ok(logp)
 }
 
 /// Turns next-token logits into the per-token log-probabilities [`Policy`] returns.
@@ -335,14 +410,7 @@ where
     }
     mask_counts(&host_values(batch.mask.clone()), dims[0], dims[1])?;
 
-    let logp = policy.token_logprobs(batch);
-    if logp.dims() != dims {
-        return Err(GrpoError::ShapeMismatch {
-            name: "policy output (token_logprobs)",
-            expected: dims.to_vec(),
-            actual: logp.dims().to_vec(),
-        });
-    }
+    let logp = checked_token_logprobs(&policy, batch)?;
     let old_logp = match old_logp {
         Some(t) => t.detach(),
         None => logp.clone().detach(),

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 
-use crate::{GrpoError, OptimizerConfig, Policy};
+use crate::{GrpoError, OptimizerConfig, Policy, TokenBatch};
 
 /// The policy under training, its frozen reference, the AdamW optimizer (with gradient
 /// clipping) and the warm-up + cosine schedule. [`GrpoTrainer`](crate::GrpoTrainer) and
@@ -161,6 +161,23 @@ impl<M: Policy + Module> PolicyState<M> {
         &self.device
     }
 
+    /// The policy's per-token log-probabilities of `batch` (with gradient), checked to have
+    /// the batch's shape.
+    ///
+    /// # Errors
+    /// [`GrpoError::ShapeMismatch`] when the policy returns another shape.
+    ///
+    /// ```
+    /// # use taosr1_grpo::*;
+    /// # fn f<M: Policy + burn::module::Module>(s: &PolicyState<M>, b: &TokenBatch) {
+    /// let logp = s.policy_logprobs(b).unwrap();
+    /// assert_eq!(logp.dims(), b.input_ids.dims());
+    /// # }
+    /// ```
+    pub fn policy_logprobs(&self, batch: &TokenBatch) -> Result<Tensor<2>, GrpoError> {
+        crate::policy::checked_token_logprobs(&self.policy, batch)
+    }
+
     /// The learning rate of the current step.
     ///
     /// ```
@@ -181,6 +198,31 @@ impl<M: Policy + Module> PolicyState<M> {
         let grads = GradientsParams::from_grads(loss.backward(), &self.policy);
         self.policy = self.optimizer.step(lr, self.policy.clone(), grads);
         lr
+    }
+
+    /// Re-plans the schedule for a run of `total_steps` steps (e.g. once the number of
+    /// batches is known); steps already taken keep counting.
+    ///
+    /// # Errors
+    /// [`GrpoError::InvalidConfig`] for `0`.
+    ///
+    /// ```
+    /// # use taosr1_grpo::*;
+    /// # fn f<M: Policy + burn::module::Module>(s: &mut PolicyState<M>) {
+    /// s.set_total_steps(200).unwrap();
+    /// assert!(s.set_total_steps(0).is_err());
+    /// # }
+    /// ```
+    pub fn set_total_steps(&mut self, total_steps: usize) -> Result<(), GrpoError> {
+        if total_steps == 0 {
+            return Err(GrpoError::InvalidConfig {
+                field: "total_steps",
+                value: 0.0,
+                reason: "must be at least 1",
+            });
+        }
+        self.total_steps = total_steps;
+        Ok(())
     }
 
     /// Moves on to the next step of the schedule.

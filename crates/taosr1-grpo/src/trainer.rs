@@ -401,7 +401,7 @@ impl<M: Policy + Module> GrpoTrainer<M> {
     /// # Errors
     /// * [`GrpoError::Rollout`] when your rollout or reward function fails (the prompt is
     ///   named), [`GrpoError::RolloutCount`] for a wrong number of completions,
-    ///   [`GrpoError::NonFiniteReward`] for a NaN/∞ reward;
+    ///   [`GrpoError::NonFiniteRolloutReward`] for a NaN/∞ reward;
     /// * [`GrpoError::InvalidSequence`] for a completion with an empty prompt or response;
     /// * [`GrpoError::ShapeMismatch`] when the policy's output has the wrong shape;
     /// * [`GrpoError::NonFinite`] when the loss is NaN/∞; the policy is then unchanged.
@@ -456,17 +456,12 @@ impl<M: Policy + Module> GrpoTrainer<M> {
             .sqrt();
         metrics.correct_fraction = batch.rollouts().filter(|(_, r)| r.correct).count() as f32 / n;
         let advantages = batch.advantages(self.config.adv_eps)?;
-        let (seqs, lens): (Vec<Vec<u32>>, Vec<usize>) = batch
+        let pairs: Vec<(&[u32], &[u32])> = batch
             .rollouts()
-            .map(|(_, r)| {
-                let c = &r.response;
-                let mut s = c.prompt_ids.clone();
-                s.extend_from_slice(&c.response_ids);
-                (s, c.prompt_ids.len())
-            })
-            .unzip();
+            .map(|(_, r)| (&r.response.prompt_ids[..], &r.response.response_ids[..]))
+            .collect();
         let device = self.state.device().clone();
-        let tokens = TokenBatch::from_sequences(&seqs, &lens, self.config.pad_id, &device)?;
+        let tokens = TokenBatch::from_pairs(&pairs, self.config.pad_id, &device)?;
         let ref_logp = self.state.reference().token_logprobs(&tokens).detach();
         let old_logp = (self.config.updates_per_batch > 1)
             .then(|| self.state.policy().valid().token_logprobs(&tokens).detach());
@@ -475,15 +470,7 @@ impl<M: Policy + Module> GrpoTrainer<M> {
             &device,
         );
         for _ in 0..self.config.updates_per_batch {
-            let logp = self.state.policy().token_logprobs(&tokens);
-            let dims = tokens.input_ids.dims();
-            if logp.dims() != dims {
-                return Err(GrpoError::ShapeMismatch {
-                    name: "policy output (token_logprobs)",
-                    expected: dims.to_vec(),
-                    actual: logp.dims().to_vec(),
-                });
-            }
+            let logp = self.state.policy_logprobs(&tokens)?;
             let old = old_logp.clone().unwrap_or_else(|| logp.clone().detach());
             let out = grpo_loss(
                 logp,
