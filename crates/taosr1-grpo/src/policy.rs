@@ -102,22 +102,21 @@ impl TokenBatch {
                 actual: vec![prompt_lens.len()],
             });
         }
-        for (index, (s, &p)) in sequences.iter().zip(prompt_lens).enumerate() {
-            if p == 0 {
-                return Err(GrpoError::InvalidSequence {
-                    index,
-                    reason: "prompt length is 0; the first token has no log-probability".into(),
-                });
-            }
-            if p >= s.len() {
-                return Err(GrpoError::InvalidSequence {
-                    index,
-                    reason: format!(
-                        "prompt length {p} leaves no response token in a sequence of {}",
-                        s.len()
-                    ),
-                });
-            }
+        // an empty prompt or response is refused by `from_pairs`; a prompt longer than its
+        // sequence cannot even be split
+        if let Some((index, (s, &p))) = sequences
+            .iter()
+            .zip(prompt_lens)
+            .enumerate()
+            .find(|(_, (s, &p))| p > s.len())
+        {
+            return Err(GrpoError::InvalidSequence {
+                index,
+                reason: format!(
+                    "prompt length {p} leaves no response token in a sequence of {}",
+                    s.len()
+                ),
+            });
         }
         let pairs: Vec<(&[u32], &[u32])> = sequences
             .iter()
