@@ -24,18 +24,8 @@ use taosr1_model::{ModelConfig, Transformer};
 /// SmolLM2-135M shapes (Llama architecture: no attention bias, tied embeddings).
 fn smollm2_135m() -> ModelConfig {
     ModelConfig {
-        vocab_size: 49152,
-        hidden_size: 576,
-        intermediate_size: 1536,
-        num_hidden_layers: 30,
-        num_attention_heads: 9,
-        num_key_value_heads: 3,
         max_position_embeddings: 2048,
-        rms_norm_eps: 1e-5,
-        rope_theta: 100_000.0,
-        tie_word_embeddings: true,
-        attention_bias: false,
-        initializer_range: 0.02,
+        ..ModelConfig::smollm2_135m()
     }
 }
 

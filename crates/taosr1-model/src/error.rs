@@ -9,6 +9,16 @@ pub enum ModelError {
     /// Inconsistent hyper-parameters.
     #[error("invalid model config: {0}")]
     Config(String),
+    /// A checkpoint uses an architecture or a setting that is not implemented.
+    #[error("{file}: field `{field}`: unsupported: {reason}")]
+    Unsupported {
+        /// The file (config.json, a GGUF file...).
+        file: String,
+        /// The field.
+        field: String,
+        /// What is not supported.
+        reason: String,
+    },
     /// A file could not be read or written.
     #[error("i/o error on {path}: {source}")]
     Io {

@@ -25,19 +25,21 @@ mod error;
 mod fsio;
 mod generate;
 mod model;
+mod pretrained;
 mod tokenizer;
 mod weights;
 
 /// burn, re-exported: the public API takes burn tensors, modules and devices, so use this
 /// one to be sure of a matching version.
 pub use burn;
-pub use config::ModelConfig;
+pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use error::ModelError;
 pub use fsio::{replace_dir_atomic, write_atomic};
 pub use generate::{generate, sample_token, DecodeSession, Generation, SamplingConfig};
 pub use model::{Attention, DecoderLayer, KvCache, Mlp, StepInput, Transformer};
+pub use pretrained::{load_pretrained, safetensors_files, GenerationConfig, Pretrained};
 pub use tokenizer::{TaoTokenizer, BOS, EOS, PAD, UNK};
 pub use weights::{
-    checkpoint_tensor_specs, from_safetensors_bytes, from_safetensors_shards, load_safetensors,
-    save_safetensors, to_safetensors_bytes,
+    checkpoint_tensor_specs, from_named_tensors, from_safetensors_bytes, from_safetensors_shards,
+    load_safetensors, save_safetensors, to_safetensors_bytes,
 };

@@ -25,6 +25,10 @@ pub struct Attention {
     pub v_proj: Linear,
     /// Output projection, `heads * head_dim -> hidden`.
     pub o_proj: Linear,
+    /// RMSNorm over each query head before the rotary positions (Qwen3 only).
+    pub q_norm: Option<RmsNorm>,
+    /// RMSNorm over each key head before the rotary positions (Qwen3 only).
+    pub k_norm: Option<RmsNorm>,
     n_heads: usize,
     n_kv_heads: usize,
     head_dim: usize,
@@ -77,8 +81,9 @@ pub struct Transformer {
     /// Untied LM head (`None` when tied to the embeddings).
     pub lm_head: Option<Linear>,
     vocab_size: usize,
-    head_dim: usize,
-    rope_theta: f32,
+    /// Rotary inverse frequencies (`head_dim / 2`), scaling included.
+    #[module(skip)]
+    inv_freq: Vec<f32>,
     max_positions: usize,
 }
 
@@ -129,22 +134,19 @@ fn linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
     LinearConfig::new(d_in, d_out).with_bias(bias).init(device)
 }
 
-fn rms(cfg: &ModelConfig, device: &Device) -> RmsNorm {
-    RmsNormConfig::new(cfg.hidden_size)
+fn rms(cfg: &ModelConfig, width: usize, device: &Device) -> RmsNorm {
+    RmsNormConfig::new(width)
         .with_epsilon(cfg.rms_norm_eps)
         .init(device)
 }
 
 /// Cos/sin tables `[batch, 1, t, head_dim]` for the given positions, Hugging Face layout
 /// (frequencies repeated over the two halves of the head).
-fn rope_tables(positions: Tensor<2, Int>, head_dim: usize, theta: f32) -> (Tensor<4>, Tensor<4>) {
+fn rope_tables(positions: Tensor<2, Int>, inv_freq: &[f32]) -> (Tensor<4>, Tensor<4>) {
     let [b, t] = positions.dims();
-    let half = head_dim / 2;
+    let half = inv_freq.len();
     let device = positions.device();
-    let inv: Vec<f32> = (0..half)
-        .map(|i| 1.0 / theta.powf(2.0 * i as f32 / head_dim as f32))
-        .collect();
-    let inv = Tensor::<1>::from_data(TensorData::new(inv, [half]), &device)
+    let inv = Tensor::<1>::from_data(TensorData::new(inv_freq.to_vec(), [half]), &device)
         .reshape([1, 1, half])
         .expand([b, t, half]);
     let pos = positions.float().reshape([b, t, 1]).expand([b, t, half]);
@@ -184,6 +186,8 @@ impl Attention {
             k_proj: linear(h, cfg.num_key_value_heads * hd, cfg.attention_bias, device),
             v_proj: linear(h, cfg.num_key_value_heads * hd, cfg.attention_bias, device),
             o_proj: linear(cfg.num_attention_heads * hd, h, false, device),
+            q_norm: cfg.architecture.has_qk_norm().then(|| rms(cfg, hd, device)),
+            k_norm: cfg.architecture.has_qk_norm().then(|| rms(cfg, hd, device)),
             n_heads: cfg.num_attention_heads,
             n_kv_heads: cfg.num_key_value_heads,
             head_dim: hd,
@@ -199,16 +203,18 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let (nh, nkv, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
-        let q = self
-            .q_proj
-            .forward(x.clone())
-            .reshape([b, t, nh, hd])
-            .swap_dims(1, 2);
-        let k = self
-            .k_proj
-            .forward(x.clone())
-            .reshape([b, t, nkv, hd])
-            .swap_dims(1, 2);
+        let q = self.q_proj.forward(x.clone()).reshape([b, t, nh, hd]);
+        let q = match &self.q_norm {
+            Some(norm) => norm.forward(q),
+            None => q,
+        }
+        .swap_dims(1, 2);
+        let k = self.k_proj.forward(x.clone()).reshape([b, t, nkv, hd]);
+        let k = match &self.k_norm {
+            Some(norm) => norm.forward(k),
+            None => k,
+        }
+        .swap_dims(1, 2);
         let v = self
             .v_proj
             .forward(x)
@@ -260,9 +266,9 @@ impl Transformer {
         cfg.validate()?;
         let layers = (0..cfg.num_hidden_layers)
             .map(|_| DecoderLayer {
-                input_layernorm: rms(cfg, device),
+                input_layernorm: rms(cfg, cfg.hidden_size, device),
                 self_attn: Attention::new(cfg, device),
-                post_attention_layernorm: rms(cfg, device),
+                post_attention_layernorm: rms(cfg, cfg.hidden_size, device),
                 mlp: Mlp::new(cfg, device),
             })
             .collect();
@@ -274,12 +280,11 @@ impl Transformer {
                 })
                 .init(device),
             layers,
-            norm: rms(cfg, device),
+            norm: rms(cfg, cfg.hidden_size, device),
             lm_head: (!cfg.tie_word_embeddings)
                 .then(|| linear(cfg.hidden_size, cfg.vocab_size, false, device)),
             vocab_size: cfg.vocab_size,
-            head_dim: cfg.head_dim(),
-            rope_theta: cfg.rope_theta,
+            inv_freq: cfg.rope_inv_freq(),
             max_positions: cfg.max_position_embeddings,
         })
     }
@@ -394,7 +399,7 @@ impl Transformer {
                 .expand([b, 1, t, total]);
             bias = bias + key_bias;
         }
-        let rope = rope_tables(positions, self.head_dim, self.rope_theta);
+        let rope = rope_tables(positions, &self.inv_freq);
         let mut x = self.embed_tokens.forward(input_ids);
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = if use_cache {

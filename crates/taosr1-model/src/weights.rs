@@ -76,6 +76,15 @@ fn specs(cfg: &ModelConfig) -> Vec<(String, Vec<usize>, Layout)> {
             vec![h, q],
             Layout::Transposed,
         ));
+        if cfg.architecture.has_qk_norm() {
+            for name in ["q_norm", "k_norm"] {
+                out.push((
+                    format!("{p}.self_attn.{name}.weight"),
+                    vec![hd],
+                    Layout::Same,
+                ));
+            }
+        }
         out.push((
             format!("{p}.post_attention_layernorm.weight"),
             vec![h],
@@ -165,6 +174,15 @@ fn params(model: &Transformer) -> Vec<(String, Tensor<2>, Layout)> {
             lin(&mut out, &format!("{p}.self_attn.{name}"), lin_);
         }
         lin(&mut out, &format!("{p}.self_attn.o_proj"), &a.o_proj);
+        for (name, norm) in [("q_norm", &a.q_norm), ("k_norm", &a.k_norm)] {
+            if let Some(norm) = norm {
+                out.push((
+                    format!("{p}.self_attn.{name}.weight"),
+                    norm.gamma.val().unsqueeze(),
+                    Layout::Same,
+                ));
+            }
+        }
         out.push((
             format!("{p}.post_attention_layernorm.weight"),
             layer.post_attention_layernorm.gamma.val().unsqueeze(),
@@ -257,7 +275,58 @@ pub fn from_safetensors_bytes(
     from_safetensors_shards(&[bytes], cfg, device)
 }
 
+/// Where the loader reads named tensors from: safetensors views or f32 vectors already in
+/// memory (a dequantised GGUF).
+trait TensorSource {
+    /// Shape of a tensor, `None` if absent.
+    fn shape_of(&self, name: &str) -> Option<Vec<usize>>;
+    /// Its values as f32.
+    fn values(&mut self, name: &str) -> Result<Vec<f32>, ModelError>;
+    /// Every name in the source.
+    fn names(&self) -> Vec<String>;
+}
+
+struct Views<'a>(BTreeMap<String, TensorView<'a>>);
+
+impl TensorSource for Views<'_> {
+    fn shape_of(&self, name: &str) -> Option<Vec<usize>> {
+        self.0.get(name).map(|v| v.shape().to_vec())
+    }
+    fn values(&mut self, name: &str) -> Result<Vec<f32>, ModelError> {
+        let view = self
+            .0
+            .get(name)
+            .ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
+        to_f32(name, view)
+    }
+    fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+}
+
+struct Owned(BTreeMap<String, (Vec<usize>, Vec<f32>)>);
+
+impl TensorSource for Owned {
+    fn shape_of(&self, name: &str) -> Option<Vec<usize>> {
+        self.0.get(name).map(|(s, _)| s.clone())
+    }
+    fn values(&mut self, name: &str) -> Result<Vec<f32>, ModelError> {
+        let (_, data) = self
+            .0
+            .remove(name)
+            .ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
+        if data.iter().any(|v| !v.is_finite()) {
+            return Err(ModelError::NonFinite(name.to_string()));
+        }
+        Ok(data)
+    }
+    fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+}
+
 /// Build a model from several safetensors shards (as in `model-0000N-of-0000M.safetensors`).
+/// A tensor present in two shards is an error.
 pub fn from_safetensors_shards(
     shards: &[&[u8]],
     cfg: &ModelConfig,
@@ -268,88 +337,159 @@ pub fn from_safetensors_shards(
         .iter()
         .map(|b| SafeTensors::deserialize(b).map_err(|e| ModelError::Safetensors(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut available: BTreeMap<String, (usize, TensorView<'_>)> = BTreeMap::new();
-    for (i, f) in files.iter().enumerate() {
+    let mut available: BTreeMap<String, TensorView<'_>> = BTreeMap::new();
+    for f in files.iter() {
         for (name, view) in f.tensors() {
-            available.insert(name, (i, view));
+            if available.insert(name.clone(), view).is_some() {
+                return Err(ModelError::Safetensors(format!(
+                    "tensor `{name}` is stored in two shards"
+                )));
+            }
         }
     }
+    from_source(Views(available), cfg, device)
+}
+
+/// Build a model from named f32 tensors in the checkpoint naming and PyTorch layout
+/// (`[out, in]` for linear weights), e.g. the tensors of a dequantised GGUF file.
+///
+/// ```
+/// use taosr1_model::{checkpoint_tensor_specs, from_named_tensors, ModelConfig};
+/// let cfg = ModelConfig::tiny(16);
+/// let tensors = checkpoint_tensor_specs(&cfg)
+///     .into_iter()
+///     .map(|(name, shape)| {
+///         let n = shape.iter().product();
+///         (name, shape, vec![0.01f32; n])
+///     })
+///     .collect();
+/// let model = from_named_tensors(tensors, &cfg, &Default::default()).unwrap();
+/// assert_eq!(model.vocab_size(), 16);
+/// ```
+pub fn from_named_tensors(
+    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+    cfg: &ModelConfig,
+    device: &Device,
+) -> Result<Transformer, ModelError> {
+    cfg.validate()?;
+    let mut map = BTreeMap::new();
+    for (name, shape, data) in tensors {
+        if shape.iter().product::<usize>() != data.len() {
+            return Err(ModelError::ShapeMismatch {
+                expected: shape,
+                found: vec![data.len()],
+                name,
+            });
+        }
+        map.insert(name, (shape, data));
+    }
+    from_source(Owned(map), cfg, device)
+}
+
+/// Transpose a row-major `[r, c]` matrix on the host, so the burn parameter is contiguous in
+/// its own `[in, out]` layout (a lazily transposed view would be copied on every call).
+fn transpose_host(data: &[f32], r: usize, c: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; data.len()];
+    const BLOCK: usize = 32;
+    for i0 in (0..r).step_by(BLOCK) {
+        for j0 in (0..c).step_by(BLOCK) {
+            for i in i0..(i0 + BLOCK).min(r) {
+                for j in j0..(j0 + BLOCK).min(c) {
+                    out[j * r + i] = data[i * c + j];
+                }
+            }
+        }
+    }
+    out
+}
+
+fn from_source(
+    mut src: impl TensorSource,
+    cfg: &ModelConfig,
+    device: &Device,
+) -> Result<Transformer, ModelError> {
     let mut values: BTreeMap<String, Tensor<2>> = BTreeMap::new();
     let mut used = BTreeSet::new();
     for (name, shape, layout) in specs(cfg) {
-        let (_, view) = available
-            .get(&name)
+        let found = src
+            .shape_of(&name)
             .ok_or_else(|| ModelError::MissingTensor(name.clone()))?;
-        if view.shape() != shape.as_slice() {
+        if found != shape {
             return Err(ModelError::ShapeMismatch {
                 name,
                 expected: shape,
-                found: view.shape().to_vec(),
+                found,
             });
         }
-        let data = to_f32(&name, view)?;
+        let data = src.values(&name)?;
         let (r, c) = if shape.len() == 1 {
             (1, shape[0])
         } else {
             (shape[0], shape[1])
         };
-        let t = Tensor::<2>::from_data(TensorData::new(data, [r, c]), device);
         let t = if layout == Layout::Transposed {
-            t.transpose()
+            Tensor::<2>::from_data(TensorData::new(transpose_host(&data, r, c), [c, r]), device)
         } else {
-            t
+            Tensor::<2>::from_data(TensorData::new(data, [r, c]), device)
         };
         used.insert(name.clone());
         values.insert(name, t);
     }
-    let unexpected: Vec<String> = available
-        .keys()
-        .filter(|n| !used.contains(*n) && !n.ends_with("rotary_emb.inv_freq"))
-        .cloned()
+    // Ignored as transformers ignores them: rotary caches of old Llama exports, and the
+    // `lm_head.weight` copy some tied checkpoints store (the head is the embedding).
+    let ignorable = |n: &str| {
+        n.ends_with("rotary_emb.inv_freq") || (cfg.tie_word_embeddings && n == "lm_head.weight")
+    };
+    let unexpected: Vec<String> = src
+        .names()
+        .into_iter()
+        .filter(|n| !used.contains(n) && !ignorable(n))
         .collect();
     if !unexpected.is_empty() {
         return Err(ModelError::UnexpectedTensors(unexpected));
     }
-    let mut take2 = |name: &str| values.remove(name).expect("validated above");
+    let mut take2 = |name: &str| {
+        values
+            .remove(name)
+            .ok_or_else(|| ModelError::MissingTensor(name.to_string()))
+    };
     let mut model = Transformer::new(cfg, device)?;
-    model.embed_tokens.weight = Param::from_tensor(take2("model.embed_tokens.weight"));
+    model.embed_tokens.weight = Param::from_tensor(take2("model.embed_tokens.weight")?);
     for (l, layer) in model.layers.iter_mut().enumerate() {
         let p = format!("model.layers.{l}");
-        let mut set_lin = |lin: &mut Linear, name: &str| {
-            lin.weight = Param::from_tensor(take2(&format!("{name}.weight")));
+        let mut set_lin = |lin: &mut Linear, name: &str| -> Result<(), ModelError> {
+            lin.weight = Param::from_tensor(take2(&format!("{name}.weight"))?);
             if lin.bias.is_some() {
-                let b: Tensor<2> = take2(&format!("{name}.bias"));
+                let b: Tensor<2> = take2(&format!("{name}.bias"))?;
                 lin.bias = Some(Param::from_tensor(b.squeeze_dim(0)));
             }
+            Ok(())
         };
-        set_lin(
-            &mut layer.self_attn.q_proj,
-            &format!("{p}.self_attn.q_proj"),
-        );
-        set_lin(
-            &mut layer.self_attn.k_proj,
-            &format!("{p}.self_attn.k_proj"),
-        );
-        set_lin(
-            &mut layer.self_attn.v_proj,
-            &format!("{p}.self_attn.v_proj"),
-        );
-        set_lin(
-            &mut layer.self_attn.o_proj,
-            &format!("{p}.self_attn.o_proj"),
-        );
-        set_lin(&mut layer.mlp.gate_proj, &format!("{p}.mlp.gate_proj"));
-        set_lin(&mut layer.mlp.up_proj, &format!("{p}.mlp.up_proj"));
-        set_lin(&mut layer.mlp.down_proj, &format!("{p}.mlp.down_proj"));
+        let a = &mut layer.self_attn;
+        set_lin(&mut a.q_proj, &format!("{p}.self_attn.q_proj"))?;
+        set_lin(&mut a.k_proj, &format!("{p}.self_attn.k_proj"))?;
+        set_lin(&mut a.v_proj, &format!("{p}.self_attn.v_proj"))?;
+        set_lin(&mut a.o_proj, &format!("{p}.self_attn.o_proj"))?;
+        let m = &mut layer.mlp;
+        set_lin(&mut m.gate_proj, &format!("{p}.mlp.gate_proj"))?;
+        set_lin(&mut m.up_proj, &format!("{p}.mlp.up_proj"))?;
+        set_lin(&mut m.down_proj, &format!("{p}.mlp.down_proj"))?;
+        for (name, norm) in [("q_norm", &mut a.q_norm), ("k_norm", &mut a.k_norm)] {
+            if let Some(norm) = norm.as_mut() {
+                norm.gamma = Param::from_tensor(
+                    take2(&format!("{p}.self_attn.{name}.weight"))?.squeeze_dim(0),
+                );
+            }
+        }
         layer.input_layernorm.gamma =
-            Param::from_tensor(take2(&format!("{p}.input_layernorm.weight")).squeeze_dim(0));
+            Param::from_tensor(take2(&format!("{p}.input_layernorm.weight"))?.squeeze_dim(0));
         layer.post_attention_layernorm.gamma = Param::from_tensor(
-            take2(&format!("{p}.post_attention_layernorm.weight")).squeeze_dim(0),
+            take2(&format!("{p}.post_attention_layernorm.weight"))?.squeeze_dim(0),
         );
     }
-    model.norm.gamma = Param::from_tensor(take2("model.norm.weight").squeeze_dim(0));
+    model.norm.gamma = Param::from_tensor(take2("model.norm.weight")?.squeeze_dim(0));
     if let Some(head) = model.lm_head.as_mut() {
-        head.weight = Param::from_tensor(take2("lm_head.weight"));
+        head.weight = Param::from_tensor(take2("lm_head.weight")?);
     }
     Ok(model)
 }

@@ -222,11 +222,12 @@ fn bad_checkpoints_give_typed_errors() {
 
 #[test]
 fn hf_config_json_deserialises() {
-    // trimmed real Qwen2.5-0.5B config.json (no attention_bias field: Qwen2 always has biases)
+    // trimmed real Qwen2.5-0.5B-Instruct config.json (transformers 4.x: top-level rope_theta) (no attention_bias field: Qwen2 always has biases)
     let json = r#"{"architectures":["Qwen2ForCausalLM"],"hidden_size":896,"intermediate_size":4864,
       "max_position_embeddings":32768,"model_type":"qwen2","num_attention_heads":14,"num_hidden_layers":24,
       "num_key_value_heads":2,"rms_norm_eps":1e-06,"rope_theta":1000000.0,"tie_word_embeddings":true,
-      "torch_dtype":"bfloat16","vocab_size":151936}"#;
+      "torch_dtype":"bfloat16","vocab_size":151936,"bos_token_id":151643,"eos_token_id":151645,
+      "hidden_act":"silu","use_sliding_window":false,"sliding_window":32768,"max_window_layers":21}"#;
     let cfg: ModelConfig = serde_json::from_str(json).unwrap();
     assert_eq!(cfg, ModelConfig::qwen2_5_0_5b());
     let specs = checkpoint_tensor_specs(&cfg);
