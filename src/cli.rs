@@ -735,6 +735,36 @@ pub struct BuildTokenizerArgs {
     pub output: PathBuf,
 }
 
+/// `examples/logits.rs`: the logits, per-token log-probabilities and (optionally) greedy
+/// continuation of a Hugging Face model folder on given token ids, as one JSON object.
+///
+/// ```
+/// use clap::Parser;
+/// let a = taosr1::cli::LogitsArgs::try_parse_from(["logits", "--model", "m", "--ids", "1,17,42", "--greedy", "4"]).unwrap();
+/// assert_eq!(a.ids, vec![1, 17, 42]);
+/// assert_eq!(a.greedy, Some(4));
+/// assert!(taosr1::cli::LogitsArgs::try_parse_from(["logits", "--model", "m", "--ids", "1,x"]).is_err());
+/// assert!(taosr1::cli::LogitsArgs::try_parse_from(["logits", "--model", "m", "--ids", "1", "--greedy", "0"]).is_err());
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq, Eq)]
+#[command(
+    name = "logits",
+    version,
+    about = "Print {\"logits\", \"logprobs\", \"greedy\"} of a model folder on token ids as one JSON object",
+    long_about = None
+)]
+pub struct LogitsArgs {
+    /// A Hugging Face model folder (config.json + safetensors) or a GGUF file
+    #[arg(long, value_name = "DIR", value_parser = path)]
+    pub model: PathBuf,
+    /// Comma-separated token ids, e.g. 1,17,42
+    #[arg(long, value_name = "IDS", value_delimiter = ',', required = true)]
+    pub ids: Vec<u32>,
+    /// Also decode N tokens greedily with the KV cache
+    #[arg(long, value_name = "N", value_parser = at_least_1)]
+    pub greedy: Option<usize>,
+}
+
 /// Exit status of an example's `run()`: errors are printed with their `Display` message
 /// (which names the file, line or field at fault) instead of `Debug`.
 ///

@@ -127,10 +127,9 @@ pub struct DecodeSession<'m> {
     pad_id: u32,
 }
 
-fn host_logits(logits: Tensor<3>) -> Result<Vec<Vec<f32>>, ModelError> {
-    let [b, t, v] = logits.dims();
+fn host_logits(logits: Tensor<2>) -> Result<Vec<Vec<f32>>, ModelError> {
+    let [_, v] = logits.dims();
     let flat = logits
-        .slice([0..b, t - 1..t, 0..v])
         .into_data()
         .try_to_vec_as::<f32>()
         .map_err(|e| ModelError::Input(format!("reading logits: {e:?}")))?;
@@ -195,7 +194,7 @@ impl<'m> DecodeSession<'m> {
         let flat: Vec<bool> = self.key_mask.iter().flatten().copied().collect();
         let device = input_ids.device();
         let key_mask = Tensor::<2, Bool>::from_data(TensorData::new(flat, [b, total]), &device);
-        let logits = self.model.forward_step(
+        let logits = self.model.forward_step_last(
             StepInput {
                 input_ids,
                 positions,

@@ -315,6 +315,38 @@ impl Transformer {
     /// Right padding needs no mask: causal attention never lets a real token see the padding
     /// after it; the caller masks padded positions out of the loss.
     pub fn forward(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
+        self.project(self.hidden_full(input_ids))
+    }
+
+    /// Logits `[batch, positions.len(), vocab]` of a full causal pass, computed only at
+    /// `positions` (the LM head is the largest matrix of a small model: a loss on the last
+    /// 32 tokens of 128 needs a quarter of its work). Positions past the end are clipped.
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// let device = Default::default();
+    /// let model = Transformer::new(&ModelConfig::tiny(50), &device).unwrap();
+    /// let ids = Tensor::<2, Int>::from_ints([[1, 2, 3, 4]], &device);
+    /// let all = model.forward(ids.clone()).slice([0..1, 2..4, 0..50]);
+    /// let some = model.forward_positions(ids, 2..4);
+    /// assert_eq!(some.dims(), [1, 2, 50]);
+    /// assert!(all.sub(some).abs().max().into_scalar() < 1e-5);
+    /// ```
+    pub fn forward_positions(
+        &self,
+        input_ids: Tensor<2, Int>,
+        positions: std::ops::Range<usize>,
+    ) -> Tensor<3> {
+        let [b, t] = input_ids.dims();
+        let hidden = self.hidden_full(input_ids);
+        let end = positions.end.min(t);
+        let start = positions.start.min(end);
+        let d = hidden.dims()[2];
+        self.project(hidden.slice([0..b, start..end, 0..d]))
+    }
+
+    fn hidden_full(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
         let [b, t] = input_ids.dims();
         let device = input_ids.device();
         let positions = Tensor::<1, Int>::arange(0..t as i64, &device)
@@ -331,6 +363,35 @@ impl Transformer {
         input: StepInput,
         cache: &mut KvCache,
     ) -> Result<Tensor<3>, ModelError> {
+        Ok(self.project(self.step_hidden(input, cache)?))
+    }
+
+    /// As [`forward_step`](Self::forward_step), but the logits of the last new position
+    /// only, `[batch, vocab]`: what a prefill before decoding or scoring needs.
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use taosr1_model::{KvCache, ModelConfig, StepInput, Transformer};
+    /// let device = Default::default();
+    /// let model = Transformer::new(&ModelConfig::tiny(50), &device).unwrap();
+    /// let ids = Tensor::<2, Int>::from_ints([[1, 2, 3]], &device);
+    /// let input = StepInput { input_ids: ids.clone(), positions: Tensor::<2, Int>::from_ints([[0, 1, 2]], &device), key_mask: None };
+    /// let last = model.forward_step_last(input, &mut KvCache::new(model.num_layers())).unwrap();
+    /// let full = model.forward(ids).slice([0..1, 2..3, 0..50]).reshape([1, 50]);
+    /// assert!(full.sub(last).abs().max().into_scalar() < 1e-5);
+    /// ```
+    pub fn forward_step_last(
+        &self,
+        input: StepInput,
+        cache: &mut KvCache,
+    ) -> Result<Tensor<2>, ModelError> {
+        let hidden = self.step_hidden(input, cache)?;
+        let [b, t, d] = hidden.dims();
+        let last = hidden.slice([0..b, t - 1..t, 0..d]);
+        Ok(self.project(last).reshape([b, self.vocab_size]))
+    }
+
+    fn step_hidden(&self, input: StepInput, cache: &mut KvCache) -> Result<Tensor<3>, ModelError> {
         let [b, t] = input.input_ids.dims();
         if b == 0 || t == 0 {
             return Err(ModelError::Input("empty batch or no new tokens".into()));
@@ -419,7 +480,7 @@ impl Transformer {
         if use_cache {
             cache.len = total;
         }
-        self.project(self.norm.forward(x))
+        self.norm.forward(x)
     }
 
     fn project(&self, x: Tensor<3>) -> Tensor<3> {
