@@ -24,6 +24,7 @@ mod config;
 mod error;
 mod fsio;
 mod generate;
+mod gguf;
 mod model;
 mod tokenizer;
 mod weights;
@@ -35,6 +36,10 @@ pub use config::ModelConfig;
 pub use error::ModelError;
 pub use fsio::{replace_dir_atomic, write_atomic};
 pub use generate::{generate, sample_token, DecodeSession, Generation, SamplingConfig};
+pub use gguf::{
+    read_gguf, GgmlType, GgufError, GgufFile, GgufModel, GgufSpecials, GgufTensorInfo, GgufValue,
+    NamedTensor,
+};
 pub use model::{Attention, DecoderLayer, KvCache, Mlp, StepInput, Transformer};
 pub use tokenizer::{TaoTokenizer, BOS, EOS, PAD, UNK};
 pub use weights::{
