@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(t[usize::from(b'\n')], 'Ċ');
         assert_eq!(t[usize::from(b'a')], 'a');
         assert_eq!(t[0], 'Ā');
-        assert_eq!(t[0xad], 'ł');
+        assert_eq!(t[0xad], '\u{143}'); // 'Ń', as transformers' bytes_to_unicode
         assert_eq!(t.iter().collect::<HashSet<_>>().len(), 256);
     }
 
