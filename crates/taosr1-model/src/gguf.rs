@@ -24,8 +24,17 @@ use crate::error::ModelError;
 pub use arch::{read_gguf, GgufModel, GgufSpecials, NamedTensor};
 
 /// The four bytes every GGUF file starts with.
+///
+/// ```
+/// assert_eq!(&taosr1_model::GGUF_MAGIC, b"GGUF");
+/// ```
 pub const GGUF_MAGIC: [u8; 4] = *b"GGUF";
 /// Data-section alignment when `general.alignment` is absent.
+///
+/// ```
+/// let file = taosr1_model::GgufFile::open("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+/// assert_eq!(file.alignment, taosr1_model::DEFAULT_ALIGNMENT);
+/// ```
 pub const DEFAULT_ALIGNMENT: u64 = 32;
 /// Deepest nesting of array values accepted (arrays of arrays of ...).
 const MAX_ARRAY_DEPTH: usize = 8;
@@ -33,6 +42,13 @@ const MAX_ARRAY_DEPTH: usize = 8;
 const MAX_DIMS: u32 = 4;
 
 /// Everything that can be wrong with a GGUF file. [`ModelError::Gguf`] wraps it with the path.
+///
+/// ```
+/// use taosr1_model::{GgufError, GgufFile};
+/// let err = GgufFile::from_bytes(b"GGML\x03\0\0\0".to_vec()).unwrap_err();
+/// assert_eq!(err, GgufError::BadMagic { found: *b"GGML" });
+/// assert!(err.to_string().contains("bad magic"));
+/// ```
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum GgufError {
@@ -221,6 +237,12 @@ pub enum GgufError {
 }
 
 /// A ggml tensor dtype (`ggml_type`), by its id in the file.
+///
+/// ```
+/// use taosr1_model::GgmlType;
+/// assert_eq!(GgmlType::Q8_0.to_string(), "Q8_0");
+/// assert_eq!(GgmlType::from_id(GgmlType::Q4_K.id()), GgmlType::Q4_K);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
 #[non_exhaustive]
@@ -401,6 +423,14 @@ impl std::fmt::Display for GgmlType {
 }
 
 /// One metadata value.
+///
+/// ```
+/// use taosr1_model::{GgufFile, GgufValue};
+/// let file = GgufFile::open("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+/// assert_eq!(file.get("llama.block_count"), Some(&GgufValue::U32(2)));
+/// let tokens = file.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).unwrap();
+/// assert_eq!(tokens[1].as_str(), Some("<|im_start|>"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum GgufValue {
     /// `uint8`.
@@ -549,6 +579,13 @@ impl GgufValue {
 }
 
 /// Where a tensor is and how it is stored.
+///
+/// ```
+/// let file = taosr1_model::GgufFile::open("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+/// let info = file.tensor_info("blk.0.attn_k.weight").unwrap();
+/// assert_eq!(info.torch_shape(), vec![16, 32]); // 2 kv heads x head_dim 8, hidden 32
+/// assert_eq!(info.offset % file.alignment, 0);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GgufTensorInfo {
     /// Name in the file (`blk.0.attn_q.weight`).
@@ -599,6 +636,13 @@ impl GgufTensorInfo {
 }
 
 /// A parsed GGUF file: metadata, tensor infos and the raw bytes the tensors live in.
+///
+/// ```
+/// let file = taosr1_model::GgufFile::open("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+/// let norm = file.tensor_f32("output_norm.weight").unwrap();
+/// assert_eq!(norm.len(), 32);
+/// assert!(norm.iter().all(|x| x.is_finite()));
+/// ```
 #[derive(Debug, Clone)]
 pub struct GgufFile {
     /// Format version (2 or 3).
@@ -754,9 +798,11 @@ impl<'a> Cursor<'a> {
 impl GgufFile {
     /// Reads and parses the file at `path`.
     ///
-    /// ```no_run
-    /// let file = taosr1_model::GgufFile::open("model.Q4_1.gguf".as_ref()).unwrap();
-    /// println!("{} tensors", file.tensors.len());
+    /// ```
+    /// // the test fixture (run from the crate directory); any GGUF v2/v3 file reads the same way
+    /// let file = taosr1_model::GgufFile::open("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+    /// assert_eq!(file.version, 3);
+    /// assert_eq!(file.tensors.len(), 21);
     /// ```
     ///
     /// # Errors
@@ -898,7 +944,7 @@ impl GgufFile {
         let data_offset = (c.pos as u64).div_ceil(alignment) * alignment;
         let data_len = (bytes.len() as u64).saturating_sub(data_offset);
         for t in &tensors {
-            if t.offset % alignment != 0 {
+            if !t.offset.is_multiple_of(alignment) {
                 return Err(GgufError::MisalignedTensor {
                     tensor: t.name.clone(),
                     offset: t.offset,
@@ -909,7 +955,7 @@ impl GgufFile {
                 continue; // unknown layout: refused when read, not when listed
             };
             let row_len = t.dims.first().copied().unwrap_or(1);
-            if row_len % block != 0 {
+            if !row_len.is_multiple_of(block) {
                 return Err(GgufError::PartialBlock {
                     tensor: t.name.clone(),
                     dtype: t.dtype.name(),
@@ -942,9 +988,11 @@ impl GgufFile {
 
     /// The metadata value under `key`.
     ///
-    /// ```no_run
-    /// let file = taosr1_model::GgufFile::open("model.gguf".as_ref()).unwrap();
+    /// ```
+    /// let file = taosr1_model::GgufFile::open("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
     /// let arch = file.get("general.architecture").and_then(|v| v.as_str());
+    /// assert_eq!(arch, Some("llama"));
+    /// assert!(file.get("no.such.key").is_none());
     /// ```
     pub fn get(&self, key: &str) -> Option<&GgufValue> {
         self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v)
@@ -952,9 +1000,11 @@ impl GgufFile {
 
     /// The info of the tensor called `name`.
     ///
-    /// ```no_run
-    /// let file = taosr1_model::GgufFile::open("model.gguf".as_ref()).unwrap();
-    /// let dims = &file.tensor_info("token_embd.weight").unwrap().dims;
+    /// ```
+    /// let file = taosr1_model::GgufFile::open("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+    /// let info = file.tensor_info("token_embd.weight").unwrap();
+    /// assert_eq!(info.dims, vec![32, 300]); // innermost first: [hidden, vocab]
+    /// assert_eq!(info.dtype, taosr1_model::GgmlType::Q8_0);
     /// ```
     pub fn tensor_info(&self, name: &str) -> Option<&GgufTensorInfo> {
         self.tensors.iter().find(|t| t.name == name)
@@ -962,9 +1012,10 @@ impl GgufFile {
 
     /// The stored bytes of the tensor called `name`.
     ///
-    /// ```no_run
-    /// let file = taosr1_model::GgufFile::open("model.gguf".as_ref()).unwrap();
-    /// let raw = file.tensor_bytes("blk.0.attn_q.weight").unwrap();
+    /// ```
+    /// let file = taosr1_model::GgufFile::open("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+    /// // Q4_0, 32 x 32: 32 rows of one 18-byte block
+    /// assert_eq!(file.tensor_bytes("blk.0.attn_q.weight").unwrap().len(), 32 * 18);
     /// ```
     ///
     /// # Errors
@@ -992,9 +1043,10 @@ impl GgufFile {
     /// The tensor called `name` dequantised to f32, in storage order (row-major over the
     /// PyTorch shape [`GgufTensorInfo::torch_shape`]).
     ///
-    /// ```no_run
-    /// let file = taosr1_model::GgufFile::open("model.Q4_1.gguf".as_ref()).unwrap();
+    /// ```
+    /// let file = taosr1_model::GgufFile::open("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
     /// let w = file.tensor_f32("blk.0.ffn_up.weight").unwrap();
+    /// assert_eq!(w.len(), 256 * 32);
     /// ```
     ///
     /// # Errors

@@ -38,7 +38,7 @@ pub use fsio::{replace_dir_atomic, write_atomic};
 pub use generate::{generate, sample_token, DecodeSession, Generation, SamplingConfig};
 pub use gguf::{
     read_gguf, GgmlType, GgufError, GgufFile, GgufModel, GgufSpecials, GgufTensorInfo, GgufValue,
-    NamedTensor,
+    NamedTensor, DEFAULT_ALIGNMENT, GGUF_MAGIC,
 };
 pub use model::{Attention, DecoderLayer, KvCache, Mlp, StepInput, Transformer};
 pub use tokenizer::{TaoTokenizer, BOS, EOS, PAD, UNK};

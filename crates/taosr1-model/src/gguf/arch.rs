@@ -9,6 +9,13 @@ use super::{GgufError, GgufFile, GgufTensorInfo, GgufValue};
 use crate::error::ModelError;
 
 /// One tensor, dequantised, under its Hugging Face name.
+///
+/// ```
+/// let model = taosr1_model::read_gguf("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+/// let t = &model.tensors[0];
+/// assert_eq!(t.name, "model.embed_tokens.weight");
+/// assert_eq!(t.data.len(), t.shape.iter().product::<usize>());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedTensor {
     /// Hugging Face name (`model.layers.0.self_attn.q_proj.weight`).
@@ -20,6 +27,12 @@ pub struct NamedTensor {
 }
 
 /// Special-token ids and flags from `tokenizer.ggml.*`.
+///
+/// ```
+/// let model = taosr1_model::read_gguf("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+/// assert_eq!((model.special.bos, model.special.eos), (Some(1), Some(2)));
+/// assert!(!model.special.add_bos);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GgufSpecials {
     /// `tokenizer.ggml.bos_token_id`.
@@ -37,6 +50,14 @@ pub struct GgufSpecials {
 }
 
 /// A GGUF checkpoint converted to the Hugging Face layout.
+///
+/// ```
+/// let model = taosr1_model::read_gguf("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+/// assert_eq!(model.config["architectures"][0], "LlamaForCausalLM");
+/// assert_eq!(model.config["tie_word_embeddings"], false); // the fixture has `output.weight`
+/// assert!(model.tensor("lm_head.weight").is_some());
+/// assert!(model.chat_template.unwrap().contains("<|im_start|>"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct GgufModel {
     /// `general.architecture` (`llama`, `qwen2`, `qwen3`).
@@ -58,8 +79,8 @@ pub struct GgufModel {
 impl GgufModel {
     /// The tensor with this Hugging Face name.
     ///
-    /// ```no_run
-    /// let model = taosr1_model::read_gguf("model.gguf".as_ref()).unwrap();
+    /// ```
+    /// let model = taosr1_model::read_gguf("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
     /// let norm = model.tensor("model.norm.weight").unwrap();
     /// assert_eq!(norm.shape.len(), 1);
     /// ```
@@ -71,9 +92,9 @@ impl GgufModel {
     /// Face layout (undoing llama.cpp's Q/K row permutation for `llama`), and builds the config
     /// and tokenizer from the metadata.
     ///
-    /// ```no_run
+    /// ```
     /// use taosr1_model::{GgufFile, GgufModel};
-    /// let file = GgufFile::open("model.gguf".as_ref()).unwrap();
+    /// let file = GgufFile::open("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
     /// let model = GgufModel::from_file(&file).unwrap();
     /// assert_eq!(model.config["model_type"], "llama");
     /// ```
@@ -142,10 +163,15 @@ impl GgufModel {
 
 /// Reads a GGUF checkpoint and converts it to the Hugging Face layout ([`GgufModel`]).
 ///
-/// ```no_run
-/// let model = taosr1_model::read_gguf("SmolLM2-135M-Instruct.Q4_1.gguf".as_ref()).unwrap();
-/// assert_eq!(model.config["hidden_size"], 576);
-/// let ids = model.tokenizer.encode("hi", false).unwrap();
+/// ```
+/// // a tiny llama test fixture (run from the crate directory); SmolLM2's Q4_1 file reads the same
+/// let model = taosr1_model::read_gguf("tests/fixtures/gguf/tiny_llama.gguf".as_ref()).unwrap();
+/// assert_eq!(model.config["hidden_size"], 32);
+/// assert_eq!(model.config["rope_parameters"]["rope_type"], "default");
+/// let q = model.tensor("model.layers.0.self_attn.q_proj.weight").unwrap();
+/// assert_eq!(q.shape, vec![32, 32]); // [out, in], rows back in Hugging Face order
+/// let ids = model.tokenizer.encode("<|im_start|>user", false).unwrap();
+/// assert_eq!(ids.get_ids()[0], model.special.bos.unwrap());
 /// ```
 ///
 /// # Errors
@@ -257,7 +283,7 @@ fn unpermute(info: &GgufTensorInfo, data: Vec<f32>, n_head: usize) -> Result<Vec
     let shape = info.torch_shape();
     let rows = shape[0];
     let cols: usize = shape[1..].iter().product();
-    if n_head == 0 || rows % (2 * n_head) != 0 {
+    if n_head == 0 || !rows.is_multiple_of(2 * n_head) {
         return Err(GgufError::ShapeMismatch {
             tensor: info.name.clone(),
             expected: vec![rows.next_multiple_of(2 * n_head.max(1))],
@@ -352,7 +378,7 @@ impl HyperParams {
         let hidden = count(file, &k("embedding_length"))?;
         let heads = count(file, &k("attention.head_count"))?;
         let kv_heads = opt_count(file, &k("attention.head_count_kv"))?.unwrap_or(heads);
-        if heads % kv_heads != 0 {
+        if !heads.is_multiple_of(kv_heads) {
             return Err(GgufError::BadValue {
                 key: k("attention.head_count_kv"),
                 reason: format!("{kv_heads} does not divide head_count {heads}"),
@@ -366,7 +392,7 @@ impl HyperParams {
         };
         let head_dim = match head_dim {
             Some(d) => d,
-            None if hidden % heads == 0 => hidden / heads,
+            None if hidden.is_multiple_of(heads) => hidden / heads,
             None => {
                 return Err(GgufError::BadValue {
                     key: k("attention.head_count"),

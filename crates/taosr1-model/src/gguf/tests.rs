@@ -67,7 +67,7 @@ impl Builder {
         b.extend(&self.kvs);
         b.extend(&self.infos);
         let align = 32;
-        while b.len() % align != 0 {
+        while !b.len().is_multiple_of(align) {
             b.push(0);
         }
         b.extend(&self.data);

@@ -211,7 +211,7 @@ pub(super) fn build(file: &GgufFile, sp: &GgufSpecials) -> Result<Tokenizer, Ggu
     }
     for t in [sp.bos, sp.eos, sp.unk, sp.pad]
         .into_iter()
-        .filter_map(|id| token_at(id))
+        .filter_map(&token_at)
     {
         if spelled(t) && !special.iter().any(|a| a.content == t) {
             special.push(AddedToken::from(t, true).normalized(false));
