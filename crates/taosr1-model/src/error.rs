@@ -93,6 +93,14 @@ pub enum ModelError {
     /// Invalid input to a model routine (empty batch, bad lengths, token out of vocabulary...).
     #[error("invalid input: {0}")]
     Input(String),
+    /// A GGUF file is malformed or cannot be converted (see [`crate::GgufError`]).
+    #[error("GGUF file {path}: {source}")]
+    Gguf {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        source: crate::gguf::GgufError,
+    },
 }
 
 impl ModelError {

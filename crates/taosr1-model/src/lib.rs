@@ -24,6 +24,7 @@ mod config;
 mod error;
 mod fsio;
 mod generate;
+mod gguf;
 mod model;
 mod pretrained;
 mod tokenizer;
@@ -36,6 +37,10 @@ pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use error::ModelError;
 pub use fsio::{replace_dir_atomic, write_atomic};
 pub use generate::{generate, sample_token, DecodeSession, Generation, SamplingConfig};
+pub use gguf::{
+    read_gguf, GgmlType, GgufError, GgufFile, GgufModel, GgufSpecials, GgufTensorInfo, GgufValue,
+    NamedTensor, DEFAULT_ALIGNMENT, GGUF_MAGIC,
+};
 pub use model::{Attention, DecoderLayer, KvCache, Mlp, StepInput, Transformer};
 pub use pretrained::{load_pretrained, safetensors_files, GenerationConfig, Pretrained};
 pub use tokenizer::{TaoTokenizer, BOS, EOS, PAD, UNK};
