@@ -42,7 +42,7 @@ pub use gguf::{
     NamedTensor, DEFAULT_ALIGNMENT, GGUF_MAGIC,
 };
 pub use model::{Attention, DecoderLayer, KvCache, Mlp, StepInput, Transformer};
-pub use pretrained::{load_pretrained, safetensors_files, GenerationConfig, Pretrained};
+pub use pretrained::{load_gguf, load_pretrained, safetensors_files, GenerationConfig, Pretrained};
 pub use tokenizer::{TaoTokenizer, BOS, EOS, PAD, UNK};
 pub use weights::{
     checkpoint_tensor_specs, from_named_tensors, from_safetensors_bytes, from_safetensors_shards,

@@ -121,7 +121,37 @@ pub fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
     })
 }
 
-/// Load a Hugging Face model folder as it is: `config.json` of either transformers
+/// Load a GGUF file ([`crate::read_gguf`]: dequantised to f32, Q/K rows un-permuted as
+/// transformers does) as a model with its config and generation ids.
+///
+/// ```
+/// let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf/tiny_llama.gguf");
+/// let loaded = taosr1_model::load_gguf(&path, &Default::default()).unwrap();
+/// assert_eq!(loaded.config.architecture, taosr1_model::Architecture::Llama);
+/// ```
+pub fn load_gguf(path: &Path, device: &Device) -> Result<Pretrained, ModelError> {
+    let gguf = crate::read_gguf(path)?;
+    let origin = path.display().to_string();
+    let config = ModelConfig::from_hf_value(&gguf.config, &origin)?;
+    let generation = GenerationConfig {
+        bos_token_id: gguf.special.bos,
+        eos_token_ids: gguf.special.eos.into_iter().collect(),
+        pad_token_id: gguf.special.pad,
+    };
+    let tensors = gguf
+        .tensors
+        .into_iter()
+        .map(|t| (t.name, t.shape, t.data))
+        .collect();
+    let model = crate::from_named_tensors(tensors, &config, device)?;
+    Ok(Pretrained {
+        model,
+        config,
+        generation,
+    })
+}
+
+/// Load a Hugging Face model folder as it is (or a `.gguf` file, see [`load_gguf`]): `config.json` of either transformers
 /// generation, `generation_config.json` if present, `model.safetensors` or the shards of
 /// `model.safetensors.index.json`, in f32, f16 or bf16 (computed in f32).
 ///
@@ -137,6 +167,9 @@ pub fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
 /// assert_eq!(loaded.config, cfg);
 /// ```
 pub fn load_pretrained(dir: &Path, device: &Device) -> Result<Pretrained, ModelError> {
+    if dir.is_file() && dir.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+        return load_gguf(dir, device);
+    }
     let config = ModelConfig::from_json_file(&dir.join("config.json"))?;
     let gen_path = dir.join("generation_config.json");
     let generation = if gen_path.is_file() {
