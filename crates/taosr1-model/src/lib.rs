@@ -20,17 +20,20 @@
 //! assert_eq!(again.vocab_size(), 32);
 //! ```
 
+mod chat;
 mod config;
 mod error;
 mod fsio;
 mod generate;
 mod model;
 mod tokenizer;
+mod tokenizer_folder;
 mod weights;
 
 /// burn, re-exported: the public API takes burn tensors, modules and devices, so use this
 /// one to be sure of a matching version.
 pub use burn;
+pub use chat::{ChatMessage, ChatTemplate};
 pub use config::ModelConfig;
 pub use error::ModelError;
 pub use fsio::{replace_dir_atomic, write_atomic};
