@@ -119,7 +119,7 @@ pub fn sample_responses<R: Rng + ?Sized>(
         model,
         &prompts,
         tok.pad_id(),
-        &[tok.eos_id()],
+        tok.eos_ids(),
         &sampling,
         rng,
     )?;
