@@ -522,7 +522,9 @@ impl PyJson {
     fn value(&mut self, v: &Value, level: usize) -> Result<(), JinjaError> {
         match v.kind() {
             ValueKind::None => self.out.push_str("null"),
-            ValueKind::Bool => self.out.push_str(if v.is_true() { "true" } else { "false" }),
+            ValueKind::Bool => self
+                .out
+                .push_str(if v.is_true() { "true" } else { "false" }),
             ValueKind::Number if v.is_integer() => self.out.push_str(&v.to_string()),
             ValueKind::Number => {
                 let f = f64::try_from(v.clone())?;
@@ -730,9 +732,7 @@ mod tests {
             "x": {"b": [1, 2.5, null, true], "a": "<é\"\n>"},
             "s": "é😀\u{7f}"
         });
-        let out = t
-            .render(&[ChatMessage::user("u")], false, &extra)
-            .unwrap();
+        let out = t.render(&[ChatMessage::user("u")], false, &extra).unwrap();
         // json.dumps({"a": "<é\"\n>", "b": [1, 2.5, None, True]}) etc. (serde_json sorted the keys)
         let want = concat!(
             r#"{"a": "<é\"\n>", "b": [1, 2.5, null, true]}"#,
@@ -746,7 +746,8 @@ mod tests {
 
     #[test]
     fn raise_exception_is_a_render_error() {
-        let t = ChatTemplate::new("{{ raise_exception('no system role here') }}", "x.jinja").unwrap();
+        let t =
+            ChatTemplate::new("{{ raise_exception('no system role here') }}", "x.jinja").unwrap();
         let err = t
             .render(&[ChatMessage::user("u")], false, &serde_json::Value::Null)
             .unwrap_err();

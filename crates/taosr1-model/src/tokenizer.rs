@@ -500,9 +500,9 @@ impl TaoTokenizer {
         add_generation_prompt: bool,
         extra: &serde_json::Value,
     ) -> Result<Vec<u32>, ModelError> {
-        let text = self
-            .require_template()?
-            .render_values(messages, add_generation_prompt, extra)?;
+        let text =
+            self.require_template()?
+                .render_values(messages, add_generation_prompt, extra)?;
         self.encode(&text)
     }
 

@@ -63,7 +63,8 @@ fn check_against_reference(tok: &TaoTokenizer, reference: &Value, what: &str) ->
         let got = tok.apply_chat_template(&typed, gen, kwargs).unwrap();
         assert_eq!(got, ids(&chat["ids"]), "{what}/{name}: ids");
         assert_eq!(
-            tok.apply_chat_template_values(messages, gen, kwargs).unwrap(),
+            tok.apply_chat_template_values(messages, gen, kwargs)
+                .unwrap(),
             got,
             "{what}/{name}: ids from JSON messages"
         );
@@ -122,7 +123,10 @@ fn qwen3_matches_transformers_with_and_without_thinking() {
     let off = tok
         .render_chat(&msgs, true, &json!({ "enable_thinking": false }))
         .unwrap();
-    assert!(off.ends_with("<|im_start|>assistant\n<think>\n\n</think>\n\n"), "{off:?}");
+    assert!(
+        off.ends_with("<|im_start|>assistant\n<think>\n\n</think>\n\n"),
+        "{off:?}"
+    );
     let on = tok.render_chat(&msgs, true, &Value::Null).unwrap();
     assert!(on.ends_with("<|im_start|>assistant\n"), "{on:?}");
     // <think> and </think> are single (added, not special) tokens
@@ -226,7 +230,10 @@ fn real_smollm2_matches_transformers() {
     }
     let tok = TaoTokenizer::from_pretrained(&dir).unwrap();
     let reference = read_json(&fixtures().join("smollm2-real-reference.json"));
-    assert_eq!(check_against_reference(&tok, &reference, "real smollm2"), 6 + 7);
+    assert_eq!(
+        check_against_reference(&tok, &reference, "real smollm2"),
+        6 + 7
+    );
     assert_eq!(tok.vocab_size(), 49152);
 }
 
@@ -318,13 +325,20 @@ fn bad_tokenizer_config_fields_are_typed_errors() {
         r#"{"eos_token": "<|im_end|>", "unk_token": "<unk>"}"#,
     );
     assert_field_error(dir.load(), "tokenizer_config.json", "unk_token");
-    dir.write("tokenizer_config.json", r#"{"eos_token": "<|im_end|>", "chat_template": 3}"#);
+    dir.write(
+        "tokenizer_config.json",
+        r#"{"eos_token": "<|im_end|>", "chat_template": 3}"#,
+    );
     assert_field_error(dir.load(), "tokenizer_config.json", "chat_template");
     dir.write(
         "tokenizer_config.json",
         r#"{"eos_token": "<|im_end|>", "chat_template": [{"name": "default"}]}"#,
     );
-    assert_field_error(dir.load(), "tokenizer_config.json", "chat_template[0].template");
+    assert_field_error(
+        dir.load(),
+        "tokenizer_config.json",
+        "chat_template[0].template",
+    );
     // no eos anywhere
     dir.write("tokenizer_config.json", r#"{"bos_token": null}"#);
     assert_field_error(dir.load(), "tokenizer_config.json", "eos_token");
@@ -351,7 +365,11 @@ fn added_tokens_decoder_must_agree_with_tokenizer_json() {
         "tokenizer_config.json",
         r#"{"eos_token": "<|im_end|>", "added_tokens_decoder": {"x": {"content": "<|im_end|>"}}}"#,
     );
-    assert_field_error(dir.load(), "tokenizer_config.json", "added_tokens_decoder.x");
+    assert_field_error(
+        dir.load(),
+        "tokenizer_config.json",
+        "added_tokens_decoder.x",
+    );
 }
 
 #[test]
@@ -371,11 +389,17 @@ fn bad_generation_config_fields_are_typed_errors() {
         r#"{"eos_token_id": [7, 9, 7], "pad_token_id": 3}"#,
     );
     let tok = dir.load().unwrap();
-    assert_eq!((tok.eos_id(), tok.eos_ids(), tok.pad_id()), (7, &[7, 9][..], 3));
+    assert_eq!(
+        (tok.eos_id(), tok.eos_ids(), tok.pad_id()),
+        (7, &[7, 9][..], 3)
+    );
     // an int, not a list
     dir.write("generation_config.json", r#"{"eos_token_id": 11}"#);
     let tok = dir.load().unwrap();
-    assert_eq!((tok.eos_id(), tok.eos_ids(), tok.pad_id()), (11, &[11][..], 11));
+    assert_eq!(
+        (tok.eos_id(), tok.eos_ids(), tok.pad_id()),
+        (11, &[11][..], 11)
+    );
 }
 
 #[test]
@@ -397,7 +421,11 @@ fn chat_template_errors_are_typed_and_name_the_file() {
         "{% for m in messages %}\n{{ m.content }\n{% endfor %}",
     );
     match dir.load() {
-        Err(ModelError::ChatTemplateSyntax { path, line, message }) => {
+        Err(ModelError::ChatTemplateSyntax {
+            path,
+            line,
+            message,
+        }) => {
             assert!(path.ends_with("chat_template.jinja"), "{path}");
             assert_eq!(line, 2, "{message}");
         }
@@ -411,7 +439,10 @@ fn chat_template_errors_are_typed_and_name_the_file() {
     );
     match dir.load() {
         Err(ModelError::ChatTemplateSyntax { path, .. }) => {
-            assert!(path.contains("tokenizer_config.json (chat_template)"), "{path}")
+            assert!(
+                path.contains("tokenizer_config.json (chat_template)"),
+                "{path}"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -454,7 +485,10 @@ fn legacy_folder_with_template_list_and_token_objects() {
     });
     dir.write("tokenizer_config.json", &config.to_string());
     // ignored: tokenizer_config.json has added_tokens_decoder (as in transformers)
-    dir.write("special_tokens_map.json", r#"{"eos_token": "<|endoftext|>"}"#);
+    dir.write(
+        "special_tokens_map.json",
+        r#"{"eos_token": "<|endoftext|>"}"#,
+    );
     let tok = dir.load().unwrap();
     assert_eq!(tok.eos_id(), end);
     assert_eq!(tok.pad_id(), qwen.token_to_id("<|endoftext|>").unwrap());
@@ -513,7 +547,10 @@ fn word_level_tokenizer_keeps_its_specials() {
     );
     assert_eq!(tok.eos_ids(), &[3]);
     assert!(tok.chat_template().is_none());
-    assert_eq!(tok.encode("a zzz").unwrap(), vec![tok.token_to_id("a").unwrap(), 1]);
+    assert_eq!(
+        tok.encode("a zzz").unwrap(),
+        vec![tok.token_to_id("a").unwrap(), 1]
+    );
     assert_eq!(
         tok.encode_with_special_tokens("a").unwrap(),
         tok.encode("a").unwrap()
