@@ -473,6 +473,12 @@ fn tojson(value: &Value, kwargs: Kwargs) -> Result<Value, JinjaError> {
                     format!("tojson: indent must be an integer or a string, not {v}"),
                 )
             })?;
+            if n > MAX_INDENT {
+                return Err(JinjaError::new(
+                    ErrorKind::InvalidOperation,
+                    format!("tojson: indent {n} is more than {MAX_INDENT}"),
+                ));
+            }
             Some(" ".repeat(n.max(0) as usize))
         }
     };
@@ -499,6 +505,11 @@ fn tojson(value: &Value, kwargs: Kwargs) -> Result<Value, JinjaError> {
     Ok(Value::from(dumper.out))
 }
 
+/// Largest `tojson` indent accepted (a bigger one is a template bug, not a layout).
+const MAX_INDENT: i64 = 256;
+/// Deepest nesting `tojson` writes (a self-containing namespace would never end).
+const MAX_DEPTH: usize = 256;
+
 /// A writer of Python's `json.dumps` output.
 struct PyJson {
     out: String,
@@ -520,6 +531,12 @@ impl PyJson {
     }
 
     fn value(&mut self, v: &Value, level: usize) -> Result<(), JinjaError> {
+        if level > MAX_DEPTH {
+            return Err(JinjaError::new(
+                ErrorKind::InvalidOperation,
+                format!("tojson: nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
         match v.kind() {
             ValueKind::None => self.out.push_str("null"),
             ValueKind::Bool => self
@@ -742,6 +759,22 @@ mod tests {
             "|[]{}"
         );
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn tojson_refuses_absurd_indents_and_bad_arguments() {
+        for src in [
+            "{{ 1 | tojson(indent=100000000000) }}",
+            "{{ 1 | tojson(colour=1) }}",
+            "{{ 1 | tojson(separators=[',']) }}",
+        ] {
+            let t = ChatTemplate::new(src, "t").unwrap();
+            let err = t.render(&[ChatMessage::user("u")], false, &serde_json::Value::Null);
+            assert!(
+                matches!(err, Err(ModelError::ChatTemplateRender { .. })),
+                "{src}: {err:?}"
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //! ([`Transformer::token_logprobs`]) for DPO and GRPO, and loads/saves safetensors with the
 //! Qwen2/Llama tensor names ([`load_safetensors`], [`save_safetensors`]) so a real Qwen2.5
 //! checkpoint maps onto it. [`TaoTokenizer`] wraps a `tokenizers` `tokenizer.json`.
+//! [`TaoTokenizer::from_pretrained`] loads a Hugging Face tokenizer folder (Qwen2.5, Qwen3,
+//! Llama 3, SmolLM2...) with its special ids and chat templates; [`ChatTemplate`] renders those
+//! templates with minijinja as transformers' `apply_chat_template` does, token for token.
 //!
 //! ```
 //! use taosr1_model::{ModelConfig, Transformer, to_safetensors_bytes, from_safetensors_bytes};
