@@ -124,15 +124,20 @@ impl Codec {
     /// odd.query = "Gartenschlauch Ärger".into();
     /// assert!(codec.unknown_share(&codec.prompt_ids(&odd).unwrap()) > 0.0);
     /// ```
+    ///
+    /// A tokenizer without an unknown token (byte-level BPE: every byte is a token) knows all
+    /// text: the share is then 0.
     pub fn unknown_share(&self, prompt_ids: &[u32]) -> f32 {
-        let unk = self.tokenizer().unk_id();
+        let Some(unk) = self.tokenizer().unk_id() else {
+            return 0.0;
+        };
         let n = prompt_ids.iter().filter(|&&id| id == unk).count();
         n as f32 / prompt_ids.len().max(1) as f32
     }
 
-    /// `<bos>` + the prompt of `item`.
+    /// `<bos>` + the prompt of `item` (no bos for a tokenizer that has none).
     pub fn prompt_ids(&self, item: &Item) -> Result<Vec<u32>, Error> {
-        let mut ids = vec![self.tokenizer.bos_id()];
+        let mut ids: Vec<u32> = self.tokenizer.bos_id().into_iter().collect();
         ids.extend(self.tokenizer.encode(&self.template.prompt(item))?);
         Ok(ids)
     }

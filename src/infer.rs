@@ -86,12 +86,12 @@ pub fn predict<R: Rng + ?Sized>(
         return Err(Error::Input("batch_size must be positive".into()));
     }
     let tok = codec.tokenizer();
-    let stops = [
+    let mut stops = vec![
         codec.think_close_id(),
         codec.answer_open_id(),
         codec.answer_close_id(),
-        tok.eos_id(),
     ];
+    stops.extend_from_slice(tok.eos_ids());
     let mut out = Vec::with_capacity(items.len());
     let context = model.max_positions();
     for chunk in items.chunks(cfg.batch_size) {

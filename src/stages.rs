@@ -115,14 +115,7 @@ pub fn sample_responses<R: Rng + ?Sized>(
     }
     let sampling =
         SamplingConfig::sampled(cfg.temperature, cfg.top_p, cfg.max_new_tokens.min(room));
-    let gens = generate(
-        model,
-        &prompts,
-        tok.pad_id(),
-        &[tok.eos_id()],
-        &sampling,
-        rng,
-    )?;
+    let gens = generate(model, &prompts, tok.pad_id(), tok.eos_ids(), &sampling, rng)?;
     gens.into_iter()
         .map(|g| {
             let text = codec.decode(&g.tokens)?;

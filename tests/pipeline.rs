@@ -31,7 +31,10 @@ fn shipped_tokenizer_equals_a_fresh_build() {
 #[test]
 fn every_shipped_example_round_trips_through_the_codec() {
     let codec = load_codec().unwrap();
-    let unk = codec.tokenizer().unk_id();
+    let unk = codec
+        .tokenizer()
+        .unk_id()
+        .expect("the word-level tokenizer has <unk>");
     for split in [Split::Train, Split::Validation, Split::Test] {
         for e in load_split(split).unwrap() {
             let enc = codec.encode(&e).unwrap();

@@ -101,6 +101,52 @@ pub enum ModelError {
         /// What is wrong with it.
         source: crate::gguf::GgufError,
     },
+    /// A tokenizer file (`tokenizer.json`) that the `tokenizers` crate cannot load.
+    #[error("cannot load tokenizer {path}: {reason}")]
+    TokenizerFile {
+        /// The file.
+        path: String,
+        /// What the `tokenizers` crate said.
+        reason: String,
+    },
+    /// A field of a tokenizer folder's file (`tokenizer_config.json`,
+    /// `special_tokens_map.json`, `generation_config.json`) is of the wrong type, names a
+    /// token that `tokenizer.json` does not have, or is missing where it is needed.
+    #[error("{path}: field `{field}`: {reason}")]
+    TokenizerField {
+        /// The file.
+        path: String,
+        /// The field (a JSON key; `a.b` for a nested one).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The tokenizer has no chat template (no `chat_template.jinja`, no `chat_template` in
+    /// `tokenizer_config.json`).
+    #[error("no chat template for the tokenizer from {source_name}")]
+    NoChatTemplate {
+        /// Where the tokenizer came from (its folder, or how it was built).
+        source_name: String,
+    },
+    /// A chat template does not compile.
+    #[error("chat template {path} does not compile (line {line}): {message}")]
+    ChatTemplateSyntax {
+        /// The template's file (and field, for one inside `tokenizer_config.json`).
+        path: String,
+        /// Line of the error in the template (1-based; 0 when unknown).
+        line: usize,
+        /// What minijinja said.
+        message: String,
+    },
+    /// A chat template failed while rendering (its own `raise_exception`, an operation on an
+    /// undefined value, a missing filter...).
+    #[error("chat template {path} failed to render: {message}")]
+    ChatTemplateRender {
+        /// The template's file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl ModelError {

@@ -9,6 +9,9 @@
 //! ([`Transformer::token_logprobs`]) for DPO and GRPO, and loads/saves safetensors with the
 //! Qwen2/Llama tensor names ([`load_safetensors`], [`save_safetensors`]) so a real Qwen2.5
 //! checkpoint maps onto it. [`TaoTokenizer`] wraps a `tokenizers` `tokenizer.json`.
+//! [`TaoTokenizer::from_pretrained`] loads a Hugging Face tokenizer folder (Qwen2.5, Qwen3,
+//! Llama 3, SmolLM2...) with its special ids and chat templates; [`ChatTemplate`] renders those
+//! templates with minijinja as transformers' `apply_chat_template` does, token for token.
 //!
 //! ```
 //! use taosr1_model::{ModelConfig, Transformer, to_safetensors_bytes, from_safetensors_bytes};
@@ -20,6 +23,7 @@
 //! assert_eq!(again.vocab_size(), 32);
 //! ```
 
+mod chat;
 mod config;
 mod error;
 mod fsio;
@@ -28,11 +32,13 @@ mod gguf;
 mod model;
 mod pretrained;
 mod tokenizer;
+mod tokenizer_folder;
 mod weights;
 
 /// burn, re-exported: the public API takes burn tensors, modules and devices, so use this
 /// one to be sure of a matching version.
 pub use burn;
+pub use chat::{ChatMessage, ChatTemplate};
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use error::ModelError;
 pub use fsio::{replace_dir_atomic, write_atomic};
