@@ -765,6 +765,46 @@ pub struct LogitsArgs {
     pub greedy: Option<usize>,
 }
 
+/// `examples/generate.rs`: a reply to one chat prompt from a Hugging Face model folder or a
+/// GGUF file, through its own tokenizer and chat template.
+///
+/// ```
+/// use clap::Parser;
+/// let a = taosr1::cli::GenerateArgs::try_parse_from(["generate", "--model", "m", "--prompt", "hi"]).unwrap();
+/// assert_eq!((a.max_new_tokens, a.temperature), (128, 0.0));
+/// assert!(taosr1::cli::GenerateArgs::try_parse_from(["generate", "--model", "m", "--prompt", "hi", "--temperature", "-1"]).is_err());
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq)]
+#[command(
+    name = "generate",
+    version,
+    about = "Reply to a chat prompt with a Hugging Face model folder or a GGUF file",
+    long_about = None
+)]
+pub struct GenerateArgs {
+    /// A Hugging Face model folder (config.json, safetensors, tokenizer files) or a .gguf file
+    #[arg(long, value_name = "PATH", value_parser = path)]
+    pub model: PathBuf,
+    /// The user message
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: String,
+    /// An optional system message
+    #[arg(long, value_name = "TEXT")]
+    pub system: Option<String>,
+    /// Most tokens to generate (generation also stops at an end-of-sequence id)
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = at_least_1)]
+    pub max_new_tokens: usize,
+    /// Sampling temperature; 0 decodes greedily
+    #[arg(long, value_name = "T", default_value_t = 0.0, value_parser = non_negative_f32, allow_negative_numbers = true)]
+    pub temperature: f32,
+    /// Nucleus (top-p) mass when sampling, in (0, 1]
+    #[arg(long, value_name = "P", default_value_t = 1.0, value_parser = unit_f32)]
+    pub top_p: f32,
+    /// Seed of the sampler
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+}
+
 /// Exit status of an example's `run()`: errors are printed with their `Display` message
 /// (which names the file, line or field at fault) instead of `Debug`.
 ///

@@ -22,6 +22,7 @@ use std::path::Path;
 use crate::error::ModelError;
 
 pub use arch::{read_gguf, GgufModel, GgufSpecials, NamedTensor};
+pub(crate) use tokenizer::tao_tokenizer;
 
 /// The four bytes every GGUF file starts with.
 ///

@@ -167,7 +167,11 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Pretrained, ModelError>
 /// assert_eq!(loaded.config, cfg);
 /// ```
 pub fn load_pretrained(dir: &Path, device: &Device) -> Result<Pretrained, ModelError> {
-    if dir.is_file() && dir.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+    if dir.is_file()
+        && dir
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+    {
         return load_gguf(dir, device);
     }
     let config = ModelConfig::from_json_file(&dir.join("config.json"))?;

@@ -159,6 +159,20 @@ impl TaoTokenizer {
         crate::tokenizer_folder::load(dir)
     }
 
+    /// The tokenizer a GGUF file's metadata describes (byte-level BPE from
+    /// `tokenizer.ggml.tokens`/`merges`, special ids, `tokenizer.chat_template`), without
+    /// dequantising its tensors.
+    ///
+    /// ```
+    /// let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf/tiny_llama.gguf");
+    /// let tok = taosr1_model::TaoTokenizer::from_gguf(&path).unwrap();
+    /// assert!(tok.vocab_size() > 0);
+    /// ```
+    pub fn from_gguf(path: &Path) -> Result<Self, ModelError> {
+        let file = crate::GgufFile::open(path)?;
+        crate::gguf::tao_tokenizer(&file, &path.display().to_string())
+    }
+
     /// Assemble a tokenizer from its parts (the folder loader's last step).
     pub(crate) fn from_parts(
         inner: Tokenizer,

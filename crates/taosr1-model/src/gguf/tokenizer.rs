@@ -252,6 +252,60 @@ pub(super) fn build(file: &GgufFile, sp: &GgufSpecials) -> Result<Tokenizer, Ggu
     Ok(tokenizer)
 }
 
+/// The [`crate::TaoTokenizer`] a GGUF file's metadata describes: the byte-level BPE, its
+/// special ids (eos required; pad falls back to eos) and `tokenizer.chat_template`.
+pub(crate) fn tao_tokenizer(
+    file: &GgufFile,
+    origin: &str,
+) -> Result<crate::TaoTokenizer, crate::ModelError> {
+    let wrap = |source| crate::ModelError::Gguf {
+        path: origin.to_string(),
+        source,
+    };
+    let sp = specials(file).map_err(wrap)?;
+    let tokenizer = build(file, &sp).map_err(wrap)?;
+    let eos = sp.eos.ok_or_else(|| {
+        wrap(GgufError::MissingKey {
+            key: "tokenizer.ggml.eos_token_id".into(),
+        })
+    })?;
+    let mut templates = std::collections::BTreeMap::new();
+    if let Some(v) = file.get("tokenizer.chat_template") {
+        let source = v
+            .as_str()
+            .ok_or_else(|| wrap(wrong_type("tokenizer.chat_template", "a string", v)))?;
+        let names = [
+            ("bos_token", sp.bos),
+            ("eos_token", Some(eos)),
+            ("pad_token", sp.pad),
+            ("unk_token", sp.unk),
+        ];
+        let strings: Vec<(String, String)> = names
+            .iter()
+            .filter_map(|(name, id)| {
+                id.and_then(|i| tokenizer.id_to_token(i))
+                    .map(|t| (name.to_string(), t))
+            })
+            .collect();
+        let template =
+            crate::ChatTemplate::new(source, format!("{origin}: tokenizer.chat_template"))?
+                .with_special_tokens(strings);
+        templates.insert(crate::tokenizer::DEFAULT_TEMPLATE.to_string(), template);
+    }
+    Ok(crate::TaoTokenizer::from_parts(
+        tokenizer,
+        crate::tokenizer::SpecialIds {
+            pad: sp.pad.unwrap_or(eos),
+            unk: sp.unk,
+            bos: sp.bos,
+            eos,
+            eos_ids: vec![eos],
+        },
+        templates,
+        origin.to_string(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
