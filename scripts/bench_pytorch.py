@@ -30,12 +30,14 @@ def smollm2():
                        tie_word_embeddings=True, attention_bias=False)
 
 
-def median_time(fn, reps):
+def median_time(fn, reps, sync=lambda: None):
     fn()
+    sync()
     times = []
     for _ in range(reps):
         t = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -44,12 +46,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
+    dev = torch.device(args.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = LlamaForCausalLM(smollm2()).float().eval()
+    model = LlamaForCausalLM(smollm2()).float().eval().to(dev)
     g = torch.Generator().manual_seed(1)
-    prompt = torch.randint(3, 49152, (1, 128), generator=g)
+    prompt = torch.randint(3, 49152, (1, 128), generator=g).to(dev)
 
     def prefill():
         with torch.no_grad():
@@ -61,20 +66,22 @@ def main():
             out = model(ids, use_cache=True, logits_to_keep=1)
             past = out.past_key_values
             nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+            sync()
             t = time.perf_counter()
             for _ in range(64):
                 out = model(nxt, past_key_values=past, use_cache=True)
                 past = out.past_key_values
                 nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+            sync()
             return time.perf_counter() - t
 
     def decode_rate(batch):
         decode(batch)
         return statistics.median([64 * batch / decode(batch) for _ in range(max(1, args.reps // 2))])
 
-    train = LlamaForCausalLM(smollm2()).float().train()
+    train = LlamaForCausalLM(smollm2()).float().train().to(dev)
     opt = torch.optim.AdamW(train.parameters(), lr=1e-5)
-    batch = torch.randint(3, 49152, (4, 128), generator=g)
+    batch = torch.randint(3, 49152, (4, 128), generator=g).to(dev)
     labels = batch.clone()
     labels[:, :96] = -100
 
@@ -86,11 +93,12 @@ def main():
 
     result = {
         "torch": torch.__version__,
+        "device": args.device,
         "threads": torch.get_num_threads(),
-        "prefill_128_ms": 1e3 * median_time(prefill, args.reps),
+        "prefill_128_ms": 1e3 * median_time(prefill, args.reps, sync),
         "decode_b1_tok_s": decode_rate(1),
         "decode_b8_tok_s": decode_rate(8),
-        "train_step_s": median_time(train_step, max(2, args.reps // 2)),
+        "train_step_s": median_time(train_step, max(2, args.reps // 2), sync),
     }
     print(json.dumps(result))
 

@@ -10,12 +10,10 @@ use burn::tensor::Device;
 use taosr1::assets::{load_codec, save_checkpoint};
 use taosr1_model::{ModelConfig, Transformer};
 
-/// The `serve` example binary, which `cargo test` builds next to the test binaries.
+mod common;
+
 fn serve_bin() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?; // target/<profile>/deps -> target/<profile>
-    let bin = dir.join("examples").join("serve");
-    bin.exists().then_some(bin)
+    common::example_bin("serve")
 }
 
 #[test]
