@@ -75,7 +75,7 @@ fn check_family(family: &str) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let out = generate(
         model,
-        &[r.ids.clone()],
+        std::slice::from_ref(&r.ids),
         0,
         &[],
         &SamplingConfig::greedy(16),
@@ -165,7 +165,8 @@ fn edited(family: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
 
 #[test]
 fn unsupported_settings_are_typed_errors_never_defaults() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "qwen2",
             Box::new(|v| v["model_type"] = "mistral".into()),
