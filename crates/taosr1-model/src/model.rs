@@ -350,7 +350,7 @@ impl Transformer {
     /// let all = model.forward(ids.clone()).slice([0..1, 2..4, 0..50]);
     /// let some = model.forward_positions(ids, 2..4);
     /// assert_eq!(some.dims(), [1, 2, 50]);
-    /// assert!(all.sub(some).abs().max().into_scalar() < 1e-5);
+    /// assert!(all.sub(some).abs().max().into_scalar::<f32>() < 1e-5);
     /// ```
     pub fn forward_positions(
         &self,
@@ -397,7 +397,7 @@ impl Transformer {
     /// let input = StepInput { input_ids: ids.clone(), positions: Tensor::<2, Int>::from_ints([[0, 1, 2]], &device), key_mask: None };
     /// let last = model.forward_step_last(input, &mut KvCache::new(model.num_layers())).unwrap();
     /// let full = model.forward(ids).slice([0..1, 2..3, 0..50]).reshape([1, 50]);
-    /// assert!(full.sub(last).abs().max().into_scalar() < 1e-5);
+    /// assert!(full.sub(last).abs().max().into_scalar::<f32>() < 1e-5);
     /// ```
     pub fn forward_step_last(
         &self,
