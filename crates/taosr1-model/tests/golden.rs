@@ -43,6 +43,15 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Tolerance on logits and log-probabilities: 1e-4 (f32 on the CPU). `TAOSR1_GOLDEN_ATOL`
+/// overrides it for backends whose f32 matmul rounds more (CUDA tensor cores use TF32).
+fn tolerance() -> f32 {
+    std::env::var("TAOSR1_GOLDEN_ATOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1e-4)
+}
+
 fn check_family(family: &str) {
     let r = reference(family);
     let loaded = load_pretrained(&fixture(family), &dev()).unwrap();
@@ -59,18 +68,14 @@ fn check_family(family: &str) {
         .try_to_vec_as::<f32>()
         .unwrap();
     let expected: Vec<f32> = r.logits.iter().flatten().copied().collect();
-    let d = max_abs_diff(&logits, &expected);
-    eprintln!("{family}: max |Δlogit| = {d:e}");
-    assert!(d <= 1e-4, "{family}: max |Δlogit| = {d}");
+    let d_logit = max_abs_diff(&logits, &expected);
     // per-token log-probabilities (entry 0 of ours has no context)
     let lp = model
         .token_logprobs(ids)
         .into_data()
         .try_to_vec_as::<f32>()
         .unwrap();
-    let d = max_abs_diff(&lp[1..], &r.logprobs);
-    eprintln!("{family}: max |Δlogprob| = {d:e}");
-    assert!(d <= 1e-4, "{family}: max |Δlogprob| = {d}");
+    let d_lp = max_abs_diff(&lp[1..], &r.logprobs);
     // 16 greedy ids through the KV-cache path
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let out = generate(
@@ -82,11 +87,10 @@ fn check_family(family: &str) {
         &mut rng,
     )
     .unwrap();
-    assert_eq!(out[0].tokens, r.greedy, "{family}: greedy ids differ");
     // the same prompt left-padded in a batch with a longer one gives the same greedy ids
     let mut longer = r.ids.clone();
     longer.extend([5, 6, 7]);
-    let out = generate(
+    let padded = generate(
         model,
         &[longer, r.ids.clone()],
         0,
@@ -95,8 +99,17 @@ fn check_family(family: &str) {
         &mut rng,
     )
     .unwrap();
+    eprintln!(
+        "{family}: max |Δlogit| = {d_logit:e}, max |Δlogprob| = {d_lp:e}, greedy equal: {}, left-padded greedy equal: {}",
+        out[0].tokens == r.greedy,
+        padded[1].tokens == r.greedy
+    );
+    let tol = tolerance();
+    assert!(d_logit <= tol, "{family}: max |Δlogit| = {d_logit}");
+    assert!(d_lp <= tol, "{family}: max |Δlogprob| = {d_lp}");
+    assert_eq!(out[0].tokens, r.greedy, "{family}: greedy ids differ");
     assert_eq!(
-        out[1].tokens, r.greedy,
+        padded[1].tokens, r.greedy,
         "{family}: greedy ids differ when left-padded"
     );
 }
