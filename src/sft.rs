@@ -3,7 +3,7 @@
 
 use burn::config::Config;
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -13,9 +13,41 @@ use taosr1_model::Transformer;
 use crate::codec::{Batch, Codec, Encoded};
 use crate::Error;
 
+/// Per-token log-probabilities of `input_ids` where they can matter for `mask` (`[batch,
+/// seq]`, non-zero on scored tokens): the LM head runs only from the first column any row
+/// scores ([`Transformer::token_logprobs_from`]); earlier entries are `0`.
+///
+/// ```
+/// use burn::tensor::{Int, Tensor};
+/// use taosr1_model::{ModelConfig, Transformer};
+/// let device = Default::default();
+/// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+/// let ids = Tensor::<2, Int>::from_ints([[1, 5, 7, 9], [1, 2, 3, 4]], &device);
+/// let mask = Tensor::<2>::from_floats([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 1.0]], &device);
+/// let lp = taosr1::sft::masked_token_logprobs(&model, ids.clone(), &mask);
+/// let all = model.token_logprobs(ids);
+/// let d = (lp - all).mul(mask).abs().max().into_scalar::<f32>();
+/// assert!(d < 1e-5);
+/// ```
+pub fn masked_token_logprobs(
+    model: &Transformer,
+    input_ids: Tensor<2, Int>,
+    mask: &Tensor<2>,
+) -> Tensor<2> {
+    let scored = mask
+        .clone()
+        .abs()
+        .sum_dim(0)
+        .into_data()
+        .iter::<f32>()
+        .position(|v| v > 0.0)
+        .unwrap_or(1);
+    model.token_logprobs_from(input_ids, scored)
+}
+
 /// Mean negative log-likelihood of the response tokens of `batch` (prompt and padding masked).
 pub fn masked_nll(model: &Transformer, batch: &Batch) -> Tensor<1> {
-    let logp = model.token_logprobs(batch.input_ids.clone());
+    let logp = masked_token_logprobs(model, batch.input_ids.clone(), &batch.response_mask);
     let mask = batch.response_mask.clone();
     (logp * mask.clone()).sum().neg() / mask.sum()
 }

@@ -40,7 +40,7 @@ pub struct PolicyModel {
 
 impl Policy for PolicyModel {
     fn token_logprobs(&self, batch: &TokenBatch) -> Tensor<2> {
-        self.lm.token_logprobs(batch.input_ids.clone())
+        crate::sft::masked_token_logprobs(&self.lm, batch.input_ids.clone(), &batch.mask)
     }
 }
 

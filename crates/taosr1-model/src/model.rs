@@ -530,18 +530,37 @@ impl Transformer {
     /// assert!(v[1] < 0.0 && v[2] < 0.0);
     /// ```
     pub fn token_logprobs(&self, input_ids: Tensor<2, Int>) -> Tensor<2> {
+        self.token_logprobs_from(input_ids, 1)
+    }
+
+    /// As [`token_logprobs`](Self::token_logprobs), but computed only for the positions
+    /// `start..t` (entries before `start` are `0`): a loss on the response tokens needs the
+    /// LM head only from the first response token on, which saves most of the head's work
+    /// when prompts are long.
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// let device = Default::default();
+    /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+    /// let ids = Tensor::<2, Int>::from_ints([[1, 5, 7, 9]], &device);
+    /// let all = model.token_logprobs(ids.clone()).into_data().try_to_vec_as::<f32>().unwrap();
+    /// let tail = model.token_logprobs_from(ids, 2).into_data().try_to_vec_as::<f32>().unwrap();
+    /// assert_eq!(&tail[..2], &[0.0, 0.0]);
+    /// assert!((all[3] - tail[3]).abs() < 1e-5 && (all[2] - tail[2]).abs() < 1e-5);
+    /// ```
+    pub fn token_logprobs_from(&self, input_ids: Tensor<2, Int>, start: usize) -> Tensor<2> {
         let [b, t] = input_ids.dims();
         let device = input_ids.device();
-        if t < 2 {
+        let start = start.max(1);
+        if start >= t {
             return Tensor::zeros([b, t], &device);
         }
-        let logits = self
-            .forward(input_ids.clone())
-            .slice([0..b, 0..t - 1, 0..self.vocab_size]);
-        let targets = input_ids.slice([0..b, 1..t]).reshape([b, t - 1, 1]);
-        let picked = log_softmax(logits, 2)
-            .gather(2, targets)
-            .reshape([b, t - 1]);
-        Tensor::cat(vec![Tensor::zeros([b, 1], &device), picked], 1)
+        // position p predicts token p + 1
+        let logits = self.forward_positions(input_ids.clone(), start - 1..t - 1);
+        let n = t - start;
+        let targets = input_ids.slice([0..b, start..t]).reshape([b, n, 1]);
+        let picked = log_softmax(logits, 2).gather(2, targets).reshape([b, n]);
+        Tensor::cat(vec![Tensor::zeros([b, start], &device), picked], 1)
     }
 }
