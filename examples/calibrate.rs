@@ -47,6 +47,13 @@ fn run(args: &CalibrateArgs) -> Result<(), Error> {
     let thresholds = cmp.thresholds.to_json()?;
     taosr1_model::write_atomic(&path, thresholds.as_bytes()).map_err(|e| Error::io(&path, e))?;
     println!("saved {}", path.display());
+    let cumpt = path.with_file_name("cumpt.json");
+    cmp.cumpt.save(&cumpt)?;
+    println!(
+        "saved {} (CumPT tiers, beta {:.3})",
+        cumpt.display(),
+        cmp.cumpt.beta()
+    );
     let report = args.output_path();
     let json = serde_json::to_string_pretty(&cmp).map_err(|e| Error::Input(e.to_string()))?;
     taosr1_model::write_atomic(&report, json.as_bytes()).map_err(|e| Error::io(&report, e))?;

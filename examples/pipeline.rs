@@ -118,6 +118,7 @@ fn run(args: &PipelineArgs) -> Result<(), Error> {
     // the comparison already predicted the test split with the default rules
     rows.push(("GRPO", cmp.test_default.clone()));
     cmp.thresholds.save(dir.join("thresholds.json"))?;
+    cmp.cumpt.save(dir.join("cumpt.json"))?;
     println!(
         "  thresholds fitted on validation (macro-F1 {:.3} -> {:.3}): {:?}",
         cmp.validation_before,

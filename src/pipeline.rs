@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use taosr1_cot::Example;
+use taosr1_cot::{Example, Grade};
 use taosr1_model::{ModelConfig, Transformer};
 use taosr1_partition::Partitioner;
 
@@ -169,6 +169,41 @@ pub struct PartitionComparison {
     pub test_default: EvalReport,
     /// Test split with the fitted thresholds.
     pub test_fitted: EvalReport,
+    /// CumPT online tiers (default map, e.g. L4, L3 → Good; L2 → Mid; L1 → Bad) with the
+    /// single β fitted on the validation split for tier macro-F1.
+    pub cumpt: taosr1_partition::CumPt,
+    /// Tier macro-F1 on validation at β = 0.5 and at the fitted β.
+    pub cumpt_validation: (f64, f64),
+    /// Tier accuracy and macro-F1 on the test split for three rules: the argmax grade's
+    /// tier, the fitted per-grade thresholds' tier, and CumPT.
+    pub test_tiers: TierReport,
+}
+
+/// Tier accuracy and macro-F1 of three decision rules on the same predictions.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TierReport {
+    /// `(accuracy, macro-F1)` of the argmax grade mapped to its tier.
+    pub argmax: (f64, f64),
+    /// Of the fitted per-grade thresholds' grade mapped to its tier.
+    pub thresholds: (f64, f64),
+    /// Of CumPT with the fitted β.
+    pub cumpt: (f64, f64),
+}
+
+/// Tier `(accuracy, macro-F1)` of predicted grades, or of CumPT tiers, against gold grades.
+fn tier_scores(
+    map: &taosr1_partition::TierMap,
+    pred_tiers: &[usize],
+    gold: &[Grade],
+) -> Result<(f64, f64), Error> {
+    let gold: Vec<usize> = gold
+        .iter()
+        .map(|g| map.tier_of_grade(g.index()))
+        .collect::<Result<_, _>>()?;
+    Ok((
+        taosr1_partition::metrics::accuracy(pred_tiers, &gold)?,
+        taosr1_partition::metrics::macro_f1(pred_tiers, &gold, map.num_tiers())?,
+    ))
 }
 
 fn thresholds_as_list<S: serde::Serializer>(
@@ -226,13 +261,39 @@ pub fn compare_partition(
     let preds = predict(model, codec, &items, infer, &mut rng)?;
     let gold: Vec<_> = test.iter().map(|e| e.grade).collect();
     let test_default = evaluate(&preds, &gold, &Partitioner::default_for(k)?)?;
-    let test_fitted = evaluate(&preds, &gold, &Partitioner::new(fit.thresholds.clone()))?;
+    let fitted = Partitioner::new(fit.thresholds.clone());
+    let test_fitted = evaluate(&preds, &gold, &fitted)?;
+    // CumPT: one β for the online tiers, fitted on the same validation predictions
+    let beta =
+        taosr1_partition::fit_beta(&dists, &labels, taosr1_partition::TierMap::default_for(k)?)?;
+    let map = beta.cumpt.map().clone();
+    let test_dists: Vec<_> = preds.iter().map(|p| &p.distribution).collect();
+    let argmax_tiers = test_dists
+        .iter()
+        .map(|d| map.tier_of_grade(d.argmax()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let threshold_tiers = test_dists
+        .iter()
+        .map(|d| map.tier_of_grade(fitted.partition(d)?.grade))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cumpt_tiers = test_dists
+        .iter()
+        .map(|d| beta.cumpt.tier(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let test_tiers = TierReport {
+        argmax: tier_scores(&map, &argmax_tiers, &gold)?,
+        thresholds: tier_scores(&map, &threshold_tiers, &gold)?,
+        cumpt: tier_scores(&map, &cumpt_tiers, &gold)?,
+    };
     Ok(PartitionComparison {
         thresholds: fit.thresholds,
         validation_before: fit.before,
         validation_after: fit.after,
         test_default,
         test_fitted,
+        cumpt: beta.cumpt,
+        cumpt_validation: (beta.tier_macro_f1_at_half, beta.tier_macro_f1),
+        test_tiers,
     })
 }
 
@@ -253,6 +314,22 @@ impl PartitionComparison {
                 "{:<28} {:>9.3} {:>9.3} {:>9.3} {:>10.3}\n",
                 name, m.accuracy, m.macro_f1, m.ndcg_at_10, m.ndcg_at_100
             ));
+        }
+        s.push_str(&format!(
+            "\n{:<28} {:>9} {:>9}   (tiers {}; CumPT beta {:.3})\n",
+            "tier rule (test split)",
+            "accuracy",
+            "macro-F1",
+            self.cumpt.map().names().join("/"),
+            self.cumpt.beta()
+        ));
+        let t = &self.test_tiers;
+        for (name, (acc, f1)) in [
+            ("argmax grade -> tier", t.argmax),
+            ("fitted thresholds -> tier", t.thresholds),
+            ("CumPT, one beta", t.cumpt),
+        ] {
+            s.push_str(&format!("{name:<28} {acc:>9.3} {f1:>9.3}\n"));
         }
         s
     }

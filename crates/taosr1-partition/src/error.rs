@@ -77,6 +77,16 @@ pub enum PartitionError {
         /// The offending tolerance.
         tolerance: f32,
     },
+    /// A grade-to-tier map is inconsistent (a better grade in a worse tier, an unused or
+    /// unnamed tier, a tier index out of range).
+    #[error("invalid tier map: {0}")]
+    InvalidTierMap(String),
+    /// A CumPT threshold β was NaN or outside `[0, 1]`.
+    #[error("CumPT threshold beta is {value}, must lie in [0, 1]")]
+    InvalidBeta {
+        /// The offending value.
+        value: f32,
+    },
     /// A threshold was NaN or outside `[0, 1]`.
     #[error("threshold t_{grade} (position {index}) is {value}, must lie in [0, 1]")]
     InvalidThreshold {

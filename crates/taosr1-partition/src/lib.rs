@@ -21,6 +21,9 @@
 //!    [`Metric::Accuracy`] or [`Metric::MacroF1`]; thresholds round-trip through JSON
 //!    ([`Thresholds::save`] / [`Thresholds::load`]).
 //! 4. **Evaluation** — the [`metrics`] module: accuracy, macro F1, confusion matrix, NDCG.
+//! 5. **CumPT tiers** — [`CumPt`] maps a distribution to ordered online tiers ([`TierMap`],
+//!    default L4, L3 → Good, L2 → Mid, L1 → Bad) with one threshold β on the cumulative
+//!    probabilities from the best grade down; [`fit_beta`] tunes β for tier macro-F1.
 //!
 //! # Why renormalisation lives here and not in `taosr1-cot`
 //!
@@ -46,12 +49,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cumpt;
 mod distribution;
 mod error;
 mod fit;
 pub mod metrics;
 mod partition;
 
+pub use cumpt::{fit_beta, BetaFit, CumPt, TierMap};
 pub use distribution::{grade_distribution, GradeDistribution, DEFAULT_TOLERANCE};
 pub use error::PartitionError;
 pub use fit::{fit_thresholds, FitConfig, FitReport, Metric};

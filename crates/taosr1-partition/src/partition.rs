@@ -201,28 +201,7 @@ impl Thresholds {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PartitionError> {
         let path = path.as_ref();
         let json = self.to_json()?;
-        // Atomic: a temporary file next to the target, fsynced, then renamed over it, so a
-        // crash or a full disk never leaves a truncated thresholds file.
-        let tmp = path.with_file_name(format!(
-            ".{}.tmp-{}",
-            path.file_name()
-                .map_or("thresholds".into(), |n| n.to_string_lossy()),
-            std::process::id()
-        ));
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(json.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|source| {
-            let _ = std::fs::remove_file(&tmp);
-            PartitionError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        })
+        write_atomic(path, json.as_bytes())
     }
 
     /// Reads and validates thresholds written by [`Thresholds::save`].
@@ -368,6 +347,31 @@ impl Partitioner {
             cumulative,
         })
     }
+}
+
+/// Write `bytes` to `path` atomically: a temporary file next to the target, fsynced, then
+/// renamed over it, so a crash or a full disk never leaves a truncated file.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PartitionError> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .map_or("partition".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        PartitionError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]
