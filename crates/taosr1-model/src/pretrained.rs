@@ -51,6 +51,13 @@ impl GenerationConfig {
 }
 
 /// A loaded Hugging Face folder: the model, its config and its generation config.
+///
+/// ```
+/// let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/qwen2");
+/// let p = taosr1_model::load_pretrained(&path, &Default::default()).unwrap();
+/// assert_eq!(p.model.vocab_size(), p.config.vocab_size);
+/// assert_eq!(p.generation.eos_token_ids, vec![2, 3]);
+/// ```
 #[derive(Debug)]
 pub struct Pretrained {
     /// The weights.

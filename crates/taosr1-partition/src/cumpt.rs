@@ -119,16 +119,32 @@ impl TierMap {
     }
 
     /// Tier names, best first.
+    ///
+    /// ```
+    /// let map = taosr1_partition::TierMap::default_for(4)?;
+    /// assert_eq!(map.names()[0], "Good");
+    /// # Ok::<(), taosr1_partition::PartitionError>(())
+    /// ```
     pub fn names(&self) -> &[String] {
         &self.names
     }
 
     /// Number of grades the map covers.
+    ///
+    /// ```
+    /// assert_eq!(taosr1_partition::TierMap::default_for(5)?.num_grades(), 5);
+    /// # Ok::<(), taosr1_partition::PartitionError>(())
+    /// ```
     pub fn num_grades(&self) -> usize {
         self.tier_of_grade.len()
     }
 
     /// Number of tiers.
+    ///
+    /// ```
+    /// assert_eq!(taosr1_partition::TierMap::default_for(4)?.num_tiers(), 3);
+    /// # Ok::<(), taosr1_partition::PartitionError>(())
+    /// ```
     pub fn num_tiers(&self) -> usize {
         self.names.len()
     }
@@ -210,11 +226,24 @@ impl CumPt {
     }
 
     /// The threshold.
+    ///
+    /// ```
+    /// use taosr1_partition::{CumPt, TierMap};
+    /// assert_eq!(CumPt::new(TierMap::default_for(4)?, 0.3)?.beta(), 0.3);
+    /// # Ok::<(), taosr1_partition::PartitionError>(())
+    /// ```
     pub fn beta(&self) -> f32 {
         self.beta
     }
 
     /// The tier map.
+    ///
+    /// ```
+    /// use taosr1_partition::{CumPt, TierMap};
+    /// let c = CumPt::new(TierMap::default_for(4)?, 0.3)?;
+    /// assert_eq!(c.map(), &TierMap::default_for(4)?);
+    /// # Ok::<(), taosr1_partition::PartitionError>(())
+    /// ```
     pub fn map(&self) -> &TierMap {
         &self.map
     }
@@ -292,6 +321,14 @@ fn tier_at(cum: &[f32], beta: f32) -> usize {
 }
 
 /// What [`fit_beta`] found.
+///
+/// ```
+/// use taosr1_partition::{fit_beta, GradeDistribution, TierMap};
+/// let d = GradeDistribution::new(vec![0.1, 0.1, 0.3, 0.5], 1e-4)?;
+/// let fit = fit_beta(&[d], &[3], TierMap::default_for(4)?)?;
+/// assert_eq!(fit.tier_macro_f1, 1.0);
+/// # Ok::<(), taosr1_partition::PartitionError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct BetaFit {
     /// The fitted tiering.
