@@ -25,9 +25,11 @@ use crate::grade::{Grade, GradeScale};
 pub struct Product {
     /// Product title.
     pub title: String,
-    /// Product category, e.g. `running shoes`.
+    /// Product category, e.g. `running shoes` (empty when the data has none).
+    #[serde(default)]
     pub category: String,
-    /// Brand name.
+    /// Brand name (empty when the data has none).
+    #[serde(default)]
     pub brand: String,
     /// Structured attributes (`color`, `size`, `material`, …), kept in sorted key order.
     #[serde(default)]

@@ -80,6 +80,19 @@ pub enum CotError {
         /// What went wrong.
         source: Box<CotError>,
     },
+    /// A row of a data file that an [`adapter`](crate::adapter) cannot turn into an example.
+    #[error("{}:{line}: {reason}", path.display())]
+    Row {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is line 1 of a CSV file).
+        line: usize,
+        /// What is wrong, naming the column.
+        reason: String,
+    },
+    /// An adapter spec is unusable (a column the file lacks, unordered cut points...).
+    #[error("invalid data spec: {0}")]
+    Spec(String),
     /// Invalid fractions for [`synth::split`](crate::synth::split).
     #[error("invalid split fractions: train {train_frac}, validation {val_frac} (each must be in [0, 1] and their sum at most 1)")]
     InvalidSplit {

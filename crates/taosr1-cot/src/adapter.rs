@@ -1,0 +1,544 @@
+//! Real relevance data in: CSV or JSONL files whose columns a [`ColumnSpec`] names, labels
+//! mapped to grades by a [`LabelMap`], and a deterministic split by query.
+//!
+//! Only the query, the title and the label are required; description, category and brand
+//! columns are optional. A row that cannot be used is reported as `file:line: reason`
+//! ([`CotError::Row`]) and either skipped ([`Adapted::rejected`]) or fatal (`strict`).
+//! Nothing is scored from garbage: an empty query or title, a label outside the map, or a
+//! non-numeric rating is a rejected row, never a default.
+//!
+//! ```
+//! use taosr1_cot::adapter::{read_csv_str, ColumnSpec, LabelMap};
+//! use taosr1_cot::GradeScale;
+//! let csv = "id,search_term,product_title,relevance\n1,angle bracket,Simpson Strong-Tie 12-Gauge Angle,3\n2,deck over,BEHR Premium Textured DeckOver,2.33\n3,x,,1\n";
+//! let spec = ColumnSpec::home_depot();
+//! let out = read_csv_str(csv, "hd.csv", &spec, &GradeScale::default(), false)?;
+//! assert_eq!(out.examples.len(), 2);
+//! assert_eq!(out.examples[1].grade.index(), 2); // 2.33 -> L3
+//! assert_eq!(out.rejected.len(), 1); // empty title
+//! assert!(out.rejected[0].to_string().starts_with("hd.csv:4: "));
+//! # Ok::<(), taosr1_cot::CotError>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{CotError, Example, Grade, GradeScale, Product};
+
+/// How a label cell becomes a grade (0-based index, 0 = worst).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelMap {
+    /// The cell is a label of the grade scale (`L1` … `L4`).
+    Names,
+    /// Each cell value (e.g. the ESCI letters `E`, `S`, `C`, `I`) names a grade index.
+    Letters(BTreeMap<String, usize>),
+    /// The cell is a number; `cut_points[k]` is the smallest value of grade `k + 1`, in
+    /// increasing order (one fewer than the grades). Home Depot's mean ratings:
+    /// `[1.6, 2.3, 2.9]` give 1.00–1.50 → L1, 1.67–2.25 → L2, 2.33–2.75 → L3, 3.00 → L4.
+    CutPoints(Vec<f64>),
+}
+
+impl LabelMap {
+    fn grade(&self, cell: &str, scale: &GradeScale) -> Result<Grade, String> {
+        let cell = cell.trim();
+        match self {
+            Self::Names => scale
+                .parse(cell)
+                .map_err(|_| format!("label `{cell}` is not one of {:?}", scale.labels())),
+            Self::Letters(map) => {
+                let index = map
+                    .get(cell)
+                    .ok_or_else(|| format!("label `{cell}` is not in the label map"))?;
+                scale.grade(*index).map_err(|e| e.to_string())
+            }
+            Self::CutPoints(cuts) => {
+                let v: f64 = cell
+                    .parse()
+                    .map_err(|_| format!("label `{cell}` is not a number"))?;
+                if !v.is_finite() {
+                    return Err(format!("label `{cell}` is not a finite number"));
+                }
+                let index = cuts.iter().take_while(|&&c| v >= c).count();
+                scale.grade(index).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn validate(&self, scale: &GradeScale) -> Result<(), CotError> {
+        match self {
+            Self::Names => Ok(()),
+            Self::Letters(map) => match map.iter().find(|(_, &i)| i >= scale.len()) {
+                Some((k, i)) => Err(CotError::Spec(format!(
+                    "label `{k}` maps to grade index {i}, but the scale has {} grades",
+                    scale.len()
+                ))),
+                None => Ok(()),
+            },
+            Self::CutPoints(cuts) => {
+                if cuts.len() + 1 != scale.len() {
+                    return Err(CotError::Spec(format!(
+                        "{} cut points for {} grades (need one fewer than the grades)",
+                        cuts.len(),
+                        scale.len()
+                    )));
+                }
+                if cuts.iter().any(|c| !c.is_finite()) || cuts.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(CotError::Spec(format!(
+                        "cut points {cuts:?} must be finite and strictly increasing"
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Which columns (CSV header names or JSON keys) hold what.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    /// Row identifier column (optional; the line number is used when absent).
+    pub id: Option<String>,
+    /// The search query (required).
+    pub query: String,
+    /// The product title (required).
+    pub title: String,
+    /// A description column, folded into the `description` attribute.
+    pub description: Option<String>,
+    /// A category column.
+    pub category: Option<String>,
+    /// A brand column.
+    pub brand: Option<String>,
+    /// The label column (required).
+    pub label: String,
+    /// How labels become grades.
+    pub labels: LabelMap,
+}
+
+impl ColumnSpec {
+    /// The Home Depot Kaggle file (`id, product_uid, product_title, search_term,
+    /// relevance`), with the mean rating bucketed into four grades: 3.00 → L4, 2.33–2.75 →
+    /// L3, 1.67–2.25 → L2, 1.00–1.50 → L1.
+    ///
+    /// ```
+    /// let spec = taosr1_cot::adapter::ColumnSpec::home_depot();
+    /// assert_eq!(spec.query, "search_term");
+    /// ```
+    pub fn home_depot() -> Self {
+        Self {
+            id: Some("id".into()),
+            query: "search_term".into(),
+            title: "product_title".into(),
+            description: None,
+            category: None,
+            brand: None,
+            label: "relevance".into(),
+            labels: LabelMap::CutPoints(vec![1.6, 2.3, 2.9]),
+        }
+    }
+}
+
+/// The examples read and the rows skipped (each a [`CotError::Row`]).
+#[derive(Debug)]
+pub struct Adapted {
+    /// Usable rows, in file order (no rationale: the data has none).
+    pub examples: Vec<Example>,
+    /// Rows that were skipped, with `file:line: reason`.
+    pub rejected: Vec<CotError>,
+}
+
+fn row_err(path: &str, line: usize, reason: String) -> CotError {
+    CotError::Row {
+        path: PathBuf::from(path),
+        line,
+        reason,
+    }
+}
+
+/// Build one example from a row given as a column lookup.
+fn example_from<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    spec: &ColumnSpec,
+    scale: &GradeScale,
+    line: usize,
+) -> Result<Example, String> {
+    let required = |col: &str| -> Result<String, String> {
+        let v = get(col).map(str::trim).unwrap_or("");
+        if v.is_empty() {
+            Err(format!("column `{col}` is empty"))
+        } else {
+            Ok(v.to_string())
+        }
+    };
+    let optional = |col: &Option<String>| -> String {
+        col.as_deref()
+            .and_then(&get)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let query = required(&spec.query)?;
+    let title = required(&spec.title)?;
+    let label = required(&spec.label)?;
+    let grade = spec
+        .labels
+        .grade(&label, scale)
+        .map_err(|e| format!("column `{}`: {e}", spec.label))?;
+    let mut attributes = BTreeMap::new();
+    let description = optional(&spec.description);
+    if !description.is_empty() {
+        attributes.insert("description".to_string(), description);
+    }
+    let id = match &spec.id {
+        Some(_) => optional(&spec.id),
+        None => String::new(),
+    };
+    Ok(Example {
+        id: if id.is_empty() {
+            format!("line-{line}")
+        } else {
+            id
+        },
+        query,
+        product: Product {
+            title,
+            category: optional(&spec.category),
+            brand: optional(&spec.brand),
+            attributes,
+        },
+        rationale: String::new(),
+        grade,
+    })
+}
+
+/// Read CSV text (header row first); `origin` names the file in errors.
+///
+/// # Errors
+/// [`CotError::Spec`] when a required column is not in the header or the label map does not
+/// fit the scale; with `strict`, the first bad row as [`CotError::Row`].
+pub fn read_csv_str(
+    text: &str,
+    origin: &str,
+    spec: &ColumnSpec,
+    scale: &GradeScale,
+    strict: bool,
+) -> Result<Adapted, CotError> {
+    spec.labels.validate(scale)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| row_err(origin, 1, format!("header: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let columns: BTreeMap<&str, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.as_str(), i))
+        .collect();
+    let named = [Some(&spec.query), Some(&spec.title), Some(&spec.label)]
+        .into_iter()
+        .chain([
+            spec.id.as_ref(),
+            spec.description.as_ref(),
+            spec.category.as_ref(),
+            spec.brand.as_ref(),
+        ])
+        .flatten();
+    for col in named {
+        if !columns.contains_key(col.as_str()) {
+            return Err(CotError::Spec(format!(
+                "{origin}: column `{col}` is not in the header {header:?}"
+            )));
+        }
+    }
+    let mut out = Adapted {
+        examples: Vec::new(),
+        rejected: Vec::new(),
+    };
+    for record in reader.records() {
+        let (record, line) = match record {
+            Ok(r) => {
+                let line = r.position().map_or(0, |p| p.line() as usize);
+                (r, line)
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                let err = row_err(origin, line, format!("unreadable CSV row: {e}"));
+                if strict {
+                    return Err(err);
+                }
+                out.rejected.push(err);
+                continue;
+            }
+        };
+        let get = |col: &str| columns.get(col).and_then(|&i| record.get(i));
+        match example_from(get, spec, scale, line) {
+            Ok(ex) => out.examples.push(ex),
+            Err(reason) => {
+                let err = row_err(origin, line, reason);
+                if strict {
+                    return Err(err);
+                }
+                out.rejected.push(err);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Read a CSV file ([`read_csv_str`]); errors name the file.
+///
+/// ```
+/// use taosr1_cot::adapter::{read_csv, ColumnSpec};
+/// let err = read_csv(std::path::Path::new("/no/such.csv"), &ColumnSpec::home_depot(),
+///                    &taosr1_cot::GradeScale::default(), false).unwrap_err();
+/// assert!(err.to_string().contains("/no/such.csv"));
+/// ```
+pub fn read_csv(
+    path: &Path,
+    spec: &ColumnSpec,
+    scale: &GradeScale,
+    strict: bool,
+) -> Result<Adapted, CotError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CotError::File {
+        path: path.to_path_buf(),
+        source: Box::new(CotError::Io { source: e }),
+    })?;
+    read_csv_str(&text, &path.display().to_string(), spec, scale, strict)
+}
+
+/// Read JSONL text: one object per line whose keys the spec names (values may be strings
+/// or numbers); blank lines are skipped.
+///
+/// ```
+/// use taosr1_cot::adapter::{read_jsonl_str, ColumnSpec, LabelMap};
+/// let spec = ColumnSpec { id: None, query: "q".into(), title: "t".into(), description: None,
+///     category: None, brand: None, label: "esci".into(),
+///     labels: LabelMap::Letters([("E", 3), ("S", 2), ("C", 1), ("I", 0)].into_iter().map(|(k, v)| (k.to_string(), v)).collect()) };
+/// let out = read_jsonl_str("{\"q\":\"drill\",\"t\":\"Cordless Drill\",\"esci\":\"E\"}\n{\"q\":\"drill\",\"t\":\"Hammer\",\"esci\":\"X\"}\n",
+///     "esci.jsonl", &spec, &taosr1_cot::GradeScale::default(), false)?;
+/// assert_eq!(out.examples[0].grade.index(), 3);
+/// assert_eq!(out.rejected.len(), 1);
+/// # Ok::<(), taosr1_cot::CotError>(())
+/// ```
+pub fn read_jsonl_str(
+    text: &str,
+    origin: &str,
+    spec: &ColumnSpec,
+    scale: &GradeScale,
+    strict: bool,
+) -> Result<Adapted, CotError> {
+    spec.labels.validate(scale)?;
+    let mut out = Adapted {
+        examples: Vec::new(),
+        rejected: Vec::new(),
+    };
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let parsed: Result<serde_json::Map<String, serde_json::Value>, String> =
+            serde_json::from_str(raw).map_err(|e| format!("invalid JSON object: {e}"));
+        let result = parsed.and_then(|obj| {
+            let cells: BTreeMap<String, String> = obj
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    serde_json::Value::String(s) => Some((k.clone(), s.clone())),
+                    serde_json::Value::Number(n) => Some((k.clone(), n.to_string())),
+                    _ => None,
+                })
+                .collect();
+            example_from(|c| cells.get(c).map(String::as_str), spec, scale, line)
+        });
+        match result {
+            Ok(ex) => out.examples.push(ex),
+            Err(reason) => {
+                let err = row_err(origin, line, reason);
+                if strict {
+                    return Err(err);
+                }
+                out.rejected.push(err);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Train, validation and test examples of [`split_by_query`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuerySplit {
+    /// Training examples.
+    pub train: Vec<Example>,
+    /// Validation examples.
+    pub validation: Vec<Example>,
+    /// Test examples.
+    pub test: Vec<Example>,
+}
+
+/// The split key of a query: hex sha256 of `"0\t" + query` (UTF-8).
+///
+/// ```
+/// let k = taosr1_cot::adapter::query_key("angle bracket");
+/// assert_eq!(k.len(), 64);
+/// ```
+pub fn query_key(query: &str) -> String {
+    let digest = Sha256::digest(format!("0\t{query}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Split by query so that no query is in two splits: queries sorted by [`query_key`], the
+/// first `train_frac` of the queries to train, the next `val_frac` to validation, the rest to
+/// test (query counts rounded down). Row order within a split follows the input.
+///
+/// ```
+/// use taosr1_cot::adapter::split_by_query;
+/// use taosr1_cot::{Example, GradeScale, Product};
+/// let ex = |q: &str| Example { id: String::new(), query: q.into(), product: Product::default(),
+///     rationale: String::new(), grade: GradeScale::default().worst() };
+/// let data: Vec<Example> = (0..50).flat_map(|i| [ex(&format!("q{i}")), ex(&format!("q{i}"))]).collect();
+/// let split = split_by_query(data, 0.8, 0.1)?;
+/// assert_eq!((split.train.len(), split.validation.len(), split.test.len()), (80, 10, 10));
+/// # Ok::<(), taosr1_cot::CotError>(())
+/// ```
+pub fn split_by_query(
+    examples: Vec<Example>,
+    train_frac: f64,
+    val_frac: f64,
+) -> Result<QuerySplit, CotError> {
+    let ok = |f: f64| (0.0..=1.0).contains(&f);
+    if !ok(train_frac) || !ok(val_frac) || train_frac + val_frac > 1.0 {
+        return Err(CotError::InvalidSplit {
+            train_frac,
+            val_frac,
+        });
+    }
+    let mut keys: Vec<(String, String)> = examples
+        .iter()
+        .map(|e| (query_key(&e.query), e.query.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let n = keys.len();
+    let n_train = (n as f64 * train_frac).floor() as usize;
+    let n_val = (n as f64 * val_frac).floor() as usize;
+    let which: BTreeMap<String, usize> = keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, q))| {
+            (
+                q,
+                if i < n_train {
+                    0
+                } else if i < n_train + n_val {
+                    1
+                } else {
+                    2
+                },
+            )
+        })
+        .collect();
+    let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    for e in examples {
+        match which[&e.query] {
+            0 => train.push(e),
+            1 => val.push(e),
+            _ => test.push(e),
+        }
+    }
+    Ok(QuerySplit {
+        train,
+        validation: val,
+        test,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scale() -> GradeScale {
+        GradeScale::default()
+    }
+
+    #[test]
+    fn home_depot_buckets_match_the_issue() {
+        let m = ColumnSpec::home_depot().labels;
+        for (v, g) in [
+            ("1.00", 0),
+            ("1.25", 0),
+            ("1.33", 0),
+            ("1.50", 0),
+            ("1.67", 1),
+            ("2.00", 1),
+            ("2.25", 1),
+            ("2.33", 2),
+            ("2.67", 2),
+            ("2.75", 2),
+            ("3.00", 3),
+        ] {
+            assert_eq!(m.grade(v, &scale()).unwrap().index(), g, "{v}");
+        }
+        assert!(m.grade("abc", &scale()).is_err());
+        assert!(m.grade("NaN", &scale()).is_err());
+    }
+
+    #[test]
+    fn bad_specs_and_rows_are_typed_errors() {
+        let mut spec = ColumnSpec::home_depot();
+        spec.labels = LabelMap::CutPoints(vec![2.0, 1.0, 3.0]);
+        assert!(matches!(
+            read_csv_str(
+                "id,search_term,product_title,relevance\n",
+                "f.csv",
+                &spec,
+                &scale(),
+                false
+            ),
+            Err(CotError::Spec(_))
+        ));
+        let spec = ColumnSpec::home_depot();
+        let err =
+            read_csv_str("id,query,title,rel\n", "f.csv", &spec, &scale(), false).unwrap_err();
+        assert!(err.to_string().contains("search_term"), "{err}");
+        let text = "id,search_term,product_title,relevance\n1,a,b,3\n2,a,b,x\n";
+        let err = read_csv_str(text, "f.csv", &spec, &scale(), true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f.csv:3: column `relevance`: label `x` is not a number"
+        );
+        let lenient = read_csv_str(text, "f.csv", &spec, &scale(), false).unwrap();
+        assert_eq!((lenient.examples.len(), lenient.rejected.len()), (1, 1));
+    }
+
+    #[test]
+    fn split_keeps_each_query_in_one_split() {
+        let ex = |q: String| Example {
+            id: String::new(),
+            query: q,
+            product: Product::default(),
+            rationale: String::new(),
+            grade: scale().worst(),
+        };
+        let data: Vec<Example> = (0..200).map(|i| ex(format!("q{}", i % 37))).collect();
+        let s = split_by_query(data, 0.8, 0.1).unwrap();
+        let (a, b, c) = (s.train, s.validation, s.test);
+        let qs = |v: &[Example]| {
+            v.iter()
+                .map(|e| e.query.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        assert!(
+            qs(&a).is_disjoint(&qs(&b))
+                && qs(&a).is_disjoint(&qs(&c))
+                && qs(&b).is_disjoint(&qs(&c))
+        );
+        assert_eq!(a.len() + b.len() + c.len(), 200);
+        assert!(split_by_query(vec![], 0.9, 0.2).is_err());
+    }
+}
