@@ -34,23 +34,18 @@ fn logits_prints_one_json_object_equal_to_transformers() {
             serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
                 .unwrap();
         let ids: Vec<String> = r.ids.iter().map(u32::to_string).collect();
-        let out = Command::new(&bin)
-            .args([
+        let ids = ids.join(",");
+        let stdout = common::run_ok(
+            &bin,
+            &[
                 "--model",
                 dir.to_str().unwrap(),
                 "--ids",
-                &ids.join(","),
+                &ids,
                 "--greedy",
                 "16",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            ],
         );
-        let stdout = String::from_utf8(out.stdout).unwrap();
         assert_eq!(
             stdout.trim().lines().count(),
             1,
@@ -107,23 +102,17 @@ fn generate_prints_the_greedy_reply_through_the_chat_template() {
         }
     }
     let prompt = "red running shoes";
-    let out = Command::new(&bin)
-        .args([
+    let printed = common::run_ok(
+        &bin,
+        &[
             "--model",
             dir.to_str().unwrap(),
             "--prompt",
             prompt,
             "--max-new-tokens",
             "6",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let printed = String::from_utf8(out.stdout).unwrap();
     // the same through the library
     let device = Default::default();
     let loaded = load_pretrained(&dir, &device).unwrap();

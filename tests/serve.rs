@@ -12,13 +12,9 @@ use taosr1_model::{ModelConfig, Transformer};
 
 mod common;
 
-fn serve_bin() -> Option<PathBuf> {
-    common::example_bin("serve")
-}
-
 #[test]
 fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
-    let Some(bin) = serve_bin() else {
+    let Some(bin) = common::example_bin("serve") else {
         eprintln!("skipped: the serve example is not built (run through `cargo test`)");
         return;
     };

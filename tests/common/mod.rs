@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests that run example binaries.
 
+#![allow(dead_code)] // each test binary uses some of these
+
 use std::path::PathBuf;
 
 /// The example binary `name`, which `cargo test` builds next to the test binaries; `None`
@@ -9,4 +11,17 @@ pub fn example_bin(name: &str) -> Option<PathBuf> {
     let dir = exe.parent()?.parent()?; // target/<profile>/deps -> target/<profile>
     let bin = dir.join("examples").join(name);
     bin.exists().then_some(bin)
+}
+
+/// Run `bin` with `args`, assert that it exits successfully (printing its stderr otherwise)
+/// and return its stdout.
+pub fn run_ok(bin: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(bin).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        bin.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }

@@ -150,6 +150,30 @@ pub struct Adapted {
     pub rejected: Vec<CotError>,
 }
 
+impl Adapted {
+    /// Keep a row's example, or its error: skipped (kept in `rejected`) or, with `strict`,
+    /// returned as [`CotError::Row`].
+    fn record(
+        &mut self,
+        row: Result<Example, String>,
+        origin: &str,
+        line: usize,
+        strict: bool,
+    ) -> Result<(), CotError> {
+        match row {
+            Ok(ex) => self.examples.push(ex),
+            Err(reason) => {
+                let err = row_err(origin, line, reason);
+                if strict {
+                    return Err(err);
+                }
+                self.rejected.push(err);
+            }
+        }
+        Ok(())
+    }
+}
+
 fn row_err(path: &str, line: usize, reason: String) -> CotError {
     CotError::Row {
         path: PathBuf::from(path),
@@ -268,25 +292,17 @@ pub fn read_csv_str(
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
-                let err = row_err(origin, line, format!("unreadable CSV row: {e}"));
-                if strict {
-                    return Err(err);
-                }
-                out.rejected.push(err);
+                out.record(
+                    Err(format!("unreadable CSV row: {e}")),
+                    origin,
+                    line,
+                    strict,
+                )?;
                 continue;
             }
         };
         let get = |col: &str| columns.get(col).and_then(|&i| record.get(i));
-        match example_from(get, spec, scale, line) {
-            Ok(ex) => out.examples.push(ex),
-            Err(reason) => {
-                let err = row_err(origin, line, reason);
-                if strict {
-                    return Err(err);
-                }
-                out.rejected.push(err);
-            }
-        }
+        out.record(example_from(get, spec, scale, line), origin, line, strict)?;
     }
     Ok(out)
 }
@@ -356,16 +372,7 @@ pub fn read_jsonl_str(
                 .collect();
             example_from(|c| cells.get(c).map(String::as_str), spec, scale, line)
         });
-        match result {
-            Ok(ex) => out.examples.push(ex),
-            Err(reason) => {
-                let err = row_err(origin, line, reason);
-                if strict {
-                    return Err(err);
-                }
-                out.rejected.push(err);
-            }
-        }
+        out.record(result, origin, line, strict)?;
     }
     Ok(out)
 }

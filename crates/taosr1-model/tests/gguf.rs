@@ -10,6 +10,8 @@ use safetensors::SafeTensors;
 use serde_json::Value;
 use taosr1_model::{read_gguf, GgmlType, GgufError, GgufFile, GgufModel, GgufValue, ModelError};
 
+mod common;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf")
 }
@@ -283,27 +285,11 @@ fn every_metadata_type_reads_back() {
     }
 }
 
-/// The workspace root (two levels above this crate).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn smollm2_path() -> PathBuf {
-    std::env::var_os("TAOSR1_SMOLLM2_GGUF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../models/SmolLM2-135M-Instruct.Q4_1.gguf"))
-}
-
 #[test]
 fn smollm2_q4_1_matches_transformers() {
-    let path = smollm2_path();
-    if !path.exists() {
-        eprintln!(
-            "skipping: {} not found (set TAOSR1_SMOLLM2_GGUF to the SmolLM2-135M-Instruct Q4_1 GGUF)",
-            path.display()
-        );
+    let Some(path) = common::smollm2_gguf() else {
         return;
-    }
+    };
     let text = std::fs::read_to_string(fixtures().join("smollm2_expected.json")).unwrap();
     let expected: Value = serde_json::from_str(&text).unwrap();
     let model = read_gguf(&path).unwrap();
@@ -360,16 +346,10 @@ fn smollm2_q4_1_matches_transformers() {
     }
 
     // the transformers-converted float32 folder of the same weights, when present
-    let hf = std::env::var_os("TAOSR1_SMOLLM2_HF_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../models/smollm2-135m-instruct"));
-    if !hf.join("model.safetensors").exists() {
-        eprintln!(
-            "{} not found: compared against the committed summaries only",
-            hf.display()
-        );
+    let Some(hf) = common::smollm2_dir() else {
+        eprintln!("compared against the committed summaries only");
         return;
-    }
+    };
     let bytes = std::fs::read(hf.join("model.safetensors")).unwrap();
     let reference = safetensors_f32(&bytes);
     let ours: BTreeSet<&str> = model.tensors.iter().map(|t| t.name.as_str()).collect();

