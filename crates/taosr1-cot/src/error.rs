@@ -93,6 +93,12 @@ pub enum CotError {
     /// An adapter spec is unusable (a column the file lacks, unordered cut points...).
     #[error("invalid data spec: {0}")]
     Spec(String),
+    /// A response order other than `label-first` or `think-first`.
+    #[error("unknown response order {name:?} (expected label-first or think-first)")]
+    UnknownOrder {
+        /// The name given.
+        name: String,
+    },
     /// Invalid fractions for [`synth::split`](crate::synth::split).
     #[error("invalid split fractions: train {train_frac}, validation {val_frac} (each must be in [0, 1] and their sum at most 1)")]
     InvalidSplit {
@@ -110,7 +116,7 @@ pub enum CotError {
 /// ```rust
 /// use taosr1_cot::{ParseError, Template};
 ///
-/// let t = Template::default();
+/// let t = Template::think_first();
 /// assert_eq!(t.parse_strict("   "), Err(ParseError::Empty));
 /// assert_eq!(
 ///     t.parse_strict("<think> ok . </think> <answer> L9 </answer>"),
@@ -123,8 +129,9 @@ pub enum ParseError {
     /// The text is empty or whitespace only.
     #[error("empty response")]
     Empty,
-    /// The text does not start with `<think>`.
-    #[error("response does not start with <think>")]
+    /// No `<think>` where the template's order puts it (at the start for think-first, right
+    /// after `</answer>` for label-first).
+    #[error("no <think> where the response order puts it")]
     MissingThinking,
     /// `<think>` is never closed by `</think>`.
     #[error("<think> is not closed by </think>")]
@@ -135,8 +142,9 @@ pub enum ParseError {
         /// The misplaced tag.
         tag: String,
     },
-    /// No `<answer>` tag after the thinking block.
-    #[error("no <answer> after </think>")]
+    /// No `<answer>` where the template's order puts it (after `</think>` for think-first, at
+    /// the start for label-first).
+    #[error("no <answer> where the response order puts it")]
     MissingAnswer,
     /// `<answer>` is never closed by `</answer>`.
     #[error("<answer> is not closed by </answer>")]

@@ -57,7 +57,7 @@ pub fn normalize_text(text: &str) -> String {
 /// ```rust
 /// use taosr1_cot::{Item, Product, Template};
 ///
-/// let t = Template::default();
+/// let t = Template::think_first();
 /// let item = Item {
 ///     id: String::new(),
 ///     query: "Red Nike running shoes".into(),
@@ -82,6 +82,75 @@ pub fn normalize_text(text: &str) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Template {
     scale: GradeScale,
+    order: ResponseOrder,
+}
+
+/// Where a response puts its label: before the reasoning (*post-CoT*, TaoSR1's deployed
+/// order and the default) or after it.
+///
+/// With [`LabelFirst`](ResponseOrder::LabelFirst) the grade is the first token after
+/// `<answer>`, right after the prompt: serving reads the grade probabilities after one prefill
+/// and never decodes; the rationale is written after the label (only when asked for), so it can
+/// never change it. [`ThinkFirst`](ResponseOrder::ThinkFirst) reasons first and answers last
+/// (the paper's "CoT" variant, kept for comparison: its reasoning errors carry into the label).
+///
+/// ```rust
+/// use taosr1_cot::{ResponseOrder, Template};
+///
+/// assert_eq!(ResponseOrder::default(), ResponseOrder::LabelFirst);
+/// let t = Template::default();
+/// let l3 = t.scale().parse("L3")?;
+/// assert_eq!(t.response("brand match .", l3), "<answer> L3 </answer> <think> brand match . </think>");
+/// let t = t.with_order(ResponseOrder::ThinkFirst);
+/// assert_eq!(t.response("brand match .", l3), "<think> brand match . </think> <answer> L3 </answer>");
+/// assert_eq!("think-first".parse::<ResponseOrder>()?, ResponseOrder::ThinkFirst);
+/// # Ok::<(), taosr1_cot::CotError>(())
+/// ```
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResponseOrder {
+    /// `<answer> L3 </answer> <think> … </think>`: post-CoT, the deployment default.
+    #[default]
+    LabelFirst,
+    /// `<think> … </think> <answer> L3 </answer>`: reasoning first.
+    ThinkFirst,
+}
+
+impl ResponseOrder {
+    /// The name used on command lines and in JSON (`label-first`, `think-first`).
+    ///
+    /// ```rust
+    /// assert_eq!(taosr1_cot::ResponseOrder::ThinkFirst.name(), "think-first");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            ResponseOrder::LabelFirst => "label-first",
+            ResponseOrder::ThinkFirst => "think-first",
+        }
+    }
+}
+
+impl std::fmt::Display for ResponseOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ResponseOrder {
+    type Err = crate::CotError;
+
+    /// Parses `label-first` or `think-first`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "label-first" => Ok(ResponseOrder::LabelFirst),
+            "think-first" => Ok(ResponseOrder::ThinkFirst),
+            other => Err(crate::CotError::UnknownOrder {
+                name: other.to_string(),
+            }),
+        }
+    }
 }
 
 /// A response parsed from generated text.
@@ -89,7 +158,7 @@ pub struct Template {
 /// ```rust
 /// use taosr1_cot::Template;
 ///
-/// let t = Template::default();
+/// let t = Template::think_first();
 /// let p = t.parse_strict("<think> brand mismatch . </think> <answer> L2 </answer>").unwrap();
 /// assert_eq!(p.thinking.as_deref(), Some("brand mismatch ."));
 /// assert_eq!(t.scale().label(p.grade), "L2");
@@ -113,7 +182,7 @@ pub struct ParsedResponse {
 /// ```rust
 /// use taosr1_cot::{SlotStatus, Template};
 ///
-/// let slot = Template::default().force_answer_slot("<think> color match .");
+/// let slot = Template::think_first().force_answer_slot("<think> color match .");
 /// assert_eq!(slot.status, SlotStatus::ThinkingTruncated);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -128,6 +197,9 @@ pub enum SlotStatus {
     ThinkingTruncated,
     /// The text did not start with `<think>`; it was replaced by `<think> </think> <answer>`.
     NoThinking,
+    /// The template is label-first: the slot is `<answer>` right after the prompt and nothing
+    /// was generated before it.
+    LabelFirst,
 }
 
 /// Generated text completed or truncated so that it ends with `<answer>`.
@@ -135,7 +207,7 @@ pub enum SlotStatus {
 /// ```rust
 /// use taosr1_cot::{SlotStatus, Template};
 ///
-/// let slot = Template::default().force_answer_slot("<think> ok . </think>");
+/// let slot = Template::think_first().force_answer_slot("<think> ok . </think>");
 /// assert_eq!(slot.text, "<think> ok . </think> <answer>");
 /// assert_eq!(slot.status, SlotStatus::ThinkingClosed);
 /// ```
@@ -166,13 +238,48 @@ impl Template {
     /// # Ok::<(), taosr1_cot::CotError>(())
     /// ```
     pub fn new(scale: GradeScale) -> Template {
-        Template { scale }
+        Template {
+            scale,
+            order: ResponseOrder::default(),
+        }
+    }
+
+    /// The default scale with the reasoning first (`<think> … </think> <answer> L </answer>`).
+    ///
+    /// ```rust
+    /// use taosr1_cot::{ResponseOrder, Template};
+    /// assert_eq!(Template::think_first().order(), ResponseOrder::ThinkFirst);
+    /// ```
+    pub fn think_first() -> Template {
+        Template::default().with_order(ResponseOrder::ThinkFirst)
+    }
+
+    /// The same template with responses in `order`.
+    ///
+    /// ```rust
+    /// use taosr1_cot::{ResponseOrder, Template};
+    /// let t = Template::think_first().with_order(ResponseOrder::LabelFirst);
+    /// assert_eq!(t, Template::default());
+    /// ```
+    pub fn with_order(mut self, order: ResponseOrder) -> Template {
+        self.order = order;
+        self
+    }
+
+    /// Where responses put the label.
+    ///
+    /// ```rust
+    /// use taosr1_cot::{ResponseOrder, Template};
+    /// assert_eq!(Template::default().order(), ResponseOrder::LabelFirst);
+    /// ```
+    pub fn order(&self) -> ResponseOrder {
+        self.order
     }
 
     /// The grade scale used for answers.
     ///
     /// ```rust
-    /// assert_eq!(taosr1_cot::Template::default().scale().len(), 4);
+    /// assert_eq!(taosr1_cot::Template::think_first().scale().len(), 4);
     /// ```
     pub fn scale(&self) -> &GradeScale {
         &self.scale
@@ -188,7 +295,7 @@ impl Template {
     ///
     /// let item = Item { query: "USB-C Cable".into(), ..Item::default() };
     /// assert_eq!(
-    ///     Template::default().prompt(&item),
+    ///     Template::think_first().prompt(&item),
     ///     "query : usb - c cable ; title : ; category : ; brand : ; relevance :"
     /// );
     /// ```
@@ -218,7 +325,9 @@ impl Template {
         parts.join(" ")
     }
 
-    /// Renders a response: `<think> {rationale} </think> <answer> {label} </answer>`.
+    /// Renders a response in the template's [`ResponseOrder`]: label-first
+    /// `<answer> {label} </answer> <think> {rationale} </think>` or think-first
+    /// `<think> {rationale} </think> <answer> {label} </answer>`.
     ///
     /// The rationale is normalised into the token convention (so it cannot contain tags). A grade
     /// that is not on this template's scale renders as `<unk>` (see [`GradeScale::label`]).
@@ -226,7 +335,7 @@ impl Template {
     /// ```rust
     /// use taosr1_cot::Template;
     ///
-    /// let t = Template::default();
+    /// let t = Template::think_first();
     /// assert_eq!(
     ///     t.response("Brand mismatch: Nike vs Adidas.", t.scale().parse("L2")?),
     ///     "<think> brand mismatch : nike vs adidas . </think> <answer> L2 </answer>"
@@ -237,10 +346,15 @@ impl Template {
     pub fn response(&self, rationale: &str, grade: Grade) -> String {
         let r = normalize_text(rationale);
         let label = self.scale.label(grade);
-        if r.is_empty() {
-            format!("{THINK_OPEN} {THINK_CLOSE} {ANSWER_OPEN} {label} {ANSWER_CLOSE}")
+        let think = if r.is_empty() {
+            format!("{THINK_OPEN} {THINK_CLOSE}")
         } else {
-            format!("{THINK_OPEN} {r} {THINK_CLOSE} {ANSWER_OPEN} {label} {ANSWER_CLOSE}")
+            format!("{THINK_OPEN} {r} {THINK_CLOSE}")
+        };
+        let answer = format!("{ANSWER_OPEN} {label} {ANSWER_CLOSE}");
+        match self.order {
+            ResponseOrder::LabelFirst => format!("{answer} {think}"),
+            ResponseOrder::ThinkFirst => format!("{think} {answer}"),
         }
     }
 
@@ -263,7 +377,7 @@ impl Template {
     /// ```rust
     /// use taosr1_cot::{ParseError, Template};
     ///
-    /// let t = Template::default();
+    /// let t = Template::think_first();
     /// assert!(t.parse_strict("<think>a .</think><answer>L3</answer>").is_ok());
     /// assert_eq!(t.parse_strict("<think> a . <answer> L3 </answer>"), Err(ParseError::UnclosedThinking));
     /// assert_eq!(
@@ -280,6 +394,65 @@ impl Template {
         if s.is_empty() {
             return Err(ParseError::Empty);
         }
+        match self.order {
+            ResponseOrder::ThinkFirst => self.strict_think_first(s),
+            ResponseOrder::LabelFirst => self.strict_label_first(s),
+        }
+    }
+
+    /// The label of an answer block's body, or [`ParseError::UnknownGrade`].
+    fn label_of(&self, label: &str) -> Result<Grade, ParseError> {
+        let label = label.trim();
+        self.scale
+            .parse(label)
+            .map_err(|_| ParseError::UnknownGrade {
+                label: label.to_string(),
+            })
+    }
+
+    /// Strict label-first: `<answer> L </answer> <think> … </think>` and nothing else.
+    fn strict_label_first(&self, s: &str) -> Result<ParsedResponse, ParseError> {
+        let body = s
+            .strip_prefix(ANSWER_OPEN)
+            .ok_or(ParseError::MissingAnswer)?;
+        let count = match_positions(s, ANSWER_OPEN).count();
+        if count > 1 {
+            return Err(ParseError::MultipleAnswers { count });
+        }
+        let end = body.find(ANSWER_CLOSE).ok_or(ParseError::UnclosedAnswer)?;
+        let grade = self.label_of(&body[..end])?;
+        let after = body[end + ANSWER_CLOSE.len()..].trim_start();
+        let rest = after
+            .strip_prefix(THINK_OPEN)
+            .ok_or_else(|| match after.find(THINK_OPEN) {
+                Some(i) => ParseError::TrailingText {
+                    text: after[..i].trim().to_string(),
+                },
+                None => ParseError::MissingThinking,
+            })?;
+        let close = rest.find(THINK_CLOSE).ok_or(ParseError::UnclosedThinking)?;
+        let thinking = &rest[..close];
+        if let Some(tag) = TAGS.iter().find(|t| thinking.contains(**t)) {
+            return Err(ParseError::MisplacedTag {
+                tag: (*tag).to_string(),
+            });
+        }
+        let tail = rest[close + THINK_CLOSE.len()..].trim();
+        if !tail.is_empty() {
+            return Err(ParseError::TrailingText {
+                text: tail.to_string(),
+            });
+        }
+        Ok(ParsedResponse {
+            thinking: Some(thinking.trim().to_string()),
+            grade,
+            answer_count: 1,
+            thinking_closed: true,
+        })
+    }
+
+    /// Strict think-first: `<think> … </think> <answer> L </answer>` and nothing else.
+    fn strict_think_first(&self, s: &str) -> Result<ParsedResponse, ParseError> {
         let rest = s
             .strip_prefix(THINK_OPEN)
             .ok_or(ParseError::MissingThinking)?;
@@ -347,7 +520,7 @@ impl Template {
     /// ```rust
     /// use taosr1_cot::{ParseError, Template};
     ///
-    /// let t = Template::default();
+    /// let t = Template::think_first();
     /// let s = t.scale();
     /// let p = t.parse_lenient("<think> a . </think> <answer> L3 </answer> <answer> L2 </answer>").unwrap();
     /// assert_eq!((s.label(p.grade), p.answer_count), ("L2", 2));
@@ -362,6 +535,64 @@ impl Template {
         if s.is_empty() {
             return Err(ParseError::Empty);
         }
+        if self.order == ResponseOrder::LabelFirst {
+            if let Some(p) = self.lenient_label_first(s) {
+                return Ok(p);
+            }
+        }
+        self.lenient_think_first(s)
+    }
+
+    /// Label-first reading: the label comes from the text before the first `<think>` (the
+    /// first well-formed answer block, else the first label token after `<answer>`, else the
+    /// first label token there). `None` when that region holds no label.
+    fn lenient_label_first(&self, s: &str) -> Option<ParsedResponse> {
+        let think = s.find(THINK_OPEN);
+        let region = &s[..think.unwrap_or(s.len())];
+        let grade = match_positions(region, ANSWER_OPEN)
+            .find_map(|o| {
+                let body = &region[o + ANSWER_OPEN.len()..];
+                let end = body.find(ANSWER_CLOSE)?;
+                self.scale.parse(body[..end].trim()).ok()
+            })
+            .or_else(|| {
+                let o = region.find(ANSWER_OPEN)?;
+                let after = region[o + ANSWER_OPEN.len()..].trim_start();
+                let end = after
+                    .find(|c: char| c.is_whitespace() || c == '<')
+                    .unwrap_or(after.len());
+                self.scale.parse(&after[..end]).ok()
+            })
+            .or_else(|| {
+                let mut cleaned = region.to_string();
+                for tag in TAGS {
+                    cleaned = cleaned.replace(tag, " ");
+                }
+                cleaned
+                    .split_whitespace()
+                    .find_map(|tok| self.scale.parse(tok).ok())
+            })?;
+        let (thinking, closed) = match think {
+            Some(o) => {
+                let start = o + THINK_OPEN.len();
+                match find_from(s, THINK_CLOSE, start) {
+                    Some(c) => (Some(s[start..c].trim().to_string()), true),
+                    None => (Some(s[start..].trim().to_string()), false),
+                }
+            }
+            None => (None, false),
+        };
+        Some(ParsedResponse {
+            thinking,
+            grade,
+            answer_count: match_positions(s, ANSWER_OPEN).count(),
+            thinking_closed: closed,
+        })
+    }
+
+    /// Think-first reading (also the fallback of a label-first template whose text has no
+    /// label before its thinking).
+    fn lenient_think_first(&self, s: &str) -> Result<ParsedResponse, ParseError> {
         let open = s.find(THINK_OPEN);
         let close = match open {
             Some(o) => find_from(s, THINK_CLOSE, o + THINK_OPEN.len()),
@@ -453,7 +684,7 @@ impl Template {
     /// ```rust
     /// use taosr1_cot::{SlotStatus, Template};
     ///
-    /// let t = Template::default();
+    /// let t = Template::think_first();
     /// let slot = t.force_answer_slot("<think> ok . </think> <answer> L3 </answer>");
     /// assert_eq!((slot.text.as_str(), slot.status), ("<think> ok . </think> <answer>", SlotStatus::AnswerPresent));
     /// let slot = t.force_answer_slot("<think> category match . brand");
@@ -462,6 +693,12 @@ impl Template {
     /// assert_eq!((slot.text.as_str(), slot.status), ("<think> </think> <answer>", SlotStatus::NoThinking));
     /// ```
     pub fn force_answer_slot(&self, generated: &str) -> AnswerSlot {
+        if self.order == ResponseOrder::LabelFirst {
+            return AnswerSlot {
+                text: ANSWER_OPEN.to_string(),
+                status: SlotStatus::LabelFirst,
+            };
+        }
         let s = generated.trim_start();
         let Some(body) = s.strip_prefix(THINK_OPEN) else {
             return AnswerSlot {
@@ -503,6 +740,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn t() -> Template {
+        Template::think_first()
+    }
+
+    fn lf() -> Template {
         Template::default()
     }
 
@@ -707,6 +948,80 @@ mod tests {
     }
 
     #[test]
+    fn label_first_contract_and_errors() {
+        let t = lf();
+        assert_eq!(
+            t.response("category match .", g("L4")),
+            "<answer> L4 </answer> <think> category match . </think>"
+        );
+        assert_eq!(
+            t.response("", g("L1")),
+            "<answer> L1 </answer> <think> </think>"
+        );
+        let p = |s: &str| t.parse_strict(s);
+        assert_eq!(
+            p("<think> a </think> <answer> L4 </answer>"),
+            Err(ParseError::MissingAnswer)
+        );
+        assert_eq!(p("<answer> L4"), Err(ParseError::UnclosedAnswer));
+        assert_eq!(
+            p("<answer> L7 </answer> <think> a </think>"),
+            Err(ParseError::UnknownGrade { label: "L7".into() })
+        );
+        assert_eq!(p("<answer> L4 </answer>"), Err(ParseError::MissingThinking));
+        assert_eq!(
+            p("<answer> L4 </answer> so <think> a </think>"),
+            Err(ParseError::TrailingText { text: "so".into() })
+        );
+        assert_eq!(
+            p("<answer> L4 </answer> <think> a"),
+            Err(ParseError::UnclosedThinking)
+        );
+        assert_eq!(
+            p("<answer> L4 </answer> <think> a <answer> L1 </answer> </think>"),
+            Err(ParseError::MultipleAnswers { count: 2 })
+        );
+        assert_eq!(
+            p("<answer> L4 </answer> <think> a </think> x"),
+            Err(ParseError::TrailingText { text: "x".into() })
+        );
+        let ok = p("<answer>L2</answer><think>a .</think>").unwrap();
+        assert_eq!((ok.grade, ok.thinking.as_deref()), (g("L2"), Some("a .")));
+    }
+
+    #[test]
+    fn label_first_lenient_repairs() {
+        let t = lf();
+        let p = |s: &str| t.parse_lenient(s).unwrap();
+        // the rationale ran out of budget: label and thinking are still read
+        let r = p("<answer> L3 </answer> <think> brand match . color");
+        assert_eq!(
+            (r.grade, r.thinking.as_deref(), r.thinking_closed),
+            (g("L3"), Some("brand match . color"), false)
+        );
+        // a label that was never closed
+        assert_eq!(p("<answer> L2 <think> x </think>").grade, g("L2"));
+        // a later answer inside the reasoning does not override the first label
+        assert_eq!(
+            p("<answer> L4 </answer> <think> maybe <answer> L1 </answer>").grade,
+            g("L4")
+        );
+        // text in the other order is still read (fallback to the think-first reading)
+        let r = p("<think> a . </think> <answer> L1 </answer>");
+        assert_eq!((r.grade, r.thinking.as_deref()), (g("L1"), Some("a .")));
+        assert_eq!(
+            t.parse_lenient("<think> no label"),
+            Err(ParseError::MissingAnswer)
+        );
+        // the slot of a label-first template is the answer tag right after the prompt
+        let slot = t.force_answer_slot("<think> anything");
+        assert_eq!(
+            (slot.text.as_str(), slot.status),
+            ("<answer>", SlotStatus::LabelFirst)
+        );
+    }
+
+    #[test]
     fn force_answer_slot_cases() {
         let t = t();
         let f = |s: &str| t.force_answer_slot(s);
@@ -786,7 +1101,7 @@ mod tests {
                     attributes: [(k, v)].into_iter().collect(),
                 },
             };
-            let p = Template::default().prompt(&item);
+            let p = Template::think_first().prompt(&item);
             prop_assert_eq!(normalize_text(&p), p.clone());
             prop_assert!(p.starts_with("query :"));
             prop_assert!(p.ends_with("; relevance :"));
@@ -794,7 +1109,7 @@ mod tests {
 
         #[test]
         fn strict_round_trip(r in rationale(), gi in 0usize..4) {
-            let t = Template::default();
+            let t = Template::think_first();
             let grade = t.scale().grade(gi).unwrap();
             let text = t.response(&r, grade);
             let parsed = t.parse_strict(&text).unwrap();
@@ -807,7 +1122,7 @@ mod tests {
 
         #[test]
         fn lenient_agrees_with_strict(s in "(<think>|</think>|<answer>|</answer>|L[0-5]|x|\\.| |\n){0,12}") {
-            let t = Template::default();
+            let t = Template::think_first();
             if let Ok(strict) = t.parse_strict(&s) {
                 prop_assert_eq!(t.parse_lenient(&s).unwrap(), strict);
             }
@@ -816,8 +1131,45 @@ mod tests {
         }
 
         #[test]
+        fn label_first_round_trip(r in rationale(), gi in 0usize..4) {
+            let t = lf();
+            let grade = t.scale().grade(gi).unwrap();
+            let text = t.response(&r, grade);
+            let head = format!("{ANSWER_OPEN} {} {ANSWER_CLOSE}", t.scale().label(grade));
+            prop_assert!(text.starts_with(&head));
+            let parsed = t.parse_strict(&text).unwrap();
+            prop_assert_eq!(parsed.thinking.as_deref(), Some(r.as_str()));
+            prop_assert_eq!(parsed.grade, grade);
+            prop_assert_eq!(t.parse_lenient(&text).unwrap(), parsed);
+            // the same rationale and grade in the other order parse to the same result
+            let other = Template::think_first();
+            prop_assert_eq!(other.parse_strict(&other.response(&r, grade)).unwrap(), t.parse_strict(&text).unwrap());
+            // and a label-first text is never well-formed for the think-first template
+            prop_assert!(other.parse_strict(&text).is_err());
+        }
+
+        #[test]
+        fn label_first_lenient_agrees_with_strict(s in "(<think>|</think>|<answer>|</answer>|L[0-5]|x|\\.| |\n){0,12}") {
+            let t = lf();
+            if let Ok(strict) = t.parse_strict(&s) {
+                prop_assert_eq!(t.parse_lenient(&s).unwrap(), strict);
+            }
+            let _ = t.parse_lenient(&s);
+        }
+
+        /// Whatever follows the label (a rationale cut anywhere, garbage), the label read is the
+        /// one written first: the reasoning can never change it.
+        #[test]
+        fn label_first_label_survives_any_continuation(gi in 0usize..4, tail in any::<String>()) {
+            let t = lf();
+            let grade = t.scale().grade(gi).unwrap();
+            let text = format!("{ANSWER_OPEN} {} {ANSWER_CLOSE} {THINK_OPEN} {tail}", t.scale().label(grade));
+            prop_assert_eq!(t.parse_lenient(&text).unwrap().grade, grade);
+        }
+
+        #[test]
         fn lenient_never_panics(s in any::<String>()) {
-            let t = Template::default();
+            let t = Template::think_first();
             let _ = t.parse_lenient(&s);
             let _ = t.parse_strict(&s);
             let slot = t.force_answer_slot(&s);
@@ -826,7 +1178,7 @@ mod tests {
 
         #[test]
         fn forced_slot_completes_any_prefix(r in rationale(), gi in 0usize..4, gj in 0usize..4, cut in 0usize..40) {
-            let t = Template::default();
+            let t = Template::think_first();
             let full = t.response(&r, t.scale().grade(gi).unwrap());
             let tokens: Vec<&str> = full.split(' ').collect();
             let prefix = tokens[..cut.min(tokens.len())].join(" ");

@@ -125,7 +125,7 @@ impl UnparseableReward {
 ///
 /// let reward = CompositeReward::correctness(taosr1_rewards::Correctness::Exact);
 /// let gold = GradeScale::default().parse("L2").unwrap();
-/// let b = reward.score("<think> a . </think> <answer> L2", gold)?;
+/// let b = reward.score("<answer> L2 <think> a . </think>", gold)?;
 /// assert_eq!(b.parse, ParseStatus::Repaired);
 /// # Ok::<(), taosr1_rewards::RewardError>(())
 /// ```
@@ -147,7 +147,7 @@ pub enum ParseStatus {
 /// use taosr1_rewards::{CompositeReward, Correctness};
 ///
 /// let b = CompositeReward::correctness(Correctness::Exact)
-///     .score("<think> a . </think> <answer> L4 </answer>", GradeScale::default().best())?;
+///     .score("<answer> L4 </answer> <think> a . </think>", GradeScale::default().best())?;
 /// assert_eq!((b.terms[0].weight, b.terms[0].value), (1.0, 1.0));
 /// # Ok::<(), taosr1_rewards::RewardError>(())
 /// ```
@@ -169,7 +169,7 @@ pub struct TermValue {
 /// use taosr1_rewards::{CompositeReward, Correctness};
 ///
 /// let b = CompositeReward::correctness(Correctness::Ordinal)
-///     .score("<think> a . </think> <answer> L2 </answer>", GradeScale::default().best())?;
+///     .score("<answer> L2 </answer> <think> a . </think>", GradeScale::default().best())?;
 /// assert_eq!(b.predicted, Some(GradeScale::default().parse("L2").unwrap()));
 /// assert!((b.total - 1.0 / 3.0).abs() < 1e-6);
 /// # Ok::<(), taosr1_rewards::RewardError>(())
@@ -203,7 +203,7 @@ pub struct RewardBreakdown {
 ///     .build()?;
 /// let gold = GradeScale::default().parse("L3")?;
 /// // 8 tokens: ordinal 1 - 1/3, format 1, length -(8 - 4) / 8 = -0.5
-/// let b = reward.score("<think> brand match . </think> <answer> L4 </answer>", gold)?;
+/// let b = reward.score("<answer> L4 </answer> <think> brand match . </think>", gold)?;
 /// assert!((b.total - (2.0 / 3.0 + 0.5 - 0.05)).abs() < 1e-6);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -291,7 +291,7 @@ impl CompositeRewardBuilder {
     ///     .term(1.0, RewardTerm::Correctness(Correctness::Exact))
     ///     .build()?;
     /// let good = t.scale().best();
-    /// assert!(r.is_correct("<think> </think> <answer> good </answer>", good));
+    /// assert!(r.is_correct("<answer> good </answer> <think> </think>", good));
     /// # Ok::<(), taosr1_rewards::RewardError>(())
     /// ```
     pub fn template(mut self, template: Template) -> Self {
@@ -422,7 +422,7 @@ impl CompositeReward {
     ///     .build()?;
     /// let gold = GradeScale::default().parse("L1").unwrap();
     /// // Repaired: the grade is right but the format is not.
-    /// let b = r.score("<think> no match . </think> <answer> L1 </answer> extra", gold)?;
+    /// let b = r.score("<answer> L1 </answer> <think> no match . </think> extra", gold)?;
     /// assert_eq!((b.parse, b.total), (ParseStatus::Repaired, 1.0));
     /// // Unparseable: both terms get the default 0.
     /// let b = r.score("i do not know", gold)?;
@@ -479,8 +479,8 @@ impl CompositeReward {
     /// use taosr1_rewards::{CompositeReward, Correctness};
     /// let r = CompositeReward::correctness(Correctness::Exact);
     /// let l4 = GradeScale::default().best();
-    /// assert!(r.is_correct("<think> a . </think> <answer> L4", l4));
-    /// assert!(!r.is_correct("<think> a . </think> <answer> L3 </answer>", l4));
+    /// assert!(r.is_correct("<answer> L4 <think> a . </think>", l4));
+    /// assert!(!r.is_correct("<answer> L3 </answer> <think> a . </think>", l4));
     /// ```
     pub fn is_correct(&self, generated: &str, gold: Grade) -> bool {
         matches!(self.read(generated), Ok((Some(p), _)) if p.grade == gold)
@@ -508,8 +508,8 @@ impl CompositeReward {
 /// ```
 /// use taosr1_cot::GradeScale;
 /// let l2 = GradeScale::default().parse("L2").unwrap();
-/// assert!(taosr1_rewards::is_correct("<think> brand mismatch . </think> <answer> L2 </answer>", l2));
-/// assert!(!taosr1_rewards::is_correct("<think> brand mismatch . </think> <answer> L2", l2));
+/// assert!(taosr1_rewards::is_correct("<answer> L2 </answer> <think> brand mismatch . </think>", l2));
+/// assert!(!taosr1_rewards::is_correct("<answer> L2 <think> brand mismatch . </think>", l2));
 /// ```
 pub fn is_correct(generated: &str, gold: Grade) -> bool {
     matches!(Template::default().parse_strict(generated), Ok(p) if p.grade == gold)
@@ -522,7 +522,7 @@ mod tests {
     use proptest::prelude::*;
     use taosr1_cot::GradeScale;
 
-    const GOOD_L3: &str = "<think> category match . brand match . </think> <answer> L3 </answer>";
+    const GOOD_L3: &str = "<answer> L3 </answer> <think> category match . brand match . </think>";
 
     fn g(label: &str) -> Grade {
         GradeScale::default().parse(label).unwrap()
@@ -564,7 +564,7 @@ mod tests {
     #[test]
     fn composite_repaired_by_hand() {
         // Unclosed answer: 6 tokens, strict parse fails, lenient reads L2. Gold L1.
-        let text = "<think> no match </think> <answer> L2";
+        let text = "<answer> L2 <think> no match </think>";
         assert!(matches!(
             full(Strictness::Strict).score(text, g("L1")),
             Err(RewardError::Unparseable {
@@ -661,7 +661,7 @@ mod tests {
             .strictness(Strictness::Strict)
             .build()
             .unwrap();
-        let repaired = "<think> a </think> <answer> L3";
+        let repaired = "<answer> L3 <think> a </think>";
         assert!(lenient.is_correct(repaired, g("L3")));
         assert!(!strict.is_correct(repaired, g("L3")));
         assert!(!is_correct(repaired, g("L3")));

@@ -1,7 +1,8 @@
 //! Reward functions over generated chain-of-thought text for TaoSR1 (arXiv 2508.12365).
 //!
 //! The RL stages (pass@N DPO and GRPO) score each sampled response
-//! `<think> … </think> <answer> LABEL </answer>` against the gold relevance grade. This crate
+//! (label-first `<answer> LABEL </answer> <think> … </think>` by default, or
+//! think-first: see `taosr1_cot::ResponseOrder`) against the gold relevance grade. This crate
 //! provides the terms and a weighted composite:
 //!
 //! * **correctness** ([`Correctness`]): [`Correctness::Exact`] (1 if the grade matches, else 0)
@@ -30,7 +31,7 @@
 //!     .term(0.2, RewardTerm::Format(FormatScoring::Binary))
 //!     .build()?;
 //! let gold = GradeScale::default().parse("L4")?;
-//! let b = reward.score("<think> category match . brand match . </think> <answer> L3 </answer>", gold)?;
+//! let b = reward.score("<answer> L3 </answer> <think> category match . brand match . </think>", gold)?;
 //! // 1 · (1 - 1/3) + 0.2 · 1
 //! assert!((b.total - (2.0 / 3.0 + 0.2)).abs() < 1e-6);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -76,7 +76,7 @@ impl Correctness {
 /// How format validity is scored. Values lie in `[0, 1]`; 1 iff the response is well-formed.
 ///
 /// A response is *well-formed* when [`taosr1_cot::Template::parse_strict`] accepts it: it is
-/// exactly `<think> … </think> <answer> LABEL </answer>`, so the thinking part is present and
+/// exactly `<answer> LABEL </answer> <think> … </think>`, so the thinking part is present and
 /// closed and there is exactly one final answer.
 ///
 /// ```
@@ -84,7 +84,7 @@ impl Correctness {
 /// use taosr1_rewards::FormatScoring;
 ///
 /// let t = Template::default();
-/// let repaired = t.parse_lenient("<think> a . </think> <answer> L2")?;
+/// let repaired = t.parse_lenient("<answer> L2 <think> a . </think>")?;
 /// assert_eq!(FormatScoring::Binary.reward(&repaired, false), 0.0);
 /// // present + closed + one answer, but not well-formed: 3 of 4 checks.
 /// assert_eq!(FormatScoring::Partial.reward(&repaired, false), 0.75);
@@ -111,7 +111,7 @@ impl FormatScoring {
     /// use taosr1_rewards::FormatScoring;
     ///
     /// let t = Template::default();
-    /// let ok = t.parse_strict("<think> a . </think> <answer> L2 </answer>")?;
+    /// let ok = t.parse_strict("<answer> L2 </answer> <think> a . </think>")?;
     /// assert_eq!(FormatScoring::Binary.reward(&ok, true), 1.0);
     /// assert_eq!(FormatScoring::Partial.reward(&ok, true), 1.0);
     /// // No tags at all: nothing but the grade.
@@ -272,7 +272,7 @@ impl LengthPenalty {
 ///
 /// ```
 /// use taosr1_rewards::count_tokens;
-/// assert_eq!(count_tokens("<think> brand match . </think> <answer> L4 </answer>"), 8);
+/// assert_eq!(count_tokens("<answer> L4 </answer> <think> brand match . </think>"), 8);
 /// assert_eq!(count_tokens("   "), 0);
 /// ```
 pub fn count_tokens(text: &str) -> usize {
@@ -363,13 +363,13 @@ mod tests {
     fn format_by_hand() {
         let t = Template::default();
         let strict = t
-            .parse_strict("<think> a . </think> <answer> L1 </answer>")
+            .parse_strict("<answer> L1 </answer> <think> a . </think>")
             .unwrap();
         assert_eq!(FormatScoring::Binary.reward(&strict, true), 1.0);
         assert_eq!(FormatScoring::Partial.reward(&strict, true), 1.0);
         // Two answers: present, closed, not exactly one, not well-formed -> 2/4.
         let two = t
-            .parse_lenient("<think> a </think> <answer> L1 </answer> <answer> L2 </answer>")
+            .parse_lenient("<answer> L1 </answer> <think> a </think> <answer> L2 </answer>")
             .unwrap();
         assert_eq!(FormatScoring::Partial.reward(&two, false), 0.5);
         assert_eq!(FormatScoring::Binary.reward(&two, false), 0.0);
