@@ -244,6 +244,156 @@ impl<'m> DecodeSession<'m> {
     }
 }
 
+/// A prompt prefix prefilled once, continued by many suffixes: one query with many products
+/// shares `<bos> query : … ; title :`, so its keys and values are computed once and every
+/// product only runs its own tokens.
+///
+/// The suffixes of one [`last_logits`](Self::last_logits) call are right-padded into one batch
+/// (a causal model never lets a real token see the padding after it) and the logits are read at
+/// each suffix's last token. The result equals prefilling every `prefix + suffix` on its own.
+///
+/// ```
+/// use taosr1_model::{DecodeSession, ModelConfig, SharedPrefix, Transformer};
+/// let device = Default::default();
+/// let model = Transformer::new(&ModelConfig::tiny(40), &device).unwrap();
+/// let shared = SharedPrefix::new(&model, &[1, 5, 9]).unwrap();
+/// let logits = shared.last_logits(&[vec![3], vec![7, 8, 2]], 0).unwrap();
+/// let alone = DecodeSession::start(&model, &[vec![1, 5, 9, 7, 8, 2]], 0).unwrap();
+/// let diff = logits[1].iter().zip(&alone.last_logits()[0]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+/// assert!(diff < 1e-4, "{diff}");
+/// ```
+pub struct SharedPrefix<'m> {
+    model: &'m Transformer,
+    cache: KvCache,
+}
+
+impl<'m> SharedPrefix<'m> {
+    /// Prefill `prefix` (non-empty, ids < vocab, shorter than the context).
+    ///
+    /// ```
+    /// use taosr1_model::{ModelConfig, SharedPrefix, Transformer};
+    /// let model = Transformer::new(&ModelConfig::tiny(40), &Default::default()).unwrap();
+    /// assert_eq!(SharedPrefix::new(&model, &[1, 2]).unwrap().len(), 2);
+    /// assert!(SharedPrefix::new(&model, &[]).is_err());
+    /// assert!(SharedPrefix::new(&model, &[99]).is_err());
+    /// ```
+    pub fn new(model: &'m Transformer, prefix: &[u32]) -> Result<Self, ModelError> {
+        if prefix.is_empty() {
+            return Err(ModelError::Input("empty shared prefix".into()));
+        }
+        check_ids(model, prefix, "the shared prefix")?;
+        let device = model.embed_tokens.weight.device();
+        let p = prefix.len();
+        let ids: Vec<i64> = prefix.iter().map(|t| *t as i64).collect();
+        let input = StepInput {
+            input_ids: Tensor::<2, Int>::from_data(TensorData::new(ids, [1, p]), &device),
+            positions: Tensor::<2, Int>::from_data(
+                TensorData::new((0..p as i64).collect::<Vec<_>>(), [1, p]),
+                &device,
+            ),
+            key_mask: None,
+        };
+        let mut cache = KvCache::new(model.num_layers());
+        model.step_hidden(input, &mut cache)?;
+        Ok(Self { model, cache })
+    }
+
+    /// Tokens in the prefix.
+    ///
+    /// ```
+    /// use taosr1_model::{ModelConfig, SharedPrefix, Transformer};
+    /// let model = Transformer::new(&ModelConfig::tiny(40), &Default::default()).unwrap();
+    /// assert_eq!(SharedPrefix::new(&model, &[1, 2, 3]).unwrap().len(), 3);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Always `false`: a prefix has at least one token.
+    ///
+    /// ```
+    /// use taosr1_model::{ModelConfig, SharedPrefix, Transformer};
+    /// let model = Transformer::new(&ModelConfig::tiny(40), &Default::default()).unwrap();
+    /// assert!(!SharedPrefix::new(&model, &[1]).unwrap().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+
+    /// Next-token logits after `prefix + suffix`, one row per suffix (each non-empty).
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] for no suffix, an empty suffix or an id ≥ vocab;
+    /// [`ModelError::ContextExceeded`] when prefix + the longest suffix exceeds the context.
+    ///
+    /// ```
+    /// use taosr1_model::{ModelConfig, SharedPrefix, Transformer};
+    /// let model = Transformer::new(&ModelConfig::tiny(40), &Default::default()).unwrap();
+    /// let shared = SharedPrefix::new(&model, &[1, 2]).unwrap();
+    /// assert_eq!(shared.last_logits(&[vec![3], vec![4, 5]], 0).unwrap()[1].len(), 40);
+    /// assert!(shared.last_logits(&[vec![]], 0).is_err());
+    /// ```
+    pub fn last_logits(
+        &self,
+        suffixes: &[Vec<u32>],
+        pad_id: u32,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        if suffixes.is_empty() {
+            return Err(ModelError::Input("no suffixes".into()));
+        }
+        for (i, s) in suffixes.iter().enumerate() {
+            if s.is_empty() {
+                return Err(ModelError::Input(format!("suffix {i} is empty")));
+            }
+            check_ids(self.model, s, &format!("suffix {i}"))?;
+        }
+        let m = suffixes.len();
+        let width = suffixes.iter().map(Vec::len).max().unwrap_or(0);
+        let p = self.cache.len() as i64;
+        let mut ids = Vec::with_capacity(m * width);
+        let mut pos = Vec::with_capacity(m * width);
+        for s in suffixes {
+            ids.extend(s.iter().map(|t| *t as i64));
+            ids.extend(std::iter::repeat_n(pad_id as i64, width - s.len()));
+            pos.extend(p..p + width as i64);
+        }
+        let device = self.model.embed_tokens.weight.device();
+        let input = StepInput {
+            input_ids: Tensor::<2, Int>::from_data(TensorData::new(ids, [m, width]), &device),
+            positions: Tensor::<2, Int>::from_data(TensorData::new(pos, [m, width]), &device),
+            key_mask: None,
+        };
+        let mut cache = self.cache.repeat_batch(m)?;
+        let hidden = self.model.step_hidden(input, &mut cache)?; // [m, width, d]
+        let d = hidden.dims()[2];
+        let last: Vec<i64> = suffixes
+            .iter()
+            .enumerate()
+            .map(|(row, s)| (row * width + s.len() - 1) as i64)
+            .collect();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(last, [m]), &device);
+        let rows = hidden
+            .reshape([m * width, d])
+            .select(0, index)
+            .reshape([m, 1, d]);
+        let logits = self
+            .model
+            .project(rows)
+            .reshape([m, self.model.vocab_size()]);
+        host_logits(logits)
+    }
+}
+
+fn check_ids(model: &Transformer, ids: &[u32], what: &str) -> Result<(), ModelError> {
+    let vocab = model.vocab_size() as u32;
+    match ids.iter().find(|t| **t >= vocab) {
+        Some(t) => Err(ModelError::Input(format!(
+            "{what} has token {t} >= vocab {vocab}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// What one row produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Generation {

@@ -42,7 +42,9 @@ pub use chat::{ChatMessage, ChatTemplate};
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use error::ModelError;
 pub use fsio::{replace_dir_atomic, write_atomic};
-pub use generate::{generate, sample_token, DecodeSession, Generation, SamplingConfig};
+pub use generate::{
+    generate, sample_token, DecodeSession, Generation, SamplingConfig, SharedPrefix,
+};
 pub use gguf::{
     read_gguf, GgmlType, GgufError, GgufFile, GgufModel, GgufSpecials, GgufTensorInfo, GgufValue,
     NamedTensor, DEFAULT_ALIGNMENT, GGUF_MAGIC,

@@ -119,6 +119,42 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// The cache of a single sequence repeated for a batch of `n` rows, to continue one shared
+    /// prefix with `n` different suffixes (see [`crate::SharedPrefix`]).
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] when the cache holds more than one row or `n` is 0.
+    ///
+    /// ```
+    /// let cache = taosr1_model::KvCache::new(2);
+    /// assert_eq!(cache.repeat_batch(4).unwrap().len(), 0);
+    /// assert!(cache.repeat_batch(0).is_err());
+    /// ```
+    pub fn repeat_batch(&self, n: usize) -> Result<KvCache, ModelError> {
+        if n == 0 {
+            return Err(ModelError::Input("cannot repeat a cache for 0 rows".into()));
+        }
+        let layers = self
+            .layers
+            .iter()
+            .map(|slot| match slot {
+                None => Ok(None),
+                Some((k, v)) if k.dims()[0] == 1 => Ok(Some((
+                    k.clone().repeat_dim(0, n),
+                    v.clone().repeat_dim(0, n),
+                ))),
+                Some((k, _)) => Err(ModelError::Input(format!(
+                    "only a one-row cache can be repeated, this one has {} rows",
+                    k.dims()[0]
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(KvCache {
+            layers,
+            len: self.len,
+        })
+    }
 }
 
 /// Inputs of one incremental forward step.
@@ -410,7 +446,11 @@ impl Transformer {
         Ok(self.project(last).reshape([b, self.vocab_size]))
     }
 
-    fn step_hidden(&self, input: StepInput, cache: &mut KvCache) -> Result<Tensor<3>, ModelError> {
+    pub(crate) fn step_hidden(
+        &self,
+        input: StepInput,
+        cache: &mut KvCache,
+    ) -> Result<Tensor<3>, ModelError> {
         let [b, t] = input.input_ids.dims();
         if b == 0 || t == 0 {
             return Err(ModelError::Input("empty batch or no new tokens".into()));
@@ -502,7 +542,7 @@ impl Transformer {
         self.norm.forward(x)
     }
 
-    fn project(&self, x: Tensor<3>) -> Tensor<3> {
+    pub(crate) fn project(&self, x: Tensor<3>) -> Tensor<3> {
         match &self.lm_head {
             Some(head) => dense(head, x),
             None => {

@@ -456,3 +456,47 @@ fn generate_stops_on_stop_token_and_is_deterministic() {
         seq.push(am as i64);
     }
 }
+
+#[test]
+fn shared_prefix_matches_prefilling_every_sequence_alone() {
+    // GQA (4 query heads over 2 key/value heads) as in the real checkpoints
+    let cfg = ModelConfig::tiny(60);
+    let m = model(&cfg);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    use rand::Rng;
+    let prefix: Vec<u32> = (0..7).map(|_| rng.random_range(1..60)).collect();
+    let suffixes: Vec<Vec<u32>> = [1usize, 4, 2, 9, 1, 6]
+        .iter()
+        .map(|&n| (0..n).map(|_| rng.random_range(1..60)).collect())
+        .collect();
+    let shared = SharedPrefix::new(&m, &prefix).unwrap();
+    let got = shared.last_logits(&suffixes, 0).unwrap();
+    assert_eq!(got.len(), suffixes.len());
+    for (s, row) in suffixes.iter().zip(&got) {
+        let full: Vec<u32> = prefix.iter().chain(s).copied().collect();
+        let alone = DecodeSession::start(&m, &[full], 0).unwrap();
+        let diff = row
+            .iter()
+            .zip(&alone.last_logits()[0])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            diff < 1e-4,
+            "suffix of {} tokens: max |Δlogit| {diff}",
+            s.len()
+        );
+    }
+    // the same prefix serves a second batch unchanged
+    let again = shared.last_logits(&suffixes[..2], 0).unwrap();
+    assert_abs_diff_eq!(again[1].as_slice(), got[1].as_slice(), epsilon = 1e-5);
+    // context and vocabulary are enforced
+    let too_long = vec![vec![1u32; cfg.max_position_embeddings]];
+    assert!(matches!(
+        shared.last_logits(&too_long, 0),
+        Err(ModelError::ContextExceeded { .. })
+    ));
+    assert!(matches!(
+        shared.last_logits(&[vec![60]], 0),
+        Err(ModelError::Input(_))
+    ));
+}
