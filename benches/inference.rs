@@ -6,8 +6,11 @@
 //!   split, batch 1 vs batch 16, with the KV cache; and the same batch-16 job re-running the
 //!   full causal pass for every new token (no cache) to show what the cache buys. Throughput
 //!   is in generated tokens.
-//! * `predict/64`: the whole deployment path of [`taosr1::infer::predict`] (thinking,
-//!   answer-slot forcing, second prefill, grade distribution) on 64 test items.
+//! * `score/*`: items/s of the deployment path on 64 products of one query (the test split's
+//!   first 64 products, all given the first item's query): think-first
+//!   ([`taosr1::infer::predict_think_first`]: thinking, answer-slot forcing, second prefill)
+//!   vs label-first ([`taosr1::infer::score_label_first`]: one prefill, no decoding), the
+//!   latter without and with the query's shared prompt prefix prefilled once.
 //!
 //! Run with `cargo bench --bench inference`. Compare runs as ratios (batch-16 vs batch-1
 //! tokens/s, cache vs no cache), not as absolute numbers.
@@ -20,7 +23,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use taosr1::assets::{load_codec, load_split, Split};
 use taosr1::backend::device;
-use taosr1::infer::{predict, InferConfig};
+use taosr1::infer::{predict_think_first, score_label_first, InferConfig};
+use taosr1_cot::ResponseOrder;
 use taosr1_model::{generate, ModelConfig, SamplingConfig, Transformer};
 
 const NEW_TOKENS: usize = 32;
@@ -87,17 +91,38 @@ fn bench_inference(c: &mut Criterion) {
     });
     group.finish();
 
-    let items: Vec<_> = test.iter().take(64).map(|e| e.item()).collect();
+    // 64 products for one query: the serving case CumPT tiers are computed for
+    let query = test[0].query.clone();
+    let items: Vec<_> = test
+        .iter()
+        .take(64)
+        .map(|e| {
+            let mut item = e.item();
+            item.query = query.clone();
+            item
+        })
+        .collect();
+    let think_first = codec.clone().with_order(ResponseOrder::ThinkFirst);
     let infer = InferConfig::default();
-    let mut group = c.benchmark_group("predict");
+    let no_reuse = InferConfig::default().with_prefix_reuse(false);
+    let mut group = c.benchmark_group("score");
     group.sample_size(10);
-    // a random model never closes its thinking: every item generates the full budget + grade
-    group.throughput(Throughput::Elements(
-        (items.len() * (infer.think_budget + 1)) as u64,
-    ));
-    group.bench_function("64_items", |b| {
+    group.throughput(Throughput::Elements(items.len() as u64));
+    // a random model never closes its thinking: every item generates the full budget
+    group.bench_function("think_first/64_products", |b| {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        b.iter(|| black_box(predict(&model, &codec, &items, &infer, &mut rng).expect("predict")))
+        b.iter(|| {
+            black_box(
+                predict_think_first(&model, &think_first, &items, &infer, &mut rng)
+                    .expect("predict"),
+            )
+        })
+    });
+    group.bench_function("label_first/64_products", |b| {
+        b.iter(|| black_box(score_label_first(&model, &codec, &items, &no_reuse).expect("score")))
+    });
+    group.bench_function("label_first_prefix_reuse/64_products", |b| {
+        b.iter(|| black_box(score_label_first(&model, &codec, &items, &infer).expect("score")))
     });
     group.finish();
 }

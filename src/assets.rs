@@ -234,3 +234,45 @@ pub fn build_shipped_tokenizer() -> Result<TaoTokenizer, Error> {
     let data = DataPaths::shipped();
     build_tokenizer_from(&[&data.train, &data.validation, &data.test])
 }
+
+/// File in a checkpoint directory that records the response order the model was trained in.
+pub const ORDER_FILE: &str = "response_order.json";
+
+/// Record in checkpoint `dir` that the model writes responses in `order` (`response_order.json`,
+/// written atomically).
+///
+/// ```
+/// use taosr1::assets::{load_order, save_order};
+/// use taosr1_cot::ResponseOrder;
+/// let dir = std::env::temp_dir().join(format!("taosr1-order-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// assert_eq!(load_order(&dir).unwrap(), None);
+/// save_order(&dir, ResponseOrder::ThinkFirst).unwrap();
+/// assert_eq!(load_order(&dir).unwrap(), Some(ResponseOrder::ThinkFirst));
+/// std::fs::write(dir.join("response_order.json"), "\"sideways\"").unwrap();
+/// assert!(load_order(&dir).unwrap_err().to_string().contains("response_order.json"));
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn save_order(dir: &Path, order: taosr1_cot::ResponseOrder) -> Result<(), Error> {
+    let path = dir.join(ORDER_FILE);
+    let text = serde_json::to_string(&order).map_err(|e| Error::Input(e.to_string()))?;
+    taosr1_model::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io(&path, e))
+}
+
+/// The response order recorded in checkpoint `dir`, `None` when it records none (checkpoints
+/// written before the order existed are think-first).
+///
+/// # Errors
+/// [`Error::Io`] when the file exists but cannot be read; [`Error::Input`] naming the file
+/// when it holds no known order.
+pub fn load_order(dir: &Path) -> Result<Option<taosr1_cot::ResponseOrder>, Error> {
+    let path = dir.join(ORDER_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+}

@@ -20,13 +20,14 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser};
+use taosr1_cot::ResponseOrder;
 use taosr1_model::ModelConfig;
 
 use crate::assets::DataPaths;
 use crate::infer::InferConfig;
 use crate::pipeline::SftRun;
 use crate::sft::SftConfig;
-use crate::stages::{DpoRun, GrpoRun};
+use crate::stages::{DpoRun, GrpoRun, PostCotRun};
 use crate::Error;
 
 /// Default of `--train`: the shipped training split.
@@ -280,9 +281,41 @@ pub struct PipelineArgs {
     /// Where to write the GRPO checkpoint and its fitted `thresholds.json`
     #[arg(long, value_name = "DIR", default_value = GRPO_DIR, value_parser = path)]
     pub grpo_out: PathBuf,
+    /// Response orders to train and compare: `both` (label-first — the deployed chain, written
+    /// to the three dirs above — then think-first followed by post-CoT), `label-first` or
+    /// `think-first`
+    #[arg(long, value_name = "ORDERS", default_value = "both", value_parser = ["both", "label-first", "think-first"])]
+    pub orders: String,
+    /// Where the think-first chain writes its checkpoints (`sft`, `dpo`, `grpo` and `post-cot`
+    /// under it)
+    #[arg(long, value_name = "DIR", default_value = THINK_FIRST_DIR, value_parser = path)]
+    pub think_first_out: PathBuf,
 }
 
+/// Default directory of the think-first chain's checkpoints.
+pub const THINK_FIRST_DIR: &str = "runs/think-first";
+
 impl PipelineArgs {
+    /// The orders to run, label-first first.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use taosr1::cli::PipelineArgs;
+    /// use taosr1_cot::ResponseOrder;
+    /// let a = PipelineArgs::try_parse_from(["pipeline"]).unwrap();
+    /// assert_eq!(a.orders(), [ResponseOrder::LabelFirst, ResponseOrder::ThinkFirst]);
+    /// let a = PipelineArgs::try_parse_from(["pipeline", "--orders", "think-first"]).unwrap();
+    /// assert_eq!(a.orders(), [ResponseOrder::ThinkFirst]);
+    /// assert!(PipelineArgs::try_parse_from(["pipeline", "--orders", "sideways"]).is_err());
+    /// ```
+    pub fn orders(&self) -> Vec<ResponseOrder> {
+        match self.orders.as_str() {
+            "label-first" => vec![ResponseOrder::LabelFirst],
+            "think-first" => vec![ResponseOrder::ThinkFirst],
+            _ => vec![ResponseOrder::LabelFirst, ResponseOrder::ThinkFirst],
+        }
+    }
+
     /// Data and tokenizer files.
     pub fn data_paths(&self) -> DataPaths {
         data_paths(
@@ -291,6 +324,73 @@ impl PipelineArgs {
             Some(&self.data.test),
             &self.tokenizer,
         )
+    }
+}
+
+/// Flags of `examples/post_cot.rs`: turn a think-first checkpoint into a label-first one.
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::PostCotArgs;
+///
+/// let a = PostCotArgs::try_parse_from(["post_cot", "--prompts", "50", "--epochs", "1"]).unwrap();
+/// let run = a.run();
+/// assert_eq!((run.prompts, run.sft.epochs), (50, 1));
+/// assert_eq!(a.init, std::path::Path::new("runs/think-first/grpo"));
+/// assert!(PostCotArgs::try_parse_from(["post_cot", "--n", "0"]).is_err());
+/// ```
+#[derive(Parser, Clone, Debug, PartialEq)]
+#[command(
+    name = "post_cot",
+    version,
+    about = "Post-CoT: fine-tune a think-first checkpoint on its own correct reasoning rewritten label-first",
+    long_about = None
+)]
+pub struct PostCotArgs {
+    /// Training data (the prompts sampled).
+    #[command(flatten)]
+    pub train: TrainArg,
+    /// Evaluation data.
+    #[command(flatten)]
+    pub test: TestArg,
+    /// The tokenizer.
+    #[command(flatten)]
+    pub tokenizer: TokenizerArg,
+    /// Think-first checkpoint to start from
+    #[arg(long, value_name = "DIR", default_value = "runs/think-first/grpo", value_parser = path)]
+    pub init: PathBuf,
+    /// Where to write the label-first checkpoint
+    #[arg(long, value_name = "DIR", default_value = "runs/think-first/post-cot", value_parser = path)]
+    pub out: PathBuf,
+    /// Training prompts sampled (the first N of the train split)
+    #[arg(long, value_name = "N", default_value_t = PostCotRun::new().prompts, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub prompts: usize,
+    /// Samples per prompt
+    #[arg(long, value_name = "N", default_value_t = PostCotRun::new().n, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub n: usize,
+    /// Passes over the rewritten responses
+    #[arg(long, value_name = "N", default_value_t = PostCotRun::new().sft.epochs, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub epochs: usize,
+    /// Peak learning rate (> 0)
+    #[arg(long, value_name = "LR", default_value_t = PostCotRun::new().sft.optimizer.learning_rate, value_parser = positive, allow_negative_numbers = true)]
+    pub lr: f64,
+    /// Evaluation size.
+    #[command(flatten)]
+    pub eval: EvalArg,
+}
+
+impl PostCotArgs {
+    /// Data and tokenizer files (the validation split is not read).
+    pub fn data_paths(&self) -> DataPaths {
+        data_paths(Some(&self.train), None, Some(&self.test), &self.tokenizer)
+    }
+
+    /// The run these flags describe.
+    pub fn run(&self) -> PostCotRun {
+        let mut run = PostCotRun::new().with_prompts(self.prompts).with_n(self.n);
+        run.sft.epochs = self.epochs;
+        run.sft.optimizer.learning_rate = self.lr;
+        run
     }
 }
 

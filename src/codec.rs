@@ -1,7 +1,8 @@
 //! From TaoSR1 text to token ids and training batches.
 use burn::tensor::{Device, Int, Tensor};
 use taosr1_cot::{
-    Example, Grade, Item, Template, ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN,
+    Example, Grade, Item, ResponseOrder, Template, ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE,
+    THINK_OPEN,
 };
 use taosr1_model::TaoTokenizer;
 
@@ -12,7 +13,8 @@ use crate::Error;
 pub struct Encoded {
     /// `<bos>` + prompt.
     pub prompt: Vec<u32>,
-    /// Response (`<think> … </think> <answer> G </answer>`) + `<eos>`.
+    /// Response in the template's order (`<answer> G </answer> <think> … </think>` or
+    /// `<think> … </think> <answer> G </answer>`) + `<eos>`.
     pub response: Vec<u32>,
     /// Gold grade.
     pub grade: Grade,
@@ -79,6 +81,36 @@ impl Codec {
             texts.iter().map(String::as_str),
             &extra,
         )?)
+    }
+
+    /// The same codec with responses in `order` (label-first or think-first).
+    ///
+    /// ```
+    /// use taosr1_cot::ResponseOrder;
+    /// let codec = taosr1::assets::load_codec().unwrap();
+    /// assert_eq!(codec.template().order(), ResponseOrder::LabelFirst);
+    /// let tf = codec.with_order(ResponseOrder::ThinkFirst);
+    /// assert_eq!(tf.template().order(), ResponseOrder::ThinkFirst);
+    /// ```
+    pub fn with_order(mut self, order: ResponseOrder) -> Self {
+        self.template = self.template.with_order(order);
+        self
+    }
+
+    /// `prompt_ids(item)` followed by `<answer>`: a label-first model's next token is the
+    /// grade, so one prefill of this sequence scores the item.
+    ///
+    /// ```
+    /// let codec = taosr1::assets::load_codec().unwrap();
+    /// let item = taosr1::assets::load_split(taosr1::assets::Split::Test).unwrap()[0].item();
+    /// let ids = codec.label_slot_ids(&item).unwrap();
+    /// assert_eq!(ids.last(), Some(&codec.answer_open_id()));
+    /// assert_eq!(ids.len(), codec.prompt_ids(&item).unwrap().len() + 1);
+    /// ```
+    pub fn label_slot_ids(&self, item: &Item) -> Result<Vec<u32>, Error> {
+        let mut ids = self.prompt_ids(item)?;
+        ids.push(self.answer_open);
+        Ok(ids)
     }
 
     /// The tokenizer.

@@ -58,6 +58,22 @@ pub struct EvalReport {
     pub partition: RuleMetrics,
     /// Items whose thinking ran past the budget and had the answer slot forced.
     pub truncated_thinking: usize,
+    /// Wall-clock seconds the predictions took (0 when not timed), for latency per item.
+    pub predict_seconds: f64,
+}
+
+impl EvalReport {
+    /// Milliseconds of prediction per item (batched throughput, not single-request latency).
+    ///
+    /// ```
+    /// use taosr1::eval::{EvalReport, RuleMetrics};
+    /// let m = RuleMetrics { accuracy: 1.0, macro_f1: 1.0, ndcg_at_10: 1.0, ndcg_at_100: 1.0 };
+    /// let r = EvalReport { n: 200, argmax: m.clone(), partition: m, truncated_thinking: 0, predict_seconds: 0.5 };
+    /// assert_eq!(r.ms_per_item(), 2.5);
+    /// ```
+    pub fn ms_per_item(&self) -> f64 {
+        1e3 * self.predict_seconds / self.n.max(1) as f64
+    }
 }
 
 fn rule(pred: &[usize], scores: &[f32], gold: &[usize], k: usize) -> Result<RuleMetrics, Error> {
@@ -103,6 +119,7 @@ pub fn evaluate(
             .iter()
             .filter(|p| p.slot == SlotStatus::ThinkingTruncated)
             .count(),
+        predict_seconds: 0.0,
     })
 }
 
@@ -112,25 +129,26 @@ pub fn evaluate(
 /// ```
 /// use taosr1::eval::{stage_table, EvalReport, RuleMetrics};
 /// let m = |a| RuleMetrics { accuracy: a, macro_f1: a, ndcg_at_10: 1.0, ndcg_at_100: 1.0 };
-/// let r = |a| EvalReport { n: 10, argmax: m(a), partition: m(a), truncated_thinking: 0 };
+/// let r = |a| EvalReport { n: 10, argmax: m(a), partition: m(a), truncated_thinking: 0, predict_seconds: 0.02 };
 /// let t = stage_table(&[("SFT", &r(0.5)), ("DPO", &r(0.6))]);
-/// assert!(t.contains("DPO") && t.contains("+0.100"));
+/// assert!(t.contains("DPO") && t.contains("+0.100") && t.contains("2.00"));
 /// ```
 pub fn stage_table(rows: &[(&str, &EvalReport)]) -> String {
     let mut out = format!(
-        "{:<8} {:>6} {:>9} {:>9} {:>10} {:>11}\n",
-        "stage", "n", "accuracy", "macro-F1", "vs first", "NDCG@100"
+        "{:<24} {:>6} {:>9} {:>9} {:>10} {:>11} {:>8}\n",
+        "stage", "n", "accuracy", "macro-F1", "vs first", "NDCG@100", "ms/item"
     );
     let base = rows.first().map(|(_, r)| r.argmax.accuracy).unwrap_or(0.0);
     for (name, r) in rows {
         out.push_str(&format!(
-            "{:<8} {:>6} {:>9.3} {:>9.3} {:>+10.3} {:>11.3}\n",
+            "{:<24} {:>6} {:>9.3} {:>9.3} {:>+10.3} {:>11.3} {:>8.2}\n",
             name,
             r.n,
             r.argmax.accuracy,
             r.argmax.macro_f1,
             r.argmax.accuracy - base,
-            r.partition.ndcg_at_100
+            r.partition.ndcg_at_100,
+            r.ms_per_item()
         ));
     }
     out

@@ -1,17 +1,26 @@
-//! Thinking-first inference with post-CoT processing.
+//! Inference in either response order.
 //!
-//! For every item the model first writes its thinking (greedy or sampled, at most
-//! `think_budget` tokens, stopping at `</think>`). The generated text is never trusted: the
-//! answer slot is forced with [`taosr1_cot::Template::force_answer_slot`] (closing a thinking
-//! part that ran past its budget), the model reads `prompt + thinking + <answer>` once more, and
-//! the grade distribution is the softmax over the grade tokens only
-//! ([`taosr1_partition::grade_distribution`]). The caller then takes the argmax or applies
-//! the cumulative-probability [`taosr1_partition::Partitioner`].
+//! **Label-first** (post-CoT, the deployment default): the grade is the first token after
+//! `prompt <answer>`, so an item is scored by one prefill and no sampling — the grade
+//! distribution is the softmax over the grade tokens at that position
+//! ([`taosr1_partition::grade_distribution`]). Items are batched by length, and items whose
+//! prompts share a prefix (one query, many products) prefill that prefix once
+//! ([`taosr1_model::SharedPrefix`]). The rationale is written only on request ([`explain`]),
+//! after the label, so it can never change it.
+//!
+//! **Think-first** (kept for comparison): the model first writes its thinking (greedy or
+//! sampled, at most `think_budget` tokens, stopping at `</think>`). The generated text is never
+//! trusted: the answer slot is forced with [`taosr1_cot::Template::force_answer_slot`] (closing a
+//! thinking part that ran past its budget), the model reads `prompt + thinking + <answer>` once
+//! more, and the grade distribution is read there.
+//!
+//! The caller then takes the argmax or applies the cumulative-probability
+//! [`taosr1_partition::Partitioner`] / [`taosr1_partition::CumPt`].
 use burn::config::Config;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use taosr1_cot::{Item, SlotStatus, THINK_CLOSE, THINK_OPEN};
-use taosr1_model::{generate, DecodeSession, SamplingConfig, Transformer};
+use taosr1_cot::{Grade, Item, ResponseOrder, SlotStatus, THINK_CLOSE, THINK_OPEN};
+use taosr1_model::{generate, DecodeSession, SamplingConfig, SharedPrefix, Transformer};
 use taosr1_partition::{grade_distribution, GradeDistribution};
 
 use crate::codec::Codec;
@@ -22,10 +31,11 @@ use crate::Error;
 /// ```
 /// let cfg = taosr1::infer::InferConfig::new().with_batch_size(16);
 /// assert_eq!((cfg.think_budget, cfg.batch_size, cfg.temperature), (48, 16, 0.0));
+/// assert!(cfg.prefix_reuse);
 /// ```
 #[derive(Config, Debug, PartialEq)]
 pub struct InferConfig {
-    /// Most tokens the thinking part may take before the answer slot is forced.
+    /// Most tokens the thinking part (think-first) or the rationale ([`explain`]) may take.
     #[config(default = 48)]
     pub think_budget: usize,
     /// Items decoded together.
@@ -37,6 +47,10 @@ pub struct InferConfig {
     /// Top-p of the thinking part.
     #[config(default = 1.0)]
     pub top_p: f32,
+    /// Label-first: prefill a prompt prefix shared by several items (one query, many
+    /// products) once.
+    #[config(default = true)]
+    pub prefix_reuse: bool,
 }
 
 impl Default for InferConfig {
@@ -48,13 +62,14 @@ impl Default for InferConfig {
 /// The outcome for one item.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prediction {
-    /// Thinking text (between the tags).
+    /// Thinking text (between the tags); empty for label-first scoring.
     pub thinking: String,
     /// What post-CoT processing had to do.
     pub slot: SlotStatus,
     /// Probabilities of the grades at the answer slot (renormalised over grade tokens).
     pub distribution: GradeDistribution,
-    /// Tokens generated for this item (thinking + the grade).
+    /// Tokens generated for this item (thinking + the grade; 0 for label-first scoring,
+    /// which reads the grade without decoding).
     pub generated_tokens: usize,
     /// Share of the prompt's tokens the tokenizer does not know ([`Codec::unknown_share`]).
     pub unknown_share: f32,
@@ -70,12 +85,245 @@ fn thinking_of(slot_text: &str) -> String {
 /// the grade) and one thinking token.
 pub const SLOT_RESERVE: usize = 8;
 
-/// Predict grade distributions for `items`, batch by batch.
+/// Predict grade distributions for `items` in the codec's response order: label-first items
+/// are scored by [`score_label_first`] (one prefill, `rng` unused), think-first items by
+/// [`predict_think_first`].
+pub fn predict<R: Rng + ?Sized>(
+    model: &Transformer,
+    codec: &Codec,
+    items: &[Item],
+    cfg: &InferConfig,
+    rng: &mut R,
+) -> Result<Vec<Prediction>, Error> {
+    match codec.template().order() {
+        ResponseOrder::LabelFirst => score_label_first(model, codec, items, cfg),
+        ResponseOrder::ThinkFirst => predict_think_first(model, codec, items, cfg, rng),
+    }
+}
+
+/// Label-first scoring: one forward pass per item, no sampling. Each item's
+/// `prompt <answer>` ([`Codec::label_slot_ids`]) is prefilled and the grade distribution read
+/// at its last position. Items are sorted by length and batched `cfg.batch_size` at a time
+/// (little padding); with `cfg.prefix_reuse`, items of the same query prefill their common
+/// prompt prefix once ([`SharedPrefix`]). Predictions come back in input order.
+///
+/// # Errors
+/// [`Error::Input`] naming the item when its `prompt <answer>` does not fit the model's
+/// context (nothing is truncated), or for a zero batch size.
+///
+/// ```
+/// use taosr1::infer::{score_label_first, InferConfig};
+/// use taosr1_model::{ModelConfig, Transformer};
+/// let codec = taosr1::assets::load_codec().unwrap();
+/// let items: Vec<_> = taosr1::assets::load_split(taosr1::assets::Split::Test).unwrap()
+///     .iter().take(6).map(|e| e.item()).collect();
+/// let model = Transformer::new(&ModelConfig::tiny(codec.tokenizer().vocab_size()), &Default::default()).unwrap();
+/// let shared = score_label_first(&model, &codec, &items, &InferConfig::new()).unwrap();
+/// let alone = score_label_first(&model, &codec, &items, &InferConfig::new().with_prefix_reuse(false).with_batch_size(1)).unwrap();
+/// for (a, b) in shared.iter().zip(&alone) {
+///     for (p, q) in a.distribution.probs().iter().zip(b.distribution.probs()) {
+///         assert!((p - q).abs() < 1e-4);
+///     }
+///     assert_eq!(a.generated_tokens, 0);
+/// }
+/// ```
+pub fn score_label_first(
+    model: &Transformer,
+    codec: &Codec,
+    items: &[Item],
+    cfg: &InferConfig,
+) -> Result<Vec<Prediction>, Error> {
+    if cfg.batch_size == 0 {
+        return Err(Error::Input("batch_size must be positive".into()));
+    }
+    let context = model.max_positions();
+    let seqs = items
+        .iter()
+        .map(|item| {
+            let ids = codec.label_slot_ids(item)?;
+            if ids.len() > context {
+                return Err(Error::Input(format!(
+                    "item {}: the prompt and the answer tag take {} tokens, but the model's \
+                     context is {context} tokens",
+                    item.id,
+                    ids.len()
+                )));
+            }
+            Ok(ids)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let pad = codec.tokenizer().pad_id();
+    let mut logits: Vec<Option<Vec<f32>>> = vec![None; items.len()];
+    let mut alone: Vec<usize> = Vec::new();
+    for group in query_groups(items, cfg.prefix_reuse) {
+        // the prefix every member shares, leaving each at least one token of its own
+        let shortest = group.iter().map(|&i| seqs[i].len()).min().unwrap_or(0);
+        let common = group[1..].iter().fold(shortest - 1, |n, &i| {
+            n.min(common_prefix(&seqs[group[0]], &seqs[i]))
+        });
+        if group.len() < 2 || common < 2 {
+            alone.extend(group);
+            continue;
+        }
+        let shared = SharedPrefix::new(model, &seqs[group[0]][..common])?;
+        let mut members = group;
+        members.sort_by_key(|&i| seqs[i].len());
+        for chunk in members.chunks(cfg.batch_size) {
+            let suffixes: Vec<Vec<u32>> =
+                chunk.iter().map(|&i| seqs[i][common..].to_vec()).collect();
+            for (&i, row) in chunk.iter().zip(shared.last_logits(&suffixes, pad)?) {
+                logits[i] = Some(row);
+            }
+        }
+    }
+    alone.sort_by_key(|&i| seqs[i].len());
+    for chunk in alone.chunks(cfg.batch_size) {
+        let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| seqs[i].clone()).collect();
+        let session = DecodeSession::start(model, &batch, pad)?;
+        for (&i, row) in chunk.iter().zip(session.last_logits()) {
+            logits[i] = Some(row.clone());
+        }
+    }
+    seqs.iter()
+        .zip(logits)
+        .map(|(seq, row)| {
+            let row = row.ok_or_else(|| Error::Input("an item was not scored".into()))?;
+            Ok(Prediction {
+                thinking: String::new(),
+                slot: SlotStatus::LabelFirst,
+                distribution: grade_distribution(&row, codec.grade_ids())?,
+                generated_tokens: 0,
+                unknown_share: codec.unknown_share(&seq[..seq.len() - 1]),
+            })
+        })
+        .collect()
+}
+
+/// Indices of `items` grouped by query (first appearance order); every item alone when
+/// `reuse` is off.
+fn query_groups(items: &[Item], reuse: bool) -> Vec<Vec<usize>> {
+    if !reuse {
+        return (0..items.len()).map(|i| vec![i]).collect();
+    }
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let g = *index.entry(item.query.as_str()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    groups
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// The rationale of a label-first model for each item, written *after* the given grade: the
+/// model reads `prompt <answer> G </answer> <think>` and continues greedily until `</think>`
+/// (at most `cfg.think_budget` tokens, capped to the context). The grade is an input, so the
+/// rationale can never change the label. Batches of `cfg.batch_size`.
+///
+/// # Errors
+/// [`Error::Input`] when `items` and `grades` differ in length, for a think-first codec (its
+/// rationale is part of [`predict`]), or when an item leaves no room for a rationale.
+///
+/// ```
+/// use taosr1::infer::{explain, InferConfig};
+/// use taosr1_model::{ModelConfig, Transformer};
+/// let codec = taosr1::assets::load_codec().unwrap();
+/// let ex = &taosr1::assets::load_split(taosr1::assets::Split::Test).unwrap()[0];
+/// let model = Transformer::new(&ModelConfig::tiny(codec.tokenizer().vocab_size()), &Default::default()).unwrap();
+/// let why = explain(&model, &codec, &[ex.item()], &[ex.grade], &InferConfig::new().with_think_budget(4)).unwrap();
+/// assert_eq!(why.len(), 1);
+/// assert!(explain(&model, &codec, &[ex.item()], &[], &InferConfig::new()).is_err());
+/// ```
+pub fn explain(
+    model: &Transformer,
+    codec: &Codec,
+    items: &[Item],
+    grades: &[Grade],
+    cfg: &InferConfig,
+) -> Result<Vec<String>, Error> {
+    if items.len() != grades.len() {
+        return Err(Error::Input(format!(
+            "{} items but {} grades to explain",
+            items.len(),
+            grades.len()
+        )));
+    }
+    if codec.template().order() != ResponseOrder::LabelFirst {
+        return Err(Error::Input(
+            "explain writes the rationale after the label: it needs a label-first codec".into(),
+        ));
+    }
+    if cfg.batch_size == 0 {
+        return Err(Error::Input("batch_size must be positive".into()));
+    }
+    let tok = codec.tokenizer();
+    let mut stops = vec![codec.think_close_id()];
+    stops.extend_from_slice(tok.eos_ids());
+    let context = model.max_positions();
+    let mut out = Vec::with_capacity(items.len());
+    // greedy decoding never draws from it
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    let pairs: Vec<(&Item, &Grade)> = items.iter().zip(grades).collect();
+    for chunk in pairs.chunks(cfg.batch_size) {
+        let seqs = chunk
+            .iter()
+            .map(|(item, grade)| {
+                let mut ids = codec.prompt_ids(item)?;
+                let label = codec.template().scale().label(**grade);
+                let head = format!(
+                    "{} {label} {} {THINK_OPEN}",
+                    taosr1_cot::ANSWER_OPEN,
+                    taosr1_cot::ANSWER_CLOSE
+                );
+                ids.extend(codec.text_ids(&head)?);
+                if ids.len() >= context {
+                    return Err(Error::Input(format!(
+                        "item {}: {} tokens before the rationale leave no room in the model's \
+                         context of {context}",
+                        item.id,
+                        ids.len()
+                    )));
+                }
+                Ok(ids)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let longest = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        let budget = cfg.think_budget.min(context - longest).max(1);
+        let gens = generate(
+            model,
+            &seqs,
+            tok.pad_id(),
+            &stops,
+            &SamplingConfig::greedy(budget),
+            &mut rng,
+        )?;
+        for g in gens {
+            let text = codec.decode(&g.tokens)?;
+            out.push(
+                text.split(THINK_CLOSE)
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Think-first prediction, batch by batch: generate the thinking, force the answer slot,
+/// prefill `prompt + thinking + <answer>` and read the grade distribution.
 ///
 /// The thinking budget is capped so that prompt + thinking + answer slot fits the model's
 /// context; an item whose prompt alone leaves less than [`SLOT_RESERVE`] positions is an
 /// [`Error::Input`] naming it (nothing is truncated silently).
-pub fn predict<R: Rng + ?Sized>(
+pub fn predict_think_first<R: Rng + ?Sized>(
     model: &Transformer,
     codec: &Codec,
     items: &[Item],

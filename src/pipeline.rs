@@ -36,6 +36,8 @@ pub struct SftRun {
     /// Where the train and test splits and the tokenizer are read from (default: the
     /// shipped files).
     pub data: DataPaths,
+    /// Response order trained and evaluated (default label-first).
+    pub order: taosr1_cot::ResponseOrder,
 }
 
 impl Default for SftRun {
@@ -48,6 +50,7 @@ impl Default for SftRun {
             infer: InferConfig::default(),
             seed: 42,
             data: DataPaths::default(),
+            order: taosr1_cot::ResponseOrder::default(),
         }
     }
 }
@@ -102,9 +105,13 @@ pub fn evaluate_model(
 ) -> Result<EvalReport, Error> {
     let items: Vec<_> = examples.iter().map(Example::item).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let started = std::time::Instant::now();
     let preds = predict(model, codec, &items, infer, &mut rng)?;
+    let seconds = started.elapsed().as_secs_f64();
     let gold: Vec<_> = examples.iter().map(|e| e.grade).collect();
-    evaluate(&preds, &gold, partitioner)
+    let mut report = evaluate(&preds, &gold, partitioner)?;
+    report.predict_seconds = seconds;
+    Ok(report)
 }
 
 /// Stage 1 end to end: train the tiny model on the train split of `run.data`, save it, and
@@ -118,7 +125,7 @@ pub fn run_sft(
     device: &Device,
     on_step: impl FnMut(&StepLog),
 ) -> Result<SftOutcome, Error> {
-    let codec = run.data.codec()?;
+    let codec = run.data.codec()?.with_order(run.order);
     let train_set = run.data.load_nonempty(Split::Train)?;
     let data = codec.encode_all(&train_set)?;
     let mut config = run.model.clone();
@@ -128,6 +135,7 @@ pub fn run_sft(
     let (model, report) = train(model, &codec, &data, &run.sft, on_step)?;
     if let Some(dir) = &run.out_dir {
         save_checkpoint(&model, &config, dir)?;
+        crate::assets::save_order(dir, run.order)?;
     }
     let test = test_examples(&run.data.test, run.eval_limit)?;
     let partitioner = Partitioner::default_for(codec.template().scale().len())?;

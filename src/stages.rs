@@ -2,7 +2,8 @@
 //! GRPO) of TaoSR1: wiring of our [`Transformer`], codec and reward into the library trainers
 //! [`DpoTrainer`] (taosr1-dpo) and [`GrpoTrainer`] (taosr1-grpo).
 //!
-//! Both stages sample complete responses (`<think> … </think> <answer> Lx </answer> <eos>`)
+//! Both stages sample complete responses in the codec's order
+//! (`<answer> Lx </answer> <think> … </think> <eos>` or `<think> … </think> <answer> Lx </answer> <eos>`)
 //! from the model with temperature sampling and score them with a [`CompositeReward`] against
 //! the gold grade:
 //!
@@ -69,15 +70,25 @@ impl Default for RolloutConfig {
     }
 }
 
-/// The reward both stages optimise: exact grade correctness (weight 1) plus a small format
-/// term (weight 0.1), parsed leniently; unparseable output scores 0 (see
-/// [`taosr1_rewards::UnparseableReward`]). A rollout counts as *correct* when its parsed grade
-/// equals the gold grade.
-pub fn default_reward() -> Result<CompositeReward, Error> {
+/// The reward both stages optimise for responses in `template`'s order: exact grade
+/// correctness (weight 1) plus a small format term (weight 0.1), parsed leniently; unparseable
+/// output scores 0 (see [`taosr1_rewards::UnparseableReward`]). A rollout counts as *correct*
+/// when its parsed grade equals the gold grade.
+///
+/// ```
+/// use taosr1_cot::Template;
+/// let r = taosr1::stages::default_reward(&Template::think_first()).unwrap();
+/// let l2 = r.template().scale().parse("L2").unwrap();
+/// assert!(r.is_correct("<think> a . </think> <answer> L2 </answer>", l2));
+/// let r = taosr1::stages::default_reward(&Template::default()).unwrap();
+/// assert!(r.is_correct("<answer> L2 </answer> <think> a . </think>", l2));
+/// ```
+pub fn default_reward(template: &taosr1_cot::Template) -> Result<CompositeReward, Error> {
     Ok(CompositeReward::builder()
         .term(1.0, RewardTerm::Correctness(Correctness::Exact))
         .term(0.1, RewardTerm::Format(Default::default()))
         .strictness(Strictness::Lenient)
+        .template(template.clone())
         .build()?)
 }
 
@@ -241,7 +252,7 @@ pub fn run_dpo<R: Rng + ?Sized>(
             "DPO needs at least one training prompt".into(),
         ));
     }
-    let reward = default_reward()?;
+    let reward = default_reward(codec.template())?;
     let planned = |pairs: usize| pairs.div_ceil(run.batch_size).max(1) * run.epochs;
     let config = run
         .trainer
@@ -364,7 +375,7 @@ pub fn run_grpo<R: Rng + ?Sized>(
             "GRPO needs at least one training prompt".into(),
         ));
     }
-    let reward = default_reward()?;
+    let reward = default_reward(codec.template())?;
     let config = run
         .trainer
         .clone()
@@ -401,4 +412,128 @@ pub fn run_grpo<R: Rng + ?Sized>(
         )));
     }
     Ok((trainer.into_policy().lm, report))
+}
+
+// ------------------------------------------------------------------------------------------
+// Post-CoT: a think-first model becomes a label-first one
+// ------------------------------------------------------------------------------------------
+
+/// Settings of the post-CoT stage (a burn [`Config`]).
+///
+/// ```
+/// let run = taosr1::stages::PostCotRun::new().with_n(2);
+/// assert_eq!((run.prompts, run.n, run.sft.epochs), (800, 2, 8));
+/// ```
+#[derive(Config, Debug, PartialEq)]
+pub struct PostCotRun {
+    /// Training prompts used (the first `prompts` of the train split).
+    #[config(default = 800)]
+    pub prompts: usize,
+    /// Samples per prompt from the think-first model.
+    #[config(default = 4)]
+    pub n: usize,
+    /// How the samples are drawn.
+    #[config(default = "RolloutConfig::new()")]
+    pub rollout: RolloutConfig,
+    /// The fine-tuning on the rewritten responses: 8 epochs at 5e-3, SFT's own rate. Deciding
+    /// before reasoning is a new computation for the model, not a small change: on the tiny
+    /// model, 2 epochs at 1e-3 left it at chance (0.28 accuracy), 4 at 3e-3 at 0.50, 8 at 5e-3
+    /// at 0.62 (docs/RESULTS.md).
+    #[config(
+        default = "crate::sft::SftConfig::new().with_epochs(8).with_optimizer(taosr1_grpo::OptimizerConfig::new().with_learning_rate(5e-3).with_weight_decay(0.01).with_warmup_steps(Some(20)))"
+    )]
+    pub sft: crate::sft::SftConfig,
+}
+
+impl Default for PostCotRun {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the post-CoT stage did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PostCotReport {
+    /// Prompts used.
+    pub prompts: usize,
+    /// Prompts with at least one well-formed correct sample: their target is the model's own
+    /// reasoning, moved after the label.
+    pub own_samples: usize,
+    /// Prompts without one: their target is the gold rationale (the teacher fallback, as in
+    /// pass@N).
+    pub gold_fallback: usize,
+    /// Fine-tuning loss at every step.
+    pub losses: Vec<f32>,
+}
+
+/// Post-CoT: turn a think-first model into a label-first one by self-distillation. For each of
+/// the first `run.prompts` training examples, `run.n` responses are sampled from the
+/// think-first model (`codec`'s order must be think-first); the first one that is well-formed
+/// (strict parse) and correct is rewritten label-first —
+/// `<answer> G </answer> <think> its own reasoning </think>` — and prompts without a correct
+/// sample take the gold rationale. The model is then fine-tuned on these label-first targets
+/// with the SFT loss (response tokens only).
+///
+/// Why this choice: the reasoning the model learnt is kept (it is its own text, only moved),
+/// the label it is trained to put first is always the gold one, and nothing but the trained
+/// model and the training data is needed — no teacher call, no preference data.
+///
+/// # Errors
+/// [`Error::Input`] when `codec` is not think-first, or `run` has no prompts or samples.
+pub fn run_post_cot<R: Rng + ?Sized>(
+    model: Transformer,
+    codec: &Codec,
+    train: &[Example],
+    run: &PostCotRun,
+    rng: &mut R,
+    on_step: impl FnMut(&crate::sft::StepLog),
+) -> Result<(Transformer, PostCotReport), Error> {
+    if codec.template().order() != taosr1_cot::ResponseOrder::ThinkFirst {
+        return Err(Error::Input(
+            "post-CoT starts from a think-first model and codec".into(),
+        ));
+    }
+    if run.n == 0 || run.prompts == 0 {
+        return Err(Error::Input(
+            "post-CoT needs at least one prompt and one sample per prompt".into(),
+        ));
+    }
+    let label_first = codec
+        .clone()
+        .with_order(taosr1_cot::ResponseOrder::LabelFirst);
+    let sampler = model.valid();
+    let mut report = PostCotReport::default();
+    let mut data = Vec::new();
+    for e in train.iter().take(run.prompts) {
+        let prompt = codec.prompt_ids(&e.item())?;
+        let samples = sample_responses(&sampler, codec, &prompt, run.n, &run.rollout, rng)?;
+        let own = samples.iter().find_map(|s| {
+            codec
+                .template()
+                .parse_strict(&s.text)
+                .ok()
+                .filter(|p| p.grade == e.grade)
+                .and_then(|p| p.thinking)
+        });
+        let rationale = match own {
+            Some(thinking) => {
+                report.own_samples += 1;
+                thinking
+            }
+            None => {
+                report.gold_fallback += 1;
+                e.rationale.clone()
+            }
+        };
+        data.push(crate::codec::Encoded {
+            prompt,
+            response: label_first.response_ids(&rationale, e.grade)?,
+            grade: e.grade,
+        });
+        report.prompts += 1;
+    }
+    drop(sampler);
+    let (model, sft) = crate::sft::train(model, &label_first, &data, &run.sft, on_step)?;
+    report.losses = sft.losses;
+    Ok((model, report))
 }

@@ -201,3 +201,128 @@ fn sft_refuses_examples_longer_than_the_context() {
         "{err}"
     );
 }
+
+/// Label-first scoring: sharing a query's prompt prefix, batching by length and batch size
+/// change nothing in the distributions; the rationale written on request never changes them.
+#[test]
+fn label_first_scoring_is_one_prefill_and_prefix_reuse_changes_nothing() {
+    use taosr1::infer::{explain, score_label_first};
+    let codec = load_codec().unwrap();
+    dev().seed(5);
+    let model =
+        Transformer::new(&ModelConfig::tiny(codec.tokenizer().vocab_size()), &dev()).unwrap();
+    let test = load_split(Split::Test).unwrap();
+    // 9 products for one query, 3 for another, 5 items alone, interleaved
+    let mut items = Vec::new();
+    for (i, e) in test.iter().take(17).enumerate() {
+        let mut item = e.item();
+        if i % 2 == 0 {
+            item.query = test[0].query.clone();
+        } else if i % 3 == 0 {
+            item.query = test[1].query.clone();
+        }
+        items.push(item);
+    }
+    let base = InferConfig::default()
+        .with_prefix_reuse(false)
+        .with_batch_size(1);
+    let reference = score_label_first(&model, &codec, &items, &base).unwrap();
+    for cfg in [
+        InferConfig::default().with_batch_size(4),
+        InferConfig::default().with_batch_size(64),
+        InferConfig::default()
+            .with_prefix_reuse(false)
+            .with_batch_size(5),
+    ] {
+        let got = score_label_first(&model, &codec, &items, &cfg).unwrap();
+        for (a, b) in got.iter().zip(&reference) {
+            for (p, q) in a.distribution.probs().iter().zip(b.distribution.probs()) {
+                assert!((p - q).abs() < 1e-4, "{cfg:?}: {p} vs {q}");
+            }
+            assert_eq!(
+                (a.generated_tokens, a.slot),
+                (0, taosr1_cot::SlotStatus::LabelFirst)
+            );
+        }
+    }
+    // predict dispatches on the codec's order, and ignores its rng for label-first
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let via_predict = predict(&model, &codec, &items, &InferConfig::default(), &mut rng).unwrap();
+    assert_eq!(via_predict.len(), items.len());
+    // --explain: the rationale comes after the label, which is an input
+    let grades: Vec<_> = reference
+        .iter()
+        .map(|p| {
+            codec
+                .template()
+                .scale()
+                .grade(p.distribution.argmax())
+                .unwrap()
+        })
+        .collect();
+    let why = explain(
+        &model,
+        &codec,
+        &items[..3],
+        &grades[..3],
+        &InferConfig::default().with_think_budget(6),
+    )
+    .unwrap();
+    assert_eq!(why.len(), 3);
+    let again = score_label_first(&model, &codec, &items[..3], &base).unwrap();
+    assert_eq!(again, reference[..3].to_vec());
+    let think_first = codec
+        .clone()
+        .with_order(taosr1_cot::ResponseOrder::ThinkFirst);
+    assert!(explain(&model, &think_first, &items[..1], &grades[..1], &base).is_err());
+    // an item over the context is refused, naming it
+    let mut long = items[0].clone();
+    long.id = "too-long".into();
+    long.product.title = "red ".repeat(400);
+    let err = score_label_first(&model, &codec, &[long], &base).unwrap_err();
+    assert!(err.to_string().contains("too-long"), "{err}");
+}
+
+/// Think-first SFT learns too, and post-CoT turns that model into a label-first one that
+/// still beats the majority class when scored by one prefill.
+#[test]
+fn think_first_sft_then_post_cot_gives_a_working_label_first_model() {
+    use taosr1::pipeline::evaluate_on_test;
+    use taosr1::stages::{run_post_cot, PostCotRun};
+    use taosr1_cot::ResponseOrder;
+    let mut run = SftRun::default();
+    run.sft.max_steps = Some(450);
+    run.out_dir = None;
+    run.eval_limit = 100;
+    run.order = ResponseOrder::ThinkFirst;
+    let out = run_sft(&run, &dev().autodiff(), |_| {}).unwrap();
+    assert!(
+        out.eval.argmax.accuracy > out.majority_baseline + 0.05,
+        "think-first accuracy {} vs majority {}",
+        out.eval.argmax.accuracy,
+        out.majority_baseline
+    );
+    let codec = load_codec().unwrap();
+    let train = load_split(Split::Train).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let post = PostCotRun::new().with_prompts(800).with_n(2);
+    // the stage refuses a label-first starting codec
+    assert!(run_post_cot(out.model.clone(), &codec, &train, &post, &mut rng, |_| {}).is_err());
+    let think_first = codec.clone().with_order(ResponseOrder::ThinkFirst);
+    let (model, report) =
+        run_post_cot(out.model, &think_first, &train, &post, &mut rng, |_| {}).unwrap();
+    assert_eq!(report.prompts, 800);
+    assert_eq!(report.own_samples + report.gold_fallback, 800);
+    assert!(
+        report.own_samples > 0,
+        "a trained model gets some samples right"
+    );
+    let label_first = evaluate_on_test(&model.valid(), &codec, &Split::Test.path(), 100).unwrap();
+    assert!(
+        label_first.argmax.accuracy > out.majority_baseline + 0.05,
+        "post-CoT label-first accuracy {} vs majority {}",
+        label_first.argmax.accuracy,
+        out.majority_baseline
+    );
+    assert_eq!(label_first.truncated_thinking, 0);
+}
