@@ -27,7 +27,7 @@ fn run(args: &CalibrateArgs) -> Result<(), Error> {
     let val = args.val.unwrap_or(usize::MAX);
     let data = args.data_paths();
     println!("backend: {}", backend::name());
-    let codec = data.codec()?;
+    let codec = data.codec_for(&args.model)?;
     let (model, _) = load_checkpoint(&args.model, &backend::device())?;
     let cmp = compare_partition(
         &model,

@@ -30,7 +30,7 @@ fn run(args: &DpoArgs) -> Result<(), taosr1::Error> {
     let run = args.run();
     println!("backend: {}", backend::name());
 
-    let codec = data.codec()?;
+    let codec = data.codec_for(init)?;
     let (model, config) = load_checkpoint(init, &backend::train_device())?;
     let sft_eval = evaluate_on_test(&model.valid(), &codec, &data.test, eval)?;
     let train = data.load_nonempty(Split::Train)?;
@@ -65,6 +65,7 @@ fn run(args: &DpoArgs) -> Result<(), taosr1::Error> {
         mean(&report.reward_accuracy[n.saturating_sub(tenth)..]),
     );
     save_checkpoint(&model, &config, out)?;
+    taosr1::assets::save_order(out, codec.template().order())?;
     println!("checkpoint: {}", out.display());
     let dpo_eval = evaluate_on_test(&model.valid(), &codec, &data.test, eval)?;
     println!("\ntest split, thinking generated first, argmax grade:");

@@ -30,7 +30,7 @@ fn run(args: &GrpoArgs) -> Result<(), taosr1::Error> {
     let run = args.run();
     println!("backend: {}", backend::name());
 
-    let codec = data.codec()?;
+    let codec = data.codec_for(&init)?;
     let device = backend::device();
     let (sft_model, _) = load_checkpoint(sft, &device)?;
     let mut rows = vec![(
@@ -70,6 +70,7 @@ fn run(args: &GrpoArgs) -> Result<(), taosr1::Error> {
         s.prompts_seen, s.kept, s.dropped_all_correct, s.dropped_all_wrong, start.elapsed().as_secs_f32()
     );
     save_checkpoint(&model, &config, out)?;
+    taosr1::assets::save_order(out, codec.template().order())?;
     println!("checkpoint: {}", out.display());
     rows.push((
         "GRPO",

@@ -168,6 +168,21 @@ impl DataPaths {
     pub fn codec(&self) -> Result<Codec, Error> {
         load_codec_from(&self.tokenizer)
     }
+
+    /// The tokenizer with the template in the response order checkpoint `dir` was trained in
+    /// ([`load_order`]); a checkpoint that records none predates the setting and is
+    /// think-first.
+    ///
+    /// ```
+    /// use taosr1::assets::DataPaths;
+    /// use taosr1_cot::ResponseOrder;
+    /// let codec = DataPaths::default().codec_for(std::path::Path::new("no/such/run")).unwrap();
+    /// assert_eq!(codec.template().order(), ResponseOrder::ThinkFirst);
+    /// ```
+    pub fn codec_for(&self, dir: &Path) -> Result<Codec, Error> {
+        let order = load_order(dir)?.unwrap_or(taosr1_cot::ResponseOrder::ThinkFirst);
+        Ok(self.codec()?.with_order(order))
+    }
 }
 
 impl Default for DataPaths {

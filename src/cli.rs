@@ -406,6 +406,10 @@ impl PostCotArgs {
 /// assert_eq!(run.sft.optimizer.learning_rate, 1e-3);
 /// assert_eq!(run.out_dir.as_deref(), Some(std::path::Path::new("runs/sft")));
 /// assert!(SftArgs::try_parse_from(["sft", "--lr", "0"]).is_err());
+/// assert_eq!(run.order, taosr1_cot::ResponseOrder::LabelFirst);
+/// let a = SftArgs::try_parse_from(["sft", "--order", "think-first"]).unwrap();
+/// assert_eq!(a.run().order, taosr1_cot::ResponseOrder::ThinkFirst);
+/// assert!(SftArgs::try_parse_from(["sft", "--order", "sideways"]).is_err());
 /// ```
 #[derive(Parser, Clone, Debug, PartialEq)]
 #[command(
@@ -448,9 +452,17 @@ pub struct SftArgs {
     /// Seed of parameter initialisation
     #[arg(long, value_name = "N", default_value_t = SftRun::default().seed, allow_negative_numbers = true)]
     pub seed: u64,
+    /// Response order to train: `label-first` (`<answer> L </answer> <think> … </think>`,
+    /// scored with one prefill) or `think-first`; recorded in the checkpoint
+    #[arg(long, value_name = "ORDER", default_value = "label-first", value_parser = order)]
+    pub order: ResponseOrder,
     /// Evaluation size.
     #[command(flatten)]
     pub eval: EvalArg,
+}
+
+fn order(s: &str) -> Result<ResponseOrder, String> {
+    s.parse().map_err(|e: taosr1_cot::CotError| e.to_string())
 }
 
 impl SftArgs {
@@ -470,6 +482,7 @@ impl SftArgs {
         run.model.intermediate_size = 2 * self.hidden;
         run.model.num_hidden_layers = self.layers;
         run.seed = self.seed;
+        run.order = self.order;
         run.out_dir = Some(self.out.clone());
         run.eval_limit = self.eval.limit();
         run.data = self.data_paths();
