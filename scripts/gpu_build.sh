@@ -50,7 +50,7 @@ trap 'exit 130' INT TERM
 # `taosr1::backend::device()` cuda:0 in the benches. Benches are built in the release profile
 # here (what `cargo bench` uses, through `bench` inheriting `release`); run them with `--bench`.
 $NICE cargo test --release --no-run -p taosr1-model -p taosr1 --features taosr1/cuda \
-    --test golden --test model --bench real_model --bench inference "${PATCH[@]}" --message-format=json-render-diagnostics > "$MSGS"
+    --test golden --test model --bench real_model --bench inference --bench score "${PATCH[@]}" --message-format=json-render-diagnostics > "$MSGS"
 rm -rf "$OUT"
 mkdir -p "$OUT/bin"
 python3 - "$MSGS" "$OUT/bin" <<'PY'
