@@ -527,7 +527,7 @@ impl<O: Serialize + Send + 'static> Worker<O> {
         drop(self.tx);
         self.thread
             .join()
-            .map_err(|p| HttpError::Worker(format!("it panicked: {}", panic_message(&*p))))
+            .map_err(|p| HttpError::Worker(panic_message(&*p)))
     }
 }
 

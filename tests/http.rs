@@ -17,7 +17,7 @@ mod common;
 /// A scorer that answers `{"id", "query", "explain"}` per item and records every batch.
 ///
 /// `check` refuses a query holding `"too long"`; `score` fails a batch holding the query
-/// `"boom"`, and sleeps `delay` per call.
+/// `"boom"`, panics on one holding `"panic"`, and sleeps `delay` per call.
 #[derive(Clone, Default)]
 struct Fake {
     batches: Arc<Mutex<Vec<usize>>>,
@@ -43,6 +43,9 @@ impl BatchScorer for Fake {
         }
         self.batches.lock().unwrap().push(items.len());
         std::thread::sleep(self.delay);
+        if items.iter().any(|i| i.query == "panic") {
+            panic!("index out of bounds: the len is 3 but the index is 7");
+        }
         if items.iter().any(|i| i.query == "boom") {
             return Err("the model produced NaN".into());
         }
@@ -354,9 +357,50 @@ fn a_failing_request_in_a_merged_batch_fails_alone_with_500() {
         error(&answers[1].1),
         "scoring failed: the model produced NaN"
     );
+    // a scorer that panics: 500 with the panic's message, and the worker carries on
+    let (status, answer) = post(&url, &json!([item("p", "panic")]).to_string());
+    assert_eq!(status, 500, "{answer}");
+    assert!(
+        error(&answer).contains("the scorer panicked: index out of bounds"),
+        "{answer}"
+    );
     // the service is still up
     let (status, _) = post(&url, &json!([item("after", "q")]).to_string());
     assert_eq!(status, 200);
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_full_queue_is_503_and_the_queued_requests_are_still_answered() {
+    let (started_tx, started) = mpsc::channel();
+    let fake = Fake {
+        delay: Duration::from_millis(1500),
+        started: Some(started_tx),
+        ..Fake::default()
+    };
+    let cfg = ServeConfig {
+        max_queue: 1,
+        max_wait: Duration::ZERO,
+        ..ServeConfig::default()
+    };
+    let server = Server::start(fake, cfg);
+    let url = server.url("/v1/score");
+    let send = |id: &str| {
+        let (url, body) = (url.clone(), json!([item(id, "q")]).to_string());
+        std::thread::spawn(move || post(&url, &body))
+    };
+    // `first` is being scored, `second` waits in the queue of one, `third` finds it full
+    let first = send("first");
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    let second = send("second");
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, answer) = post(&url, &json!([item("third", "q")]).to_string());
+    assert_eq!(status, 503, "{answer}");
+    assert!(error(&answer).contains("queue is full"), "{answer}");
+    for (client, id) in [(first, "first"), (second, "second")] {
+        let (status, answer) = client.join().unwrap();
+        assert_eq!((status, ids(&answer)), (200, vec![id.to_string()]));
+    }
     server.shutdown().unwrap();
 }
 
