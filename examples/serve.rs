@@ -17,32 +17,55 @@
 //! cannot score) is reported on stderr as `FILE:LINE: reason` and, in its place in the
 //! output, as `{"line": LINE, "error": "FILE:LINE: reason"}`; a last stderr line counts
 //! scored and rejected lines. A file output is written atomically once everything is done.
+//!
+//! With `--http ADDR` it serves instead of reading a file (see [`taosr1::http`]):
+//! `cargo run --release --example serve -- --http 127.0.0.1:8080 [--max-batch 32]
+//! [--max-wait-ms 5] [--max-body-bytes 1048576] [--model runs/sft] [--think-budget 48]`.
+//! `POST /v1/score` takes a JSON array of items (or `{"items": [...], "explain": true}`) and
+//! answers `{"results": [{"id", "grade", "tier", "score", "probs", "rationale"}]}` in request
+//! order (`rationale` only with `explain`); `GET /healthz` answers `{"status":"ok"}`. The
+//! bound address is printed on stderr (`listening on http://ADDR`; port 0 picks a free one).
+//! Requests from concurrent clients are scored together, up to `--max-batch` items, waiting at
+//! most `--max-wait-ms` for a batch to fill. `tier` is the CumPT tier (`<model>/cumpt.json`
+//! when present, else the default tiers with β = 0.5). SIGTERM or Ctrl-C stops it after the
+//! requests in flight are answered.
 
 use std::io::{BufReader, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use rand::SeedableRng;
+use serde::Serialize;
 use taosr1::assets::{load_checkpoint, load_codec_from};
 use taosr1::backend;
 use taosr1::cli::{ServeArgs, STDIO};
-use taosr1::infer::{predict, InferConfig, Scored};
+use taosr1::codec::Codec;
+use taosr1::http::BatchScorer;
+use taosr1::infer::{predict, InferConfig, Prediction, Scored, SLOT_RESERVE};
 use taosr1::Error;
-use taosr1_partition::{Partitioner, Thresholds};
+use taosr1_cot::Item;
+use taosr1_model::Transformer;
+use taosr1_partition::{CumPt, Partitioner, Thresholds, TierMap};
 
 fn main() -> std::process::ExitCode {
-    taosr1::cli::report(run(&ServeArgs::parse()))
+    let args = ServeArgs::parse();
+    if args.http.is_some() {
+        match run_http(&args) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    } else {
+        taosr1::cli::report(run(&args))
+    }
 }
 
-fn run(args: &ServeArgs) -> Result<(), Error> {
-    let (input, output) = (args.input.as_path(), args.output.as_path());
-    let stdio = Path::new(STDIO);
-    let cfg: InferConfig = args.infer();
-
-    let codec = load_codec_from(&args.tokenizer.path)?;
-    let (model, _) = load_checkpoint(&args.model, &backend::device())?;
+/// The partitioner of `--thresholds` (or `<model>/thresholds.json`, else the median rule) and
+/// the thresholds file it came from.
+fn partitioner(args: &ServeArgs, grades: usize) -> Result<(Partitioner, Option<PathBuf>), Error> {
     let thresholds_path = args.thresholds_path();
-    let grades = codec.template().scale().len();
     let partitioner = match &thresholds_path {
         Some(p) => {
             let t = Thresholds::load(p)?;
@@ -59,6 +82,29 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
         }
         None => Partitioner::default_for(grades)?,
     };
+    Ok((partitioner, thresholds_path))
+}
+
+/// The one scoring call of both modes: grade distributions (and rationales) of `items`.
+fn score_items<R: rand::Rng>(
+    model: &Transformer,
+    codec: &Codec,
+    items: &[Item],
+    cfg: &InferConfig,
+    rng: &mut R,
+) -> Result<Vec<Prediction>, Error> {
+    predict(model, codec, items, cfg, rng)
+}
+
+fn run(args: &ServeArgs) -> Result<(), Error> {
+    let (input, output) = (args.input.as_path(), args.output.as_path());
+    let stdio = Path::new(STDIO);
+    let cfg: InferConfig = args.infer();
+
+    let codec = load_codec_from(&args.tokenizer.path)?;
+    let (model, _) = load_checkpoint(&args.model, &backend::device())?;
+    let grades = codec.template().scale().len();
+    let (partitioner, thresholds_path) = partitioner(args, grades)?;
     // Every line is read on its own: a bad line is reported (stderr and an error record in
     // its place in the output) and the good ones are still scored, in input order.
     let source = if input == stdio {
@@ -99,12 +145,13 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
     for chunk in valid.chunks(cfg.batch_size.max(1)) {
         let items: Vec<_> = chunk.iter().map(|(_, _, item)| item.clone()).collect();
         // a batch that fails is retried item by item, so one bad item rejects only itself
-        let preds: Vec<Result<_, Error>> = match predict(&model, &codec, &items, &cfg, &mut rng) {
+        let preds: Vec<Result<_, Error>> = match score_items(&model, &codec, &items, &cfg, &mut rng)
+        {
             Ok(p) => p.into_iter().map(Ok).collect(),
             Err(_) => items
                 .iter()
                 .map(|i| {
-                    predict(&model, &codec, std::slice::from_ref(i), &cfg, &mut rng)
+                    score_items(&model, &codec, std::slice::from_ref(i), &cfg, &mut rng)
                         .map(|mut p| p.remove(0))
                 })
                 .collect(),
@@ -164,5 +211,129 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
         cfg.batch_size,
         thresholds_path.map_or("0.5 (default)".into(), |p| p.display().to_string())
     );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// --http ADDR
+
+/// One element of the HTTP response's `results`.
+#[derive(Serialize)]
+struct HttpResult {
+    id: String,
+    /// Partition grade (as in the file mode's `grade`).
+    grade: String,
+    /// CumPT tier name.
+    tier: String,
+    score: f32,
+    probs: Vec<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rationale: Option<String>,
+}
+
+/// The model behind the HTTP service; built on the service's worker thread.
+struct ModelScorer {
+    model: Transformer,
+    codec: Codec,
+    cfg: InferConfig,
+    partitioner: Partitioner,
+    cumpt: CumPt,
+    rng: rand_chacha::ChaCha8Rng,
+}
+
+impl ModelScorer {
+    fn load(args: &ServeArgs) -> Result<Self, Error> {
+        let codec = load_codec_from(&args.tokenizer.path)?;
+        let (model, _) = load_checkpoint(&args.model, &backend::device())?;
+        let grades = codec.template().scale().len();
+        let (partitioner, _) = partitioner(args, grades)?;
+        let cumpt_path = args.model.join("cumpt.json");
+        let cumpt = if cumpt_path.exists() {
+            let c = CumPt::load(&cumpt_path)?;
+            if c.map().num_grades() != grades {
+                return Err(Error::Input(format!(
+                    "{}: its tiers cover {} grades, but the grade scale has {grades}",
+                    cumpt_path.display(),
+                    c.map().num_grades()
+                )));
+            }
+            c
+        } else {
+            CumPt::new(TierMap::default_for(grades)?, 0.5)?
+        };
+        // a whole HTTP batch is decoded together
+        let cfg = InferConfig {
+            batch_size: args.max_batch,
+            ..args.infer()
+        };
+        Ok(Self {
+            model,
+            codec,
+            cfg,
+            partitioner,
+            cumpt,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(0),
+        })
+    }
+
+    fn result(&self, item: &Item, p: &Prediction, explain: bool) -> Result<HttpResult, Error> {
+        let s = Scored::new(&item.id, p, &self.partitioner, &self.codec)?;
+        Ok(HttpResult {
+            id: s.id,
+            grade: s.grade,
+            tier: self.cumpt.tier_name(&p.distribution)?.to_string(),
+            score: s.score,
+            probs: s.probs,
+            rationale: explain.then_some(s.rationale),
+        })
+    }
+}
+
+impl BatchScorer for ModelScorer {
+    type Output = HttpResult;
+
+    fn check(&self, item: &Item) -> Result<(), String> {
+        let prompt = self.codec.prompt_ids(item).map_err(|e| e.to_string())?;
+        let context = self.model.max_positions();
+        if prompt.len() + SLOT_RESERVE > context {
+            return Err(format!(
+                "the prompt has {} tokens and the answer slot needs {SLOT_RESERVE} more, \
+                 but the model's context is {context} tokens",
+                prompt.len()
+            ));
+        }
+        Ok(())
+    }
+
+    fn score(&mut self, items: &[Item], explain: &[bool]) -> Result<Vec<HttpResult>, String> {
+        let preds = score_items(&self.model, &self.codec, items, &self.cfg, &mut self.rng)
+            .map_err(|e| e.to_string())?;
+        items
+            .iter()
+            .zip(&preds)
+            .zip(explain)
+            .map(|((item, p), &explain)| self.result(item, p, explain).map_err(|e| e.to_string()))
+            .collect()
+    }
+}
+
+fn run_http(args: &ServeArgs) -> Result<(), taosr1::http::HttpError> {
+    let addr = args.http.clone().unwrap_or_default();
+    let cfg = args.http_config();
+    let model_args = args.clone();
+    let (max_batch, max_wait) = (cfg.max_batch, cfg.max_wait);
+    taosr1::http::run(
+        &addr,
+        move || ModelScorer::load(&model_args),
+        cfg,
+        |bound| {
+            eprintln!(
+                "listening on http://{bound} ({} backend, max batch {max_batch}, max wait {} ms)",
+                backend::name(),
+                max_wait.as_millis()
+            );
+        },
+    )?;
+    eprintln!("shut down");
     Ok(())
 }

@@ -24,6 +24,7 @@ use taosr1_cot::ResponseOrder;
 use taosr1_model::ModelConfig;
 
 use crate::assets::DataPaths;
+use crate::http::ServeConfig;
 use crate::infer::InferConfig;
 use crate::pipeline::SftRun;
 use crate::sft::SftConfig;
@@ -67,6 +68,14 @@ fn count(s: &str, min: usize) -> Result<usize, String> {
         return Err(format!("must be at least {min}"));
     }
     Ok(n)
+}
+
+fn address(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    match s.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(s.to_string()),
+        _ => Err(format!("`{s}` is not HOST:PORT, e.g. 127.0.0.1:8080")),
+    }
 }
 
 fn at_least_1(s: &str) -> Result<usize, String> {
@@ -735,17 +744,28 @@ impl CalibrateArgs {
     }
 }
 
-/// Flags of `examples/serve.rs`: batched JSONL scoring.
+/// Flags of `examples/serve.rs`: batched JSONL scoring, or with `--http ADDR` the HTTP
+/// scoring service of [`crate::http`].
 ///
 /// ```
 /// use std::path::Path;
+/// use std::time::Duration;
 /// use clap::Parser;
 /// use taosr1::cli::ServeArgs;
 ///
 /// let a = ServeArgs::try_parse_from(["serve", "--input", "-", "--batch", "8"]).unwrap();
 /// assert_eq!((a.input.as_path(), a.output.as_path()), (Path::new("-"), Path::new("-")));
 /// assert_eq!(a.infer().batch_size, 8);
+/// assert_eq!(a.http, None);
 /// assert!(ServeArgs::try_parse_from(["serve", "--output", ""]).is_err());
+///
+/// let a = ServeArgs::try_parse_from(["serve", "--http", "127.0.0.1:8080", "--max-batch", "16"]).unwrap();
+/// assert_eq!(a.http.as_deref(), Some("127.0.0.1:8080"));
+/// let cfg = a.http_config();
+/// assert_eq!((cfg.max_batch, cfg.max_wait, cfg.max_body_bytes), (16, Duration::from_millis(5), 1 << 20));
+/// // the HTTP service reads no file and writes none
+/// assert!(ServeArgs::try_parse_from(["serve", "--http", "127.0.0.1:0", "--input", "x.jsonl"]).is_err());
+/// assert!(ServeArgs::try_parse_from(["serve", "--http", "127.0.0.1:0", "--max-batch", "0"]).is_err());
 /// ```
 #[derive(Parser, Clone, Debug, PartialEq)]
 #[command(
@@ -780,6 +800,20 @@ pub struct ServeArgs {
     /// in their output record and are counted in the summary (in [0, 1])
     #[arg(long, value_name = "SHARE", default_value_t = 0.05, value_parser = unit_f32, allow_negative_numbers = true)]
     pub max_unknown_share: f32,
+    /// Serve over HTTP on ADDR (e.g. 127.0.0.1:8080; port 0 picks a free one, printed on
+    /// stderr) instead of scoring a file: POST /v1/score, GET /healthz; stops on SIGTERM or
+    /// Ctrl-C after finishing the requests in flight
+    #[arg(long, value_name = "ADDR", value_parser = address, conflicts_with_all = ["input", "output"])]
+    pub http: Option<String>,
+    /// HTTP: most items scored together (requests from concurrent clients are merged)
+    #[arg(long, value_name = "N", default_value_t = ServeConfig::default().max_batch, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub max_batch: usize,
+    /// HTTP: how long a request may wait for others to fill a batch, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = ServeConfig::default().max_wait.as_millis() as usize, value_parser = whole, allow_negative_numbers = true)]
+    pub max_wait_ms: usize,
+    /// HTTP: largest accepted request body in bytes (a larger one gets 413)
+    #[arg(long, value_name = "N", default_value_t = ServeConfig::default().max_body_bytes, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub max_body_bytes: usize,
 }
 
 impl ServeArgs {
@@ -796,6 +830,16 @@ impl ServeArgs {
             batch_size: self.batch,
             think_budget: self.think_budget,
             ..InferConfig::default()
+        }
+    }
+
+    /// Settings of the HTTP service (`--max-batch`, `--max-wait-ms`, `--max-body-bytes`).
+    pub fn http_config(&self) -> ServeConfig {
+        ServeConfig {
+            max_batch: self.max_batch,
+            max_wait: std::time::Duration::from_millis(self.max_wait_ms as u64),
+            max_body_bytes: self.max_body_bytes,
+            ..ServeConfig::default()
         }
     }
 }

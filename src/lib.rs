@@ -14,6 +14,8 @@
 //! - [`backend`]: the CPU default and the optional CUDA backend.
 //! - [`pipeline`]: the end-to-end runs the examples and tests share.
 //! - [`cli`]: argument parsing for the examples.
+//! - [`http`]: the HTTP scoring service (`serve --http`): requests from concurrent clients
+//!   batched on one worker thread, graceful shutdown.
 
 pub mod assets;
 pub mod backend;
@@ -21,6 +23,7 @@ pub mod cli;
 pub mod codec;
 mod error;
 pub mod eval;
+pub mod http;
 pub mod infer;
 pub mod pipeline;
 pub mod sft;

@@ -439,6 +439,57 @@ fn serve_args() {
     ]);
     assert_eq!((a.infer().batch_size, a.infer().think_budget), (8, 16));
     assert_eq!(a.thresholds_path().as_deref(), Some(Path::new("t.json")));
+
+    // --http and its flags
+    assert_eq!(a.http, None);
+    assert_eq!(a.http_config(), taosr1::http::ServeConfig::default());
+    count::<ServeArgs>("--max-batch", 1);
+    count::<ServeArgs>("--max-body-bytes", 1);
+    assert_eq!(kind::<ServeArgs>(&["--max-wait-ms", "0"]), None);
+    for bad in ["-1", "1.5", "x", ""] {
+        assert!(
+            kind::<ServeArgs>(&["--max-wait-ms", bad]).is_some(),
+            "--max-wait-ms {bad:?}"
+        );
+    }
+    for good in ["127.0.0.1:0", "localhost:8080", "[::1]:9000", "0.0.0.0:80"] {
+        let a = parse::<ServeArgs>(&["--http", good]);
+        assert_eq!(a.http.as_deref(), Some(good));
+    }
+    for bad in [
+        "",
+        "8080",
+        "127.0.0.1",
+        ":8080",
+        "127.0.0.1:99999",
+        "host:port",
+    ] {
+        let err = error::<ServeArgs>(&["--http", bad]);
+        assert!(err.to_string().contains("--http"), "{bad:?}: {err}");
+    }
+    // the service reads and writes no file
+    for file_flag in ["--input", "--output"] {
+        assert_eq!(
+            kind::<ServeArgs>(&["--http", "127.0.0.1:0", file_flag, "f.jsonl"]),
+            Some(ErrorKind::ArgumentConflict),
+            "{file_flag}"
+        );
+    }
+    let a = parse::<ServeArgs>(&[
+        "--http",
+        "127.0.0.1:0",
+        "--max-batch",
+        "8",
+        "--max-wait-ms",
+        "20",
+        "--max-body-bytes",
+        "4096",
+    ]);
+    let cfg = a.http_config();
+    assert_eq!(
+        (cfg.max_batch, cfg.max_wait, cfg.max_body_bytes),
+        (8, std::time::Duration::from_millis(20), 4096)
+    );
 }
 
 #[test]
