@@ -1,9 +1,17 @@
 //! Batched deployment inference: query/product JSONL in, one JSON line per item out with the
-//! partition grade, relevance score, argmax grade, grade probabilities and rationale.
+//! partition grade, CumPT tier, relevance score, argmax grade, grade probabilities and
+//! rationale.
 //!
-//! `cargo run --release --example serve -- [--model runs/sft] [--thresholds FILE]
+//! `cargo run --release --example serve -- [--model runs/grpo] [--thresholds FILE]
 //! [--input data/test.jsonl | -] [--output FILE | -] [--batch 64] [--think-budget 48]
-//! [--tokenizer assets/tokenizer.json]`
+//! [--explain] [--tokenizer assets/tokenizer.json]`
+//!
+//! The checkpoint's response order (`response_order.json`) decides how it is scored: a
+//! label-first model with one prefill per item (items of one query share their prompt
+//! prefix) and a rationale only with `--explain`, written after the label; a think-first model
+//! (or a checkpoint that records no order) thinks first and is read at the forced answer slot.
+//! Tiers come from `<model>/cumpt.json` when present, else the default tiers
+//! (L4, L3 → Good; L2 → Mid; L1 → Bad) with β = 0.5.
 //!
 //! Every flag, its default and what it accepts:
 //! `cargo run --release --example serve -- --help` (see [`taosr1::cli::ServeArgs`]).
@@ -36,14 +44,14 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use rand::SeedableRng;
 use serde::Serialize;
-use taosr1::assets::{load_checkpoint, load_codec_from};
+use taosr1::assets::{load_checkpoint, load_codec_from, load_order};
 use taosr1::backend;
 use taosr1::cli::{ServeArgs, STDIO};
 use taosr1::codec::Codec;
 use taosr1::http::BatchScorer;
 use taosr1::infer::{predict, InferConfig, Prediction, Scored, SLOT_RESERVE};
 use taosr1::Error;
-use taosr1_cot::Item;
+use taosr1_cot::{Item, ResponseOrder};
 use taosr1_model::Transformer;
 use taosr1_partition::{CumPt, Partitioner, Thresholds, TierMap};
 
@@ -62,49 +70,127 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// The partitioner of `--thresholds` (or `<model>/thresholds.json`, else the median rule) and
-/// the thresholds file it came from.
-fn partitioner(args: &ServeArgs, grades: usize) -> Result<(Partitioner, Option<PathBuf>), Error> {
-    let thresholds_path = args.thresholds_path();
-    let partitioner = match &thresholds_path {
-        Some(p) => {
-            let t = Thresholds::load(p)?;
-            // checked before any input is read or any output written
-            if t.num_grades() != grades {
-                return Err(Error::Input(format!(
-                    "{}: {} thresholds, but the grade scale has {grades} grades (needs {})",
-                    p.display(),
-                    t.num_grades() - 1,
-                    grades - 1
-                )));
-            }
-            Partitioner::new(t)
-        }
-        None => Partitioner::default_for(grades)?,
-    };
-    Ok((partitioner, thresholds_path))
+/// A checkpoint ready to score: the model, its codec in the checkpoint's response order, the
+/// grade partitioner and the CumPT tiers. Both modes score through [`Deployed::score`].
+struct Deployed {
+    model: Transformer,
+    codec: Codec,
+    cfg: InferConfig,
+    partitioner: Partitioner,
+    thresholds_path: Option<PathBuf>,
+    cumpt: CumPt,
 }
 
-/// The one scoring call of both modes: grade distributions (and rationales) of `items`.
-fn score_items<R: rand::Rng>(
-    model: &Transformer,
-    codec: &Codec,
-    items: &[Item],
-    cfg: &InferConfig,
-    rng: &mut R,
-) -> Result<Vec<Prediction>, Error> {
-    predict(model, codec, items, cfg, rng)
+impl Deployed {
+    /// Load `--model` and its deployment files; everything is checked before any input is
+    /// read or any output written.
+    fn load(args: &ServeArgs, cfg: InferConfig) -> Result<Self, Error> {
+        let order = load_order(&args.model)?.unwrap_or(ResponseOrder::ThinkFirst);
+        let codec = load_codec_from(&args.tokenizer.path)?.with_order(order);
+        let (model, _) = load_checkpoint(&args.model, &backend::device())?;
+        let grades = codec.template().scale().len();
+        let thresholds_path = args.thresholds_path();
+        let partitioner = match &thresholds_path {
+            Some(p) => {
+                let t = Thresholds::load(p)?;
+                if t.num_grades() != grades {
+                    return Err(Error::Input(format!(
+                        "{}: {} thresholds, but the grade scale has {grades} grades (needs {})",
+                        p.display(),
+                        t.num_grades() - 1,
+                        grades - 1
+                    )));
+                }
+                Partitioner::new(t)
+            }
+            None => Partitioner::default_for(grades)?,
+        };
+        let cumpt_path = args.model.join("cumpt.json");
+        let cumpt = if cumpt_path.exists() {
+            let c = CumPt::load(&cumpt_path)?;
+            if c.map().num_grades() != grades {
+                return Err(Error::Input(format!(
+                    "{}: its tiers cover {} grades, but the grade scale has {grades}",
+                    cumpt_path.display(),
+                    c.map().num_grades()
+                )));
+            }
+            c
+        } else {
+            CumPt::new(TierMap::default_for(grades)?, 0.5)?
+        };
+        Ok(Self {
+            model,
+            codec,
+            cfg,
+            partitioner,
+            thresholds_path,
+            cumpt,
+        })
+    }
+
+    /// Whether `item` fits the model's context in this order (the HTTP service's 422).
+    fn fits(&self, item: &Item) -> Result<(), String> {
+        let prompt = self.codec.prompt_ids(item).map_err(|e| e.to_string())?;
+        let context = self.model.max_positions();
+        let (needed, what) = match self.codec.template().order() {
+            ResponseOrder::LabelFirst => (1, "the answer tag"),
+            ResponseOrder::ThinkFirst => (SLOT_RESERVE, "the answer slot"),
+        };
+        if prompt.len() + needed > context {
+            return Err(format!(
+                "the prompt has {} tokens and {what} needs {needed} more, but the model's \
+                 context is {context} tokens",
+                prompt.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The one scoring call of both modes: predictions, then (label-first, where asked) the
+    /// rationale written after the decided grade, then the output records with tiers.
+    fn score<R: rand::Rng>(
+        &self,
+        items: &[Item],
+        explain: &[bool],
+        rng: &mut R,
+    ) -> Result<Vec<(Prediction, Scored)>, Error> {
+        let mut preds = predict(&self.model, &self.codec, items, &self.cfg, rng)?;
+        if self.codec.template().order() == ResponseOrder::LabelFirst {
+            let asked: Vec<usize> = (0..items.len()).filter(|&i| explain[i]).collect();
+            if !asked.is_empty() {
+                let chosen: Vec<Item> = asked.iter().map(|&i| items[i].clone()).collect();
+                let grades = asked
+                    .iter()
+                    .map(|&i| {
+                        let g = self.partitioner.partition(&preds[i].distribution)?.grade;
+                        Ok(self.codec.template().scale().grade(g)?)
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
+                let why =
+                    taosr1::infer::explain(&self.model, &self.codec, &chosen, &grades, &self.cfg)?;
+                for (&i, text) in asked.iter().zip(why) {
+                    preds[i].thinking = text;
+                }
+            }
+        }
+        preds
+            .into_iter()
+            .zip(items)
+            .map(|(p, item)| {
+                let s = Scored::new(&item.id, &p, &self.partitioner, &self.codec)?
+                    .with_tier(&p, &self.cumpt)?;
+                Ok((p, s))
+            })
+            .collect()
+    }
 }
 
 fn run(args: &ServeArgs) -> Result<(), Error> {
     let (input, output) = (args.input.as_path(), args.output.as_path());
     let stdio = Path::new(STDIO);
     let cfg: InferConfig = args.infer();
-
-    let codec = load_codec_from(&args.tokenizer.path)?;
-    let (model, _) = load_checkpoint(&args.model, &backend::device())?;
-    let grades = codec.template().scale().len();
-    let (partitioner, thresholds_path) = partitioner(args, grades)?;
+    let deployed = Deployed::load(args, cfg.clone())?;
     // Every line is read on its own: a bad line is reported (stderr and an error record in
     // its place in the output) and the good ones are still scored, in input order.
     let source = if input == stdio {
@@ -145,21 +231,21 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
     for chunk in valid.chunks(cfg.batch_size.max(1)) {
         let items: Vec<_> = chunk.iter().map(|(_, _, item)| item.clone()).collect();
         // a batch that fails is retried item by item, so one bad item rejects only itself
-        let preds: Vec<Result<_, Error>> = match score_items(&model, &codec, &items, &cfg, &mut rng)
-        {
+        let explain = vec![args.explain; items.len()];
+        let scored_batch: Vec<Result<_, Error>> = match deployed.score(&items, &explain, &mut rng) {
             Ok(p) => p.into_iter().map(Ok).collect(),
             Err(_) => items
                 .iter()
                 .map(|i| {
-                    score_items(&model, &codec, std::slice::from_ref(i), &cfg, &mut rng)
+                    deployed
+                        .score(std::slice::from_ref(i), &explain[..1], &mut rng)
                         .map(|mut p| p.remove(0))
                 })
                 .collect(),
         };
-        for ((slot, line, item), pred) in chunk.iter().zip(preds) {
-            let record = pred.and_then(|p| {
+        for ((slot, line, _), pred) in chunk.iter().zip(scored_batch) {
+            let record = pred.and_then(|(p, s)| {
                 tokens += p.generated_tokens;
-                let s = Scored::new(&item.id, &p, &partitioner, &codec)?;
                 let mut v = serde_json::to_value(&s).map_err(|e| Error::Input(e.to_string()))?;
                 let share = p.unknown_share;
                 v["unknown_token_share"] = serde_json::json!(share);
@@ -202,14 +288,18 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
     );
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "{} items in {:.2}s on {}: {:.1} items/s, {:.0} generated tokens/s (batch {}, thresholds {})",
+        "{} items in {:.2}s on {} ({}): {:.1} items/s, {:.0} generated tokens/s (batch {}, thresholds {})",
         scored,
         secs,
         backend::name(),
+        deployed.codec.template().order(),
         scored as f64 / secs,
         tokens as f64 / secs,
         cfg.batch_size,
-        thresholds_path.map_or("0.5 (default)".into(), |p| p.display().to_string())
+        deployed
+            .thresholds_path
+            .as_ref()
+            .map_or("0.5 (default)".into(), |p| p.display().to_string())
     );
     Ok(())
 }
@@ -233,58 +323,20 @@ struct HttpResult {
 
 /// The model behind the HTTP service; built on the service's worker thread.
 struct ModelScorer {
-    model: Transformer,
-    codec: Codec,
-    cfg: InferConfig,
-    partitioner: Partitioner,
-    cumpt: CumPt,
+    deployed: Deployed,
     rng: rand_chacha::ChaCha8Rng,
 }
 
 impl ModelScorer {
     fn load(args: &ServeArgs) -> Result<Self, Error> {
-        let codec = load_codec_from(&args.tokenizer.path)?;
-        let (model, _) = load_checkpoint(&args.model, &backend::device())?;
-        let grades = codec.template().scale().len();
-        let (partitioner, _) = partitioner(args, grades)?;
-        let cumpt_path = args.model.join("cumpt.json");
-        let cumpt = if cumpt_path.exists() {
-            let c = CumPt::load(&cumpt_path)?;
-            if c.map().num_grades() != grades {
-                return Err(Error::Input(format!(
-                    "{}: its tiers cover {} grades, but the grade scale has {grades}",
-                    cumpt_path.display(),
-                    c.map().num_grades()
-                )));
-            }
-            c
-        } else {
-            CumPt::new(TierMap::default_for(grades)?, 0.5)?
-        };
-        // a whole HTTP batch is decoded together
+        // a whole HTTP batch is scored together
         let cfg = InferConfig {
             batch_size: args.max_batch,
             ..args.infer()
         };
         Ok(Self {
-            model,
-            codec,
-            cfg,
-            partitioner,
-            cumpt,
+            deployed: Deployed::load(args, cfg)?,
             rng: rand_chacha::ChaCha8Rng::seed_from_u64(0),
-        })
-    }
-
-    fn result(&self, item: &Item, p: &Prediction, explain: bool) -> Result<HttpResult, Error> {
-        let s = Scored::new(&item.id, p, &self.partitioner, &self.codec)?;
-        Ok(HttpResult {
-            id: s.id,
-            grade: s.grade,
-            tier: self.cumpt.tier_name(&p.distribution)?.to_string(),
-            score: s.score,
-            probs: s.probs,
-            rationale: explain.then_some(s.rationale),
         })
     }
 }
@@ -293,27 +345,26 @@ impl BatchScorer for ModelScorer {
     type Output = HttpResult;
 
     fn check(&self, item: &Item) -> Result<(), String> {
-        let prompt = self.codec.prompt_ids(item).map_err(|e| e.to_string())?;
-        let context = self.model.max_positions();
-        if prompt.len() + SLOT_RESERVE > context {
-            return Err(format!(
-                "the prompt has {} tokens and the answer slot needs {SLOT_RESERVE} more, \
-                 but the model's context is {context} tokens",
-                prompt.len()
-            ));
-        }
-        Ok(())
+        self.deployed.fits(item)
     }
 
     fn score(&mut self, items: &[Item], explain: &[bool]) -> Result<Vec<HttpResult>, String> {
-        let preds = score_items(&self.model, &self.codec, items, &self.cfg, &mut self.rng)
+        let scored = self
+            .deployed
+            .score(items, explain, &mut self.rng)
             .map_err(|e| e.to_string())?;
-        items
-            .iter()
-            .zip(&preds)
+        Ok(scored
+            .into_iter()
             .zip(explain)
-            .map(|((item, p), &explain)| self.result(item, p, explain).map_err(|e| e.to_string()))
-            .collect()
+            .map(|((_, s), &explain)| HttpResult {
+                id: s.id,
+                grade: s.grade,
+                tier: s.tier.unwrap_or_default(),
+                score: s.score,
+                probs: s.probs,
+                rationale: explain.then_some(s.rationale),
+            })
+            .collect())
     }
 }
 

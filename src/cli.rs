@@ -793,9 +793,15 @@ pub struct ServeArgs {
     /// Items decoded together
     #[arg(long, value_name = "N", default_value_t = InferConfig::default().batch_size, value_parser = at_least_1, allow_negative_numbers = true)]
     pub batch: usize,
-    /// Most thinking tokens before the answer slot is forced
+    /// Most thinking tokens: before the answer slot is forced (think-first model), or of the
+    /// rationale written after the label with --explain (label-first model)
     #[arg(long, value_name = "N", default_value_t = InferConfig::default().think_budget, value_parser = whole, allow_negative_numbers = true)]
     pub think_budget: usize,
+    /// Write each item's rationale (a label-first model writes it after the label, which it
+    /// never changes; without this flag a label-first model only prefills). HTTP requests ask
+    /// per request with `"explain": true`
+    #[arg(long)]
+    pub explain: bool,
     /// Items whose prompt has a larger share of tokens unknown to the tokenizer get a warning
     /// in their output record and are counted in the summary (in [0, 1])
     #[arg(long, value_name = "SHARE", default_value_t = 0.05, value_parser = unit_f32, allow_negative_numbers = true)]

@@ -394,7 +394,8 @@ pub fn predict_think_first<R: Rng + ?Sized>(
 }
 
 /// One line of deployment output: the partition grade and score, the argmax grade for
-/// reference, the grade probabilities and the (post-processed) rationale.
+/// reference, the grade probabilities, the rationale (empty for a label-first model unless
+/// explained) and, when asked for, the CumPT tier.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scored {
     /// The item's id.
@@ -409,8 +410,12 @@ pub struct Scored {
     pub probs: Vec<f32>,
     /// The thinking text.
     pub rationale: String,
-    /// What post-CoT processing did (`answer_present`, `thinking_closed`, …).
+    /// What post-CoT processing did (`answer_present`, `thinking_closed`, …; `label_first`
+    /// for one-prefill scoring).
     pub slot: SlotStatus,
+    /// Online tier of the distribution under CumPT ([`Scored::with_tier`]), when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
 }
 
 impl Scored {
@@ -431,6 +436,17 @@ impl Scored {
             probs: prediction.distribution.probs().to_vec(),
             rationale: prediction.thinking.clone(),
             slot: prediction.slot,
+            tier: None,
         })
+    }
+
+    /// The same record with the CumPT tier of `prediction`'s distribution.
+    pub fn with_tier(
+        mut self,
+        prediction: &Prediction,
+        cumpt: &taosr1_partition::CumPt,
+    ) -> Result<Self, Error> {
+        self.tier = Some(cumpt.tier_name(&prediction.distribution)?.to_string());
+        Ok(self)
     }
 }

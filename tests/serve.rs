@@ -145,3 +145,64 @@ fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
     assert_eq!(fs::read_to_string(&output).unwrap(), "");
     fs::remove_dir_all(&root).unwrap();
 }
+
+/// A label-first checkpoint is scored with one prefill: no thinking unless `--explain`, the
+/// same probabilities either way, and every record carries its CumPT tier.
+#[test]
+fn serve_scores_a_label_first_checkpoint_and_explains_only_on_request() {
+    let Some(bin) = common::example_bin("serve") else {
+        eprintln!("skipped: the serve example is not built (run through `cargo test`)");
+        return;
+    };
+    let root = std::env::temp_dir().join(format!("taosr1-serve-lf-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(&root).unwrap();
+    let codec = load_codec().unwrap();
+    let cfg = ModelConfig::tiny(codec.tokenizer().vocab_size());
+    let model = Transformer::new(&cfg, &Device::default()).unwrap();
+    let model_dir = root.join("model");
+    save_checkpoint(&model, &cfg, &model_dir).unwrap();
+    taosr1::assets::save_order(&model_dir, taosr1_cot::ResponseOrder::LabelFirst).unwrap();
+    let run = |explain: bool| {
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--model")
+            .arg(&model_dir)
+            .arg("--think-budget")
+            .arg("5")
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if explain {
+            cmd.arg("--explain");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("label-first"));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .take(20)
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let plain = run(false);
+    let explained = run(true);
+    let mut any_rationale = false;
+    for (a, b) in plain.iter().zip(&explained) {
+        assert_eq!(a["slot"], "label_first");
+        assert_eq!(a["rationale"], "");
+        assert_eq!(
+            (&a["probs"], &a["grade"], &a["tier"]),
+            (&b["probs"], &b["grade"], &b["tier"])
+        );
+        assert!(
+            ["Good", "Mid", "Bad"].contains(&a["tier"].as_str().unwrap()),
+            "{a}"
+        );
+        any_rationale |= !b["rationale"].as_str().unwrap().is_empty();
+    }
+    assert!(any_rationale, "--explain wrote no rationale at all");
+    let _ = fs::remove_dir_all(&root);
+}
