@@ -264,6 +264,12 @@ pub enum RejectReason {
         /// Its heading.
         step: String,
     },
+    /// A step names nothing of what it is about: the query step no query word, the item step
+    /// no title word (e.g. a model that copied the instructions).
+    Ungrounded {
+        /// The step's heading.
+        step: String,
+    },
     /// The decision step names no grade label.
     NoDecision,
     /// The prompt and the tokens to generate do not fit the model's context.
@@ -304,6 +310,7 @@ impl RejectReason {
             }
             RejectReason::EmptyStep { step } => format!("empty step: {step}"),
             RejectReason::NoDecision => "no grade in the decision step".into(),
+            RejectReason::Ungrounded { step } => format!("ungrounded step: {step}"),
             RejectReason::PromptTooLong { .. } => "prompt too long for the context".into(),
             RejectReason::WrongDecision { stated, gold } => {
                 format!("wrong decision: stated {stated}, gold {gold}")

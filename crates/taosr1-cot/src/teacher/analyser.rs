@@ -292,6 +292,19 @@ pub struct Measure {
     pub unit: String,
     /// The text it was read from (lowercased).
     pub text: String,
+    /// Another reading of the value: a `'` after a number is read as feet, but shoppers
+    /// often type it for inches (`30' x 60' shower`), so `alt` holds the value in inches.
+    pub alt: Option<f64>,
+}
+
+impl Measure {
+    fn agrees(&self, other: &Measure) -> bool {
+        let a = [Some(self.value), self.alt];
+        let b = [Some(other.value), other.alt];
+        a.iter()
+            .flatten()
+            .any(|x| b.iter().flatten().any(|y| same(*x, *y)))
+    }
 }
 
 static MEASURE_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -418,11 +431,13 @@ impl Measure {
                 let num = c.name("num")?.as_str();
                 let unit = c.name("unit")?.as_str();
                 let (canon, factor) = canonical_unit(unit)?;
-                let value = parse_number(num)? * factor;
+                let raw = parse_number(num)?;
+                let value = raw * factor;
                 value.is_finite().then(|| Measure {
                     value,
                     unit: canon.to_string(),
                     text: format!("{} {}", num.trim(), unit.trim_end_matches('.')),
+                    alt: (unit == "'").then_some(raw),
                 })
             })
             .collect()
@@ -780,9 +795,9 @@ fn exclusions(tokens: &[String]) -> BTreeSet<String> {
 
 /// Index of the earliest cut (` in `, ` with `, ` for `, ` w/ `, `(`, `,`) of a lowercased
 /// title, skipping ` in ` after a digit (`36 in x 80 in`).
-fn type_prefix(lower: &str) -> &str {
+fn type_prefix<'a>(lower: &'a str, cuts: &[&str]) -> &'a str {
     let mut cut = lower.len();
-    for pat in [" in ", " with ", " for ", " w/ ", "(", ","] {
+    for &pat in cuts {
         let mut from = 0;
         while let Some(at) = lower[from..].find(pat) {
             let pos = from + at;
@@ -801,7 +816,9 @@ fn type_prefix(lower: &str) -> &str {
     &lower[..cut]
 }
 
-fn item_type(title: &str) -> Option<String> {
+/// The item's type: the last content word (not a colour or a brand) before the first cut;
+/// when there is none, before the first cut other than `,`; then anywhere.
+fn item_type(title: &str, brands: &BTreeSet<String>) -> Option<String> {
     let lower = title.to_lowercase();
     let pick = |text: &str| -> Option<String> {
         normalize_text(text)
@@ -812,10 +829,21 @@ fn item_type(title: &str) -> Option<String> {
                     && t.chars().count() >= 3
                     && !is_in(STOPWORDS, t)
                     && !is_in(COLORS, t)
+                    && !brands.contains(*t)
             })
             .map(str::to_string)
     };
-    pick(type_prefix(&lower)).or_else(|| pick(&lower))
+    pick(type_prefix(
+        &lower,
+        &[" in ", " with ", " for ", " w/ ", "(", ","],
+    ))
+    .or_else(|| {
+        pick(type_prefix(
+            &lower,
+            &[" in ", " with ", " for ", " w/ ", "("],
+        ))
+    })
+    .or_else(|| pick(&lower))
 }
 
 impl RuleTeacher {
@@ -991,7 +1019,9 @@ impl RuleTeacher {
             })
             .or_else(|| query_words.last())
             .cloned();
-        let itype = item_type(&p.title);
+        let mut not_type = self.brands.clone();
+        not_type.extend(brand_tokens.iter().cloned());
+        let itype = item_type(&p.title, &not_type);
         let mut type_outcome = None;
         if let Some(head) = &query_head {
             let (outcome, detail) = match &itype {
@@ -1044,7 +1074,7 @@ impl RuleTeacher {
                     CheckOutcome::Unknown,
                     format!("{label} {qs} not stated in the title"),
                 )
-            } else if qv.iter().any(|a| tv.iter().any(|b| same(a.value, b.value))) {
+            } else if qv.iter().any(|a| tv.iter().any(|b| a.agrees(b))) {
                 (CheckOutcome::Match, format!("{label} match : {qs}"))
             } else {
                 let ts = tv
@@ -1499,6 +1529,15 @@ mod tests {
             CheckOutcome::Match
         );
         assert_eq!(a.level, Some(3));
+        // A foot mark typed for inches is read both ways.
+        let a = t.analyse(&item(
+            "30' x 60' shower stall",
+            "30 in. x 60 in. Shower Stall",
+        ));
+        assert_eq!(
+            check(&a, CheckKind::Measurement).unwrap().outcome,
+            CheckOutcome::Match
+        );
         let a = t.analyse(&item("2x4 stud", "2 in. x 6 in. x 8 ft. Stud"));
         assert!(a
             .checks
@@ -1580,6 +1619,12 @@ mod tests {
         let a = t.analyse(&it);
         assert_eq!(a.query_head.as_deref(), Some("bracket"));
         assert_eq!(a.item_type.as_deref(), Some("angle"));
+        // The type is not the brand, and a comma right after it does not hide the type.
+        let b = t.analyse(&item(
+            "ladder",
+            "Ryobi 7 ft. - 9 ft., 18 in. x 24 in. Attic Ladder",
+        ));
+        assert_eq!(b.item_type.as_deref(), Some("ladder"));
         assert_eq!(
             check(&a, CheckKind::ProductType).unwrap().outcome,
             CheckOutcome::Mismatch
@@ -1606,7 +1651,9 @@ mod tests {
             Err(CotError::GradeOutOfRange { index: 4, len: 4 })
         ));
         // Only an exclusion to check (found by proptest): every step still has content.
-        let v = t.write(&item("without kit", ""), s.parse("L3").unwrap()).unwrap();
+        let v = t
+            .write(&item("without kit", ""), s.parse("L3").unwrap())
+            .unwrap();
         let steps = FiveSteps::parse(v.rationale().unwrap()).unwrap();
         assert!(steps
             .get(Step::Category)
