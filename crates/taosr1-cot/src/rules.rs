@@ -40,9 +40,17 @@ use crate::template::normalize_text;
 use crate::CotError;
 
 /// The shipped rules file, compiled into the crate.
+///
+/// ```
+/// assert!(taosr1_cot::rules::DEFAULT_RULES.lines().count() >= 40);
+/// ```
 pub const DEFAULT_RULES: &str = include_str!("../assets/atomic_rules.jsonl");
 
 /// The name [`RuleBook::default_rules`] gives the shipped file in errors.
+///
+/// ```
+/// assert!(taosr1_cot::rules::DEFAULT_RULES_ORIGIN.contains("atomic_rules"));
+/// ```
 pub const DEFAULT_RULES_ORIGIN: &str = "<default atomic_rules.jsonl>";
 
 /// What a rule checks.
@@ -82,6 +90,10 @@ pub enum CheckKind {
 
 impl CheckKind {
     /// Every kind, in declaration order.
+    ///
+    /// ```
+    /// assert_eq!(taosr1_cot::rules::CheckKind::ALL.len(), 11);
+    /// ```
     pub const ALL: [CheckKind; 11] = [
         CheckKind::ProductType,
         CheckKind::Brand,

@@ -71,6 +71,10 @@ pub enum Step {
 
 impl Step {
     /// The five steps in order.
+    ///
+    /// ```
+    /// assert_eq!(taosr1_cot::teacher::Step::ALL[0].heading(), "query understanding");
+    /// ```
     pub const ALL: [Step; 5] = [
         Step::Query,
         Step::Item,
@@ -114,6 +118,12 @@ pub struct FiveSteps {
 impl FiveSteps {
     /// Steps from their contents (each normalised with [`normalize_text`], a trailing `.`
     /// dropped).
+    ///
+    /// ```
+    /// use taosr1_cot::teacher::{FiveSteps, Step};
+    /// let s = FiveSteps::new(["A Drill.", "b", "c", "d", "L4"].map(String::from));
+    /// assert_eq!(s.get(Step::Query), "a drill");
+    /// ```
     pub fn new(steps: [String; 5]) -> FiveSteps {
         FiveSteps {
             steps: steps.map(|s| {
@@ -139,6 +149,12 @@ impl FiveSteps {
 
     /// One text in the token convention: `heading : content .` for each step, joined by
     /// spaces.
+    ///
+    /// ```
+    /// use taosr1_cot::teacher::FiveSteps;
+    /// let s = FiveSteps::new(["a", "b", "c", "d", "e"].map(String::from));
+    /// assert!(s.render().ends_with("relevance decision : e ."));
+    /// ```
     pub fn render(&self) -> String {
         let parts: Vec<String> = Step::ALL
             .iter()
@@ -365,11 +381,23 @@ pub struct Verdict {
 
 impl Verdict {
     /// Whether the rationale was kept.
+    ///
+    /// ```
+    /// use taosr1_cot::teacher::{Outcome, RejectReason, Verdict};
+    /// let v = Verdict { outcome: Outcome::Rejected(RejectReason::NoDecision), checks: vec![], rule_ids: vec!["r1".into()], evidence: None };
+    /// assert!(!v.is_kept());
+    /// ```
     pub fn is_kept(&self) -> bool {
         matches!(self.outcome, Outcome::Kept { .. })
     }
 
     /// Whether at least one check or rule applied (the item is *covered*).
+    ///
+    /// ```
+    /// use taosr1_cot::teacher::{Outcome, RejectReason, Verdict};
+    /// let v = Verdict { outcome: Outcome::Rejected(RejectReason::NoDecision), checks: vec![], rule_ids: vec!["r1".into()], evidence: None };
+    /// assert!(v.covered()); // a rule applied
+    /// ```
     pub fn covered(&self) -> bool {
         !self.checks.is_empty() || !self.rule_ids.is_empty()
     }
@@ -389,6 +417,12 @@ impl Verdict {
     }
 
     /// The rejection reason.
+    ///
+    /// ```
+    /// use taosr1_cot::teacher::{Outcome, RejectReason, Verdict};
+    /// let v = Verdict { outcome: Outcome::Rejected(RejectReason::NoDecision), checks: vec![], rule_ids: vec!["r1".into()], evidence: None };
+    /// assert_eq!(v.rejection(), Some(&RejectReason::NoDecision));
+    /// ```
     pub fn rejection(&self) -> Option<&RejectReason> {
         match &self.outcome {
             Outcome::Rejected(r) => Some(r),
@@ -440,9 +474,27 @@ pub trait Teacher {
     type Error: std::error::Error;
 
     /// Write the rationale for `item` whose gold grade is `gold`, or reject it.
+    ///
+    /// ```
+    /// use taosr1_cot::teacher::{RuleTeacher, Teacher};
+    /// use taosr1_cot::{GradeScale, Item, Product};
+    /// let s = GradeScale::default();
+    /// let item = Item { query: "drill".into(), product: Product { title: "Cordless Drill".into(), ..Default::default() }, ..Default::default() };
+    /// assert!(RuleTeacher::new(Default::default(), s.clone()).write(&item, s.best())?.is_kept());
+    /// # Ok::<(), taosr1_cot::CotError>(())
+    /// ```
     fn write(&mut self, item: &Item, gold: Grade) -> Result<Verdict, Self::Error>;
 
     /// [`write`](Self::write) for many items, in order (a teacher may batch them).
+    ///
+    /// ```
+    /// use taosr1_cot::teacher::{RuleTeacher, Teacher};
+    /// use taosr1_cot::{GradeScale, Item};
+    /// let s = GradeScale::default();
+    /// let out = RuleTeacher::new(Default::default(), s.clone()).write_batch(&[(Item::default(), s.best())])?;
+    /// assert_eq!(out.len(), 1);
+    /// # Ok::<(), taosr1_cot::CotError>(())
+    /// ```
     fn write_batch(&mut self, batch: &[(Item, Grade)]) -> Result<Vec<Verdict>, Self::Error> {
         batch.iter().map(|(i, g)| self.write(i, *g)).collect()
     }
@@ -481,6 +533,13 @@ pub struct TeachReport {
 
 impl TeachReport {
     /// Count one verdict.
+    ///
+    /// ```
+    /// use taosr1_cot::teacher::{Outcome, TeachReport, Verdict};
+    /// let mut r = TeachReport::default();
+    /// r.add(&Verdict { outcome: Outcome::Kept { rationale: "x".into() }, checks: vec![], rule_ids: vec![], evidence: None });
+    /// assert_eq!((r.items, r.kept, r.covered), (1, 1, 0));
+    /// ```
     pub fn add(&mut self, v: &Verdict) {
         self.items += 1;
         if v.covered() {
@@ -523,6 +582,10 @@ impl TeachReport {
     }
 
     /// Share of items covered (0 when there are none).
+    ///
+    /// ```
+    /// assert_eq!(taosr1_cot::teacher::TeachReport::default().coverage(), 0.0);
+    /// ```
     pub fn coverage(&self) -> f64 {
         ratio(self.covered, self.items)
     }
@@ -538,6 +601,13 @@ impl TeachReport {
 
     /// `(exact, within one grade)` agreement of evidence with gold over the items that had
     /// evidence (0 when none had).
+    ///
+    /// ```
+    /// let mut r = taosr1_cot::teacher::TeachReport::default();
+    /// r.evidence_vs_gold.insert((0, 2), 1);
+    /// r.evidence_vs_gold.insert((1, 2), 1);
+    /// assert_eq!(r.evidence_agreement(), (0.0, 0.5));
+    /// ```
     pub fn evidence_agreement(&self) -> (f64, f64) {
         let total: usize = self.evidence_vs_gold.values().sum();
         let exact: usize = self
@@ -556,6 +626,13 @@ impl TeachReport {
     }
 
     /// The `n` most frequent rejection reasons, most frequent first (ties by key).
+    ///
+    /// ```
+    /// let mut r = taosr1_cot::teacher::TeachReport::default();
+    /// r.reasons.insert("b".into(), 1);
+    /// r.reasons.insert("a".into(), 1);
+    /// assert_eq!(r.top_reasons(1), vec![("a".to_string(), 1)]);
+    /// ```
     pub fn top_reasons(&self, n: usize) -> Vec<(String, usize)> {
         let mut v: Vec<(String, usize)> =
             self.reasons.iter().map(|(k, c)| (k.clone(), *c)).collect();

@@ -502,6 +502,10 @@ pub enum CheckOutcome {
 
 impl CheckOutcome {
     /// Match, partial or mismatch: the check could be decided.
+    ///
+    /// ```
+    /// assert!(taosr1_cot::teacher::CheckOutcome::Partial.is_definite());
+    /// ```
     pub fn is_definite(self) -> bool {
         !matches!(self, CheckOutcome::Unknown)
     }
@@ -561,6 +565,13 @@ pub struct Analysis {
 
 impl Analysis {
     /// The kinds of the definite checks, one per check.
+    ///
+    /// ```
+    /// use taosr1_cot::{rules::CheckKind, teacher::RuleTeacher, Item, Product};
+    /// let t = RuleTeacher::new(Default::default(), Default::default());
+    /// let a = t.analyse(&Item { query: "red door".into(), product: Product { title: "Red Door".into(), ..Default::default() }, ..Default::default() });
+    /// assert!(a.definite_kinds().contains(&CheckKind::Color));
+    /// ```
     pub fn definite_kinds(&self) -> Vec<CheckKind> {
         self.checks
             .iter()
@@ -898,11 +909,21 @@ impl RuleTeacher {
     }
 
     /// The settings.
+    ///
+    /// ```
+    /// let t = taosr1_cot::teacher::RuleTeacher::new(Default::default(), Default::default());
+    /// assert_eq!(t.config().max_distance, 1);
+    /// ```
     pub fn config(&self) -> &RuleTeacherConfig {
         &self.config
     }
 
     /// The brand lexicon.
+    ///
+    /// ```
+    /// let t = taosr1_cot::teacher::RuleTeacher::new(Default::default(), Default::default());
+    /// assert!(t.brands().is_empty());
+    /// ```
     pub fn brands(&self) -> &BTreeSet<String> {
         &self.brands
     }
@@ -919,6 +940,14 @@ impl RuleTeacher {
 
     /// Run every check on `item`, retrieve and filter the rules, and draft the first four
     /// steps. Deterministic: the same item gives the same analysis.
+    ///
+    /// ```
+    /// use taosr1_cot::{teacher::RuleTeacher, Item, Product};
+    /// let t = RuleTeacher::new(Default::default(), Default::default());
+    /// let item = Item { query: "12v drill".into(), product: Product { title: "18-Volt Drill".into(), ..Default::default() }, ..Default::default() };
+    /// assert_eq!(t.analyse(&item), t.analyse(&item));
+    /// assert_eq!(t.analyse(&item).level, Some(1)); // voltage conflict
+    /// ```
     pub fn analyse(&self, item: &Item) -> Analysis {
         let p = &item.product;
         let q = side(&item.query);
