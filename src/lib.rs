@@ -14,6 +14,8 @@
 //! - [`backend`]: the CPU default and the optional CUDA backend.
 //! - [`pipeline`]: the end-to-end runs the examples and tests share.
 //! - [`cli`]: argument parsing for the examples.
+//! - [`teacher`]: [`teacher::LlmTeacher`], a loaded checkpoint that writes five-step rationales
+//!   for labelled data (the `taosr1_cot::teacher::Teacher` trait).
 
 pub mod assets;
 pub mod backend;
@@ -25,5 +27,6 @@ pub mod infer;
 pub mod pipeline;
 pub mod sft;
 pub mod stages;
+pub mod teacher;
 
 pub use error::Error;
