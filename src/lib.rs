@@ -16,6 +16,8 @@
 //! - [`cli`]: argument parsing for the examples.
 //! - [`http`]: the HTTP scoring service (`serve --http`): requests from concurrent clients
 //!   batched on one worker thread, graceful shutdown.
+//! - [`teacher`]: [`teacher::LlmTeacher`], a loaded checkpoint that writes five-step rationales
+//!   for labelled data (the `taosr1_cot::teacher::Teacher` trait).
 
 pub mod assets;
 pub mod backend;
@@ -28,5 +30,6 @@ pub mod infer;
 pub mod pipeline;
 pub mod sft;
 pub mod stages;
+pub mod teacher;
 
 pub use error::Error;

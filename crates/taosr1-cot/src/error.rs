@@ -90,6 +90,20 @@ pub enum CotError {
         /// What is wrong, naming the column.
         reason: String,
     },
+    /// A line of an atomic-rules file ([`RuleBook`](crate::rules::RuleBook)) is unusable;
+    /// names the file, the 1-based line and the field.
+    #[error("{}:{line}: field `{field}`: {reason}", path.display())]
+    Rule {
+        /// The rules file (`<default rules>` for the shipped one).
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The JSON field at fault (`id`, `text`, `triggers`, `checks`, or `line` for the whole
+        /// record).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// An adapter spec is unusable (a column the file lacks, unordered cut points...).
     #[error("invalid data spec: {0}")]
     Spec(String),

@@ -6,6 +6,9 @@
 //   data      <- error, grade
 //   template  <- data, error, grade, tags
 //   synth     <- data, error, grade, template
+//   adapter   <- data, error, grade
+//   rules     <- error, template
+//   teacher   <- data, error, grade, template, rules
 //
 // Keep it that way: a lower module must not `use crate::` anything from a module below it.
 
@@ -18,6 +21,9 @@
 //!   by every crate (see `docs/CONTRACTS.md`), the token convention ([`normalize_text`]), strict and
 //!   lenient parsing of generated text, and post-CoT answer-slot forcing.
 //! * [`synth`]: a deterministic synthetic data set with rule-derived rationales.
+//! * [`adapter`]: real relevance data (CSV/JSONL) in, with a split by query.
+//! * [`rules`] and [`teacher`]: atomic rules retrieved by BM25, and teachers that write
+//!   five-step rationales for data that has none ([`teacher::RuleTeacher`]).
 //!
 //! ```rust
 //! use taosr1_cot::{synth, Template};
@@ -37,8 +43,10 @@ pub mod adapter;
 mod data;
 mod error;
 mod grade;
+pub mod rules;
 pub mod synth;
 mod tags;
+pub mod teacher;
 mod template;
 
 pub use data::{
