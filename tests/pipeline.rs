@@ -85,12 +85,15 @@ fn masked_nll_equals_mean_response_token_logprob() {
     assert_relative_eq!(loss, -picked.iter().sum::<f32>() / 5.0, max_relative = 1e-5);
 }
 
-/// Stage 1 on a short schedule must lower the loss and beat the majority-class baseline when
-/// generating thinking first; then stages 2 and 3 run on the result.
+/// Stage 1 on a short schedule must lower the loss and beat the majority-class baseline in
+/// the default label-first order (scored by one prefill); then stages 2 and 3 run on the
+/// result. Label-first is harder for the tiny model than think-first: cut to 450 or 600 steps
+/// it stayed within 0.05 of the majority class, so it runs the full default schedule (900
+/// steps, as the pipeline does).
 #[test]
 fn sft_learns_then_dpo_and_grpo_run() {
     let mut run = SftRun::default();
-    run.sft.max_steps = Some(450);
+    run.sft.max_steps = None;
     run.out_dir = None;
     run.eval_limit = 100;
     let out = run_sft(&run, &dev().autodiff(), |_| {}).unwrap();
