@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use rand::SeedableRng;
 use serde::Serialize;
-use taosr1::assets::{load_checkpoint, load_codec_from, load_order};
+use taosr1::assets::{checkpoint_order, load_checkpoint, load_codec_from};
 use taosr1::backend;
 use taosr1::cli::{ServeArgs, STDIO};
 use taosr1::codec::Codec;
@@ -85,8 +85,8 @@ impl Deployed {
     /// Load `--model` and its deployment files; everything is checked before any input is
     /// read or any output written.
     fn load(args: &ServeArgs, cfg: InferConfig) -> Result<Self, Error> {
-        let order = load_order(&args.model)?.unwrap_or(ResponseOrder::ThinkFirst);
-        let codec = load_codec_from(&args.tokenizer.path)?.with_order(order);
+        let codec =
+            load_codec_from(&args.tokenizer.path)?.with_order(checkpoint_order(&args.model)?);
         let (model, _) = load_checkpoint(&args.model, &backend::device())?;
         let grades = codec.template().scale().len();
         let thresholds_path = args.thresholds_path();

@@ -180,8 +180,7 @@ impl DataPaths {
     /// assert_eq!(codec.template().order(), ResponseOrder::ThinkFirst);
     /// ```
     pub fn codec_for(&self, dir: &Path) -> Result<Codec, Error> {
-        let order = load_order(dir)?.unwrap_or(taosr1_cot::ResponseOrder::ThinkFirst);
-        Ok(self.codec()?.with_order(order))
+        Ok(self.codec()?.with_order(checkpoint_order(dir)?))
     }
 }
 
@@ -290,4 +289,16 @@ pub fn load_order(dir: &Path) -> Result<Option<taosr1_cot::ResponseOrder>, Error
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+}
+
+/// The order checkpoint `dir` was trained in: [`load_order`], or think-first for a checkpoint
+/// that records none (it predates the setting).
+///
+/// ```
+/// use taosr1_cot::ResponseOrder;
+/// let order = taosr1::assets::checkpoint_order(std::path::Path::new("no/such/run")).unwrap();
+/// assert_eq!(order, ResponseOrder::ThinkFirst);
+/// ```
+pub fn checkpoint_order(dir: &Path) -> Result<taosr1_cot::ResponseOrder, Error> {
+    Ok(load_order(dir)?.unwrap_or(taosr1_cot::ResponseOrder::ThinkFirst))
 }
