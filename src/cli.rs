@@ -589,6 +589,8 @@ impl DpoArgs {
 /// use taosr1::cli::GrpoArgs;
 ///
 /// let a = GrpoArgs::try_parse_from(["grpo", "--steps", "3", "--kl", "0", "--init", "runs/sft"]).unwrap();
+/// assert!(!a.run().class_balanced);
+/// assert!(GrpoArgs::try_parse_from(["grpo", "--class-balanced"]).unwrap().run().class_balanced);
 /// let run = a.run();
 /// assert_eq!((run.steps, run.trainer.loss.kl_beta), (3, 0.0));
 /// assert_eq!(a.init_dir(), std::path::Path::new("runs/sft"));
@@ -635,6 +637,9 @@ pub struct GrpoArgs {
     /// KL penalty β against the starting model (>= 0)
     #[arg(long, value_name = "BETA", default_value_t = GrpoRun::new().trainer.loss.kl_beta, value_parser = non_negative_f32, allow_negative_numbers = true)]
     pub kl: f32,
+    /// Feed the prompts class-balanced (the gold grades take turns)
+    #[arg(long)]
+    pub class_balanced: bool,
     /// Evaluation size.
     #[command(flatten)]
     pub eval: EvalArg,
@@ -667,6 +672,7 @@ impl GrpoArgs {
         run.trainer.sampling.target_groups = self.groups;
         run.trainer.optimizer.learning_rate = self.lr;
         run.trainer.loss.kl_beta = self.kl;
+        run.class_balanced = self.class_balanced;
         run
     }
 }

@@ -129,7 +129,8 @@ fn sft_learns_then_dpo_and_grpo_run() {
     assert_relative_eq!(report.losses[0], std::f32::consts::LN_2, epsilon = 1e-4);
     assert!((0.0..=1.0).contains(&report.pass_at_1) && report.pass_at_n >= report.pass_at_1);
 
-    let mut grpo = GrpoRun::new().with_steps(2);
+    // class-balanced prompts: the grades take turns
+    let mut grpo = GrpoRun::new().with_steps(2).with_class_balanced(true);
     grpo.trainer.sampling.group_size = 4;
     grpo.trainer.sampling.target_groups = 2;
     let (model, report) = run_grpo(model, &codec, &train, &grpo, &mut rng, |_| {}).unwrap();

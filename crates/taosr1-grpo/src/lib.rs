@@ -38,6 +38,7 @@
 #![deny(missing_docs)]
 
 mod advantage;
+mod balance;
 mod error;
 mod loss;
 mod optim;
@@ -51,6 +52,7 @@ mod trainer;
 pub use burn;
 
 pub use advantage::{group_advantages, group_advantages_batched};
+pub use balance::class_balanced;
 pub use error::{BoxError, GrpoError};
 pub use loss::{grpo_loss, GrpoConfig, GrpoLoss, GrpoStats, Normalization};
 pub use optim::OptimizerConfig;
