@@ -59,8 +59,9 @@ fn run(args: &CalibrateArgs) -> Result<(), Error> {
     taosr1_model::write_atomic(&report, json.as_bytes()).map_err(|e| Error::io(&report, e))?;
     println!("saved {}", report.display());
     println!(
-        "\n{} test examples, thinking generated first:",
-        cmp.test_default.n
+        "\n{} test examples, {}:",
+        cmp.test_default.n,
+        codec.template().order()
     );
     print!("{}", cmp.table());
     Ok(())

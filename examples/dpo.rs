@@ -68,7 +68,7 @@ fn run(args: &DpoArgs) -> Result<(), taosr1::Error> {
     taosr1::assets::save_order(out, codec.template().order())?;
     println!("checkpoint: {}", out.display());
     let dpo_eval = evaluate_on_test(&model.valid(), &codec, &data.test, eval)?;
-    println!("\ntest split, thinking generated first, argmax grade:");
+    println!("\ntest split ({}), argmax grade:", codec.template().order());
     print!("{}", stage_table(&[("SFT", &sft_eval), ("DPO", &dpo_eval)]));
     Ok(())
 }

@@ -77,7 +77,7 @@ fn run(args: &GrpoArgs) -> Result<(), taosr1::Error> {
         evaluate_on_test(&model.valid(), &codec, &data.test, eval)?,
     ));
     let table: Vec<(&str, _)> = rows.iter().map(|(n, r)| (*n, r)).collect();
-    println!("\ntest split, thinking generated first, argmax grade:");
+    println!("\ntest split ({}), argmax grade:", codec.template().order());
     print!("{}", stage_table(&table));
     Ok(())
 }

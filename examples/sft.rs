@@ -47,7 +47,7 @@ fn run(args: &SftArgs) -> Result<(), taosr1::Error> {
         println!("checkpoint: {}", dir.display());
     }
     let e = &out.eval;
-    println!("test split ({} examples, thinking generated first):", e.n);
+    println!("test split ({} examples, {}):", e.n, run.order);
     println!(
         "  majority-class baseline accuracy {:.3}",
         out.majority_baseline
