@@ -223,6 +223,34 @@ fn find_from(haystack: &str, needle: &str, from: usize) -> Option<usize> {
     haystack.get(from..)?.find(needle).map(|i| i + from)
 }
 
+/// `thinking` when it holds no template tag, else [`ParseError::MisplacedTag`].
+fn untagged(thinking: &str) -> Result<&str, ParseError> {
+    match TAGS.iter().find(|t| thinking.contains(**t)) {
+        Some(tag) => Err(ParseError::MisplacedTag {
+            tag: (*tag).to_string(),
+        }),
+        None => Ok(thinking),
+    }
+}
+
+/// `Ok` when `text` is blank, else [`ParseError::TrailingText`].
+fn nothing_left(text: &str) -> Result<(), ParseError> {
+    let text = text.trim();
+    if text.is_empty() {
+        Ok(())
+    } else {
+        Err(ParseError::TrailingText {
+            text: text.to_string(),
+        })
+    }
+}
+
+/// `text` with every template tag replaced by a space.
+fn without_tags(text: &str) -> String {
+    TAGS.iter()
+        .fold(text.to_string(), |t, tag| t.replace(tag, " "))
+}
+
 fn match_positions<'a>(haystack: &'a str, needle: &'a str) -> impl Iterator<Item = usize> + 'a {
     haystack.match_indices(needle).map(|(i, _)| i)
 }
@@ -400,6 +428,16 @@ impl Template {
         }
     }
 
+    /// The grade of the first token of `after` (the text after an `<answer>` tag), when that
+    /// token is a label.
+    fn label_after_tag(&self, after: &str) -> Option<Grade> {
+        let after = after.trim_start();
+        let end = after
+            .find(|c: char| c.is_whitespace() || c == '<')
+            .unwrap_or(after.len());
+        self.scale.parse(&after[..end]).ok()
+    }
+
     /// The label of an answer block's body, or [`ParseError::UnknownGrade`].
     fn label_of(&self, label: &str) -> Result<Grade, ParseError> {
         let label = label.trim();
@@ -431,18 +469,8 @@ impl Template {
                 None => ParseError::MissingThinking,
             })?;
         let close = rest.find(THINK_CLOSE).ok_or(ParseError::UnclosedThinking)?;
-        let thinking = &rest[..close];
-        if let Some(tag) = TAGS.iter().find(|t| thinking.contains(**t)) {
-            return Err(ParseError::MisplacedTag {
-                tag: (*tag).to_string(),
-            });
-        }
-        let tail = rest[close + THINK_CLOSE.len()..].trim();
-        if !tail.is_empty() {
-            return Err(ParseError::TrailingText {
-                text: tail.to_string(),
-            });
-        }
+        let thinking = untagged(&rest[..close])?;
+        nothing_left(&rest[close + THINK_CLOSE.len()..])?;
         Ok(ParsedResponse {
             thinking: Some(thinking.trim().to_string()),
             grade,
@@ -457,39 +485,18 @@ impl Template {
             .strip_prefix(THINK_OPEN)
             .ok_or(ParseError::MissingThinking)?;
         let close = rest.find(THINK_CLOSE).ok_or(ParseError::UnclosedThinking)?;
-        let thinking = &rest[..close];
-        if let Some(tag) = TAGS.iter().find(|t| thinking.contains(**t)) {
-            return Err(ParseError::MisplacedTag {
-                tag: (*tag).to_string(),
-            });
-        }
+        let thinking = untagged(&rest[..close])?;
         let after = &rest[close + THINK_CLOSE.len()..];
         let open = after.find(ANSWER_OPEN).ok_or(ParseError::MissingAnswer)?;
         let count = match_positions(after, ANSWER_OPEN).count();
         if count > 1 {
             return Err(ParseError::MultipleAnswers { count });
         }
-        let before = after[..open].trim();
-        if !before.is_empty() {
-            return Err(ParseError::TrailingText {
-                text: before.to_string(),
-            });
-        }
+        nothing_left(&after[..open])?;
         let body = &after[open + ANSWER_OPEN.len()..];
         let end = body.find(ANSWER_CLOSE).ok_or(ParseError::UnclosedAnswer)?;
-        let label = body[..end].trim();
-        let grade = self
-            .scale
-            .parse(label)
-            .map_err(|_| ParseError::UnknownGrade {
-                label: label.to_string(),
-            })?;
-        let tail = body[end + ANSWER_CLOSE.len()..].trim();
-        if !tail.is_empty() {
-            return Err(ParseError::TrailingText {
-                text: tail.to_string(),
-            });
-        }
+        let grade = self.label_of(&body[..end])?;
+        nothing_left(&body[end + ANSWER_CLOSE.len()..])?;
         Ok(ParsedResponse {
             thinking: Some(thinking.trim().to_string()),
             grade,
@@ -557,18 +564,10 @@ impl Template {
             })
             .or_else(|| {
                 let o = region.find(ANSWER_OPEN)?;
-                let after = region[o + ANSWER_OPEN.len()..].trim_start();
-                let end = after
-                    .find(|c: char| c.is_whitespace() || c == '<')
-                    .unwrap_or(after.len());
-                self.scale.parse(&after[..end]).ok()
+                self.label_after_tag(&region[o + ANSWER_OPEN.len()..])
             })
             .or_else(|| {
-                let mut cleaned = region.to_string();
-                for tag in TAGS {
-                    cleaned = cleaned.replace(tag, " ");
-                }
-                cleaned
+                without_tags(region)
                     .split_whitespace()
                     .find_map(|tok| self.scale.parse(tok).ok())
             })?;
@@ -634,20 +633,12 @@ impl Template {
         }
         // 2. First token after the last answer tag that is a label.
         for &o in opens.iter().rev() {
-            let after = region[o + ANSWER_OPEN.len()..].trim_start();
-            let token_end = after
-                .find(|c: char| c.is_whitespace() || c == '<')
-                .unwrap_or(after.len());
-            if let Ok(g) = self.scale.parse(&after[..token_end]) {
+            if let Some(g) = self.label_after_tag(&region[o + ANSWER_OPEN.len()..]) {
                 return Ok(done(g));
             }
         }
         // 3. Last label token anywhere in the answer region.
-        let mut cleaned = region.to_string();
-        for tag in TAGS {
-            cleaned = cleaned.replace(tag, " ");
-        }
-        if let Some(g) = cleaned
+        if let Some(g) = without_tags(region)
             .split_whitespace()
             .rev()
             .find_map(|tok| self.scale.parse(tok).ok())
