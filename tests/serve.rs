@@ -12,13 +12,10 @@ use taosr1_model::{ModelConfig, Transformer};
 
 mod common;
 
-#[test]
-fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
-    let Some(bin) = common::example_bin("serve") else {
-        eprintln!("skipped: the serve example is not built (run through `cargo test`)");
-        return;
-    };
-    let root = std::env::temp_dir().join(format!("taosr1-serve-{}", std::process::id()));
+/// A fresh scratch directory `<tmp>/<name>-<pid>` holding a random tiny checkpoint in
+/// `model/` (what it scores does not matter here, only how serve handles it).
+fn scratch_checkpoint(name: &str) -> (PathBuf, PathBuf) {
+    let root = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&root);
     fs::create_dir_all(&root).unwrap();
     let codec = load_codec().unwrap();
@@ -26,6 +23,16 @@ fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
     let model = Transformer::new(&cfg, &Device::default()).unwrap();
     let model_dir = root.join("model");
     save_checkpoint(&model, &cfg, &model_dir).unwrap();
+    (root, model_dir)
+}
+
+#[test]
+fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
+    let Some(bin) = common::example_bin("serve") else {
+        eprintln!("skipped: the serve example is not built (run through `cargo test`)");
+        return;
+    };
+    let (root, model_dir) = scratch_checkpoint("taosr1-serve");
 
     let shipped =
         fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/test.jsonl")).unwrap();
@@ -154,14 +161,7 @@ fn serve_scores_a_label_first_checkpoint_and_explains_only_on_request() {
         eprintln!("skipped: the serve example is not built (run through `cargo test`)");
         return;
     };
-    let root = std::env::temp_dir().join(format!("taosr1-serve-lf-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&root).unwrap();
-    let codec = load_codec().unwrap();
-    let cfg = ModelConfig::tiny(codec.tokenizer().vocab_size());
-    let model = Transformer::new(&cfg, &Device::default()).unwrap();
-    let model_dir = root.join("model");
-    save_checkpoint(&model, &cfg, &model_dir).unwrap();
+    let (root, model_dir) = scratch_checkpoint("taosr1-serve-lf");
     taosr1::assets::save_order(&model_dir, taosr1_cot::ResponseOrder::LabelFirst).unwrap();
     let run = |explain: bool| {
         let mut cmd = Command::new(&bin);

@@ -3,28 +3,11 @@
 //! published test split size (7 223 rows). The data is not in the repository: the test reads
 //! it from `../shared` (or `TAOSR1_HOME_DEPOT_CSV`) and is skipped with a message when absent.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::csv_path;
 use taosr1_cot::adapter::{read_csv, split_by_query, ColumnSpec};
 use taosr1_cot::GradeScale;
-
-fn csv_path() -> Option<PathBuf> {
-    let path = std::env::var_os("TAOSR1_HOME_DEPOT_CSV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/data/home-depot-search-relevance/train_utf8.csv")
-        });
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: {} not found (set TAOSR1_HOME_DEPOT_CSV)",
-            path.display()
-        );
-        None
-    }
-}
 
 #[test]
 fn home_depot_reads_buckets_and_splits_as_published() {

@@ -4,31 +4,14 @@
 //! gives the same verdicts. The data is not in the repository: the test reads it from
 //! `../shared` (or `TAOSR1_HOME_DEPOT_CSV`) and is skipped with a message when absent.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::csv_path;
 use taosr1_cot::adapter::{read_csv, ColumnSpec};
 use taosr1_cot::teacher::{
     brand_lexicon, FiveSteps, RejectReason, RuleTeacher, Step, TeachReport, Teacher,
 };
 use taosr1_cot::{normalize_text, GradeScale};
-
-fn csv_path() -> Option<PathBuf> {
-    let path = std::env::var_os("TAOSR1_HOME_DEPOT_CSV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/data/home-depot-search-relevance/train_utf8.csv")
-        });
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: {} not found (set TAOSR1_HOME_DEPOT_CSV)",
-            path.display()
-        );
-        None
-    }
-}
 
 #[test]
 fn rule_teacher_covers_and_keeps_consistent_rationales() {
