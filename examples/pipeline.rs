@@ -53,10 +53,13 @@ struct Dirs {
     grpo: std::path::PathBuf,
 }
 
-/// What a chain hands on: its last model and config, and its table rows.
+/// What a chain hands on: its last model and config, its codec and training split (for
+/// post-CoT), and its table rows.
 struct Chain {
     model: Transformer,
     config: ModelConfig,
+    codec: Codec,
+    train: Vec<taosr1_cot::Example>,
     rows: Vec<(String, EvalReport)>,
 }
 
@@ -150,6 +153,8 @@ fn chain(
     Ok(Chain {
         model,
         config: out.config,
+        codec,
+        train,
         rows,
     })
 }
@@ -184,11 +189,10 @@ fn run(args: &PipelineArgs) -> Result<(), Error> {
                 let c = chain(args, &data, order, &dirs, &stage)?;
                 rows.extend(c.rows);
                 stage("post-CoT: the think-first GRPO model learns to put its label first");
-                let codec = data.codec()?.with_order(order);
-                let train = data.load_nonempty(Split::Train)?;
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
                 let post = PostCotRun::default();
-                let (model, r) = run_post_cot(c.model, &codec, &train, &post, &mut rng, |_| {})?;
+                let (model, r) =
+                    run_post_cot(c.model, &c.codec, &c.train, &post, &mut rng, |_| {})?;
                 println!(
                     "  {} prompts: {} targets from the model's own correct reasoning, {} from gold; loss {:.4} -> {:.4}",
                     r.prompts,
@@ -199,7 +203,7 @@ fn run(args: &PipelineArgs) -> Result<(), Error> {
                 );
                 let dir = base.join("post-cot");
                 save(&model, &c.config, &dir, ResponseOrder::LabelFirst)?;
-                let label_first = codec.with_order(ResponseOrder::LabelFirst);
+                let label_first = c.codec.with_order(ResponseOrder::LabelFirst);
                 rows.push((
                     "think-first: post-CoT".to_string(),
                     evaluate_on_test(&model.valid(), &label_first, &data.test, eval)?,

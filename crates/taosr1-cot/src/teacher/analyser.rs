@@ -1334,24 +1334,27 @@ impl RuleTeacher {
         if !query_brands.is_empty() {
             s1 += &format!(" ; brand {}", query_brands.join(" "));
         }
-        let sizes = |m: &[Measure], d: &[(f64, f64)]| -> Vec<String> {
-            let mut v: Vec<String> = m.iter().map(|m| m.text.clone()).collect();
-            v.extend(
-                d.iter()
+        // sizes, colours and materials of one side, described the same way for both
+        let attributes = |side: &Side| -> String {
+            let mut out = String::new();
+            let mut sizes: Vec<String> = side.measures.iter().map(|m| m.text.clone()).collect();
+            sizes.extend(
+                side.dims
+                    .iter()
                     .map(|(a, b)| format!("{} x {}", fmt_num(*a), fmt_num(*b))),
             );
-            v
+            if !sizes.is_empty() {
+                out += &format!(" ; sizes {}", sizes.join(" , "));
+            }
+            if !side.colors.is_empty() {
+                out += &format!(" ; colour {}", list(&side.colors));
+            }
+            if !side.materials.is_empty() {
+                out += &format!(" ; material {}", list(&side.materials));
+            }
+            out
         };
-        let qsizes = sizes(&q.measures, &q.dims);
-        if !qsizes.is_empty() {
-            s1 += &format!(" ; sizes {}", qsizes.join(" , "));
-        }
-        if !q.colors.is_empty() {
-            s1 += &format!(" ; colour {}", list(&q.colors));
-        }
-        if !q.materials.is_empty() {
-            s1 += &format!(" ; material {}", list(&q.materials));
-        }
+        s1 += &attributes(&q);
         if !q_excl.is_empty() {
             s1 += &format!(" ; it excludes {}", list(&q_excl));
         }
@@ -1367,16 +1370,7 @@ impl RuleTeacher {
             " ; brand {}",
             product_brand.as_deref().unwrap_or("not stated")
         );
-        let tsizes = sizes(&t.measures, &t.dims);
-        if !tsizes.is_empty() {
-            s2 += &format!(" ; sizes {}", tsizes.join(" , "));
-        }
-        if !t.colors.is_empty() {
-            s2 += &format!(" ; colour {}", list(&t.colors));
-        }
-        if !t.materials.is_empty() {
-            s2 += &format!(" ; material {}", list(&t.materials));
-        }
+        s2 += &attributes(&t);
         if !t_excl.is_empty() {
             s2 += &format!(" ; without {}", list(&t_excl));
         }
