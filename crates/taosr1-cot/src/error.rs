@@ -113,6 +113,12 @@ pub enum CotError {
         /// The name given.
         name: String,
     },
+    /// A text style other than `words` or `verbatim`.
+    #[error("unknown text style {name:?} (expected words or verbatim)")]
+    UnknownStyle {
+        /// The name given.
+        name: String,
+    },
     /// Invalid fractions for [`synth::split`](crate::synth::split).
     #[error("invalid split fractions: train {train_frac}, validation {val_frac} (each must be in [0, 1] and their sum at most 1)")]
     InvalidSplit {

@@ -57,5 +57,5 @@ pub use error::{CotError, ParseError};
 pub use grade::{Grade, GradeScale};
 pub use tags::{ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN};
 pub use template::{
-    normalize_text, AnswerSlot, ParsedResponse, ResponseOrder, SlotStatus, Template,
+    normalize_text, AnswerSlot, ParsedResponse, ResponseOrder, SlotStatus, Template, TextStyle,
 };

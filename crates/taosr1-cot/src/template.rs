@@ -83,6 +83,74 @@ pub fn normalize_text(text: &str) -> String {
 pub struct Template {
     scale: GradeScale,
     order: ResponseOrder,
+    style: TextStyle,
+}
+
+/// How a [`Template`] writes text: for the embedded tier's word-level tokenizer, or verbatim
+/// for a real checkpoint's own tokenizer.
+///
+/// * [`TextStyle::Words`] (the default): every field and rationale is lower-cased and split
+///   into words and punctuation ([`normalize_text`]), and tags stand between spaces
+///   (`<answer> L3 </answer>`), because the word-level tokenizer splits on whitespace.
+/// * [`TextStyle::Verbatim`]: a real tokenizer (byte-level BPE) reads the text as written. The
+///   prompt is an instruction in plain English with the fields in their own casing, and the
+///   tags touch what they enclose (`<answer>L3</answer><think>…</think>`). With the tags and
+///   labels as single tokens, the grade is then the token right after `<answer>`.
+///
+/// ```rust
+/// use taosr1_cot::{Template, TextStyle};
+/// let t = Template::default().with_style(TextStyle::Verbatim);
+/// let l4 = t.scale().parse("L4").unwrap();
+/// assert_eq!(t.response("Brand matches.", l4), "<answer>L4</answer><think>Brand matches.</think>");
+/// assert_eq!(t.parse_strict("<answer>L4</answer><think>Brand matches.</think>").unwrap().grade, l4);
+/// assert_eq!("verbatim".parse::<TextStyle>().unwrap(), TextStyle::Verbatim);
+/// ```
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextStyle {
+    /// Lower-cased words and punctuation separated by spaces (the word-level tokenizer).
+    #[default]
+    Words,
+    /// Text as written, an English instruction, tags without surrounding spaces.
+    Verbatim,
+}
+
+impl TextStyle {
+    /// The style's name: `words` or `verbatim`.
+    ///
+    /// ```rust
+    /// assert_eq!(taosr1_cot::TextStyle::Words.name(), "words");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            TextStyle::Words => "words",
+            TextStyle::Verbatim => "verbatim",
+        }
+    }
+
+    /// What stands between two tags or a tag and its content.
+    fn gap(self) -> &'static str {
+        match self {
+            TextStyle::Words => " ",
+            TextStyle::Verbatim => "",
+        }
+    }
+}
+
+impl std::str::FromStr for TextStyle {
+    type Err = crate::CotError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "words" => Ok(TextStyle::Words),
+            "verbatim" => Ok(TextStyle::Verbatim),
+            other => Err(crate::CotError::UnknownStyle {
+                name: other.to_string(),
+            }),
+        }
+    }
 }
 
 /// Where a response puts its label: before the reasoning (*post-CoT*, TaoSR1's deployed
@@ -269,7 +337,54 @@ impl Template {
         Template {
             scale,
             order: ResponseOrder::default(),
+            style: TextStyle::default(),
         }
+    }
+
+    /// The same template writing text in `style`.
+    ///
+    /// ```rust
+    /// use taosr1_cot::{Template, TextStyle};
+    /// let t = Template::default().with_style(TextStyle::Verbatim);
+    /// assert_eq!(t.style(), TextStyle::Verbatim);
+    /// ```
+    pub fn with_style(mut self, style: TextStyle) -> Template {
+        self.style = style;
+        self
+    }
+
+    /// How this template writes text.
+    ///
+    /// ```rust
+    /// assert_eq!(taosr1_cot::Template::default().style(), taosr1_cot::TextStyle::Words);
+    /// ```
+    pub fn style(&self) -> TextStyle {
+        self.style
+    }
+
+    /// `parts` joined by the style's gap (a space for [`TextStyle::Words`], nothing for
+    /// [`TextStyle::Verbatim`]); empty parts are left out.
+    fn join(&self, parts: &[&str]) -> String {
+        parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(self.style.gap())
+    }
+
+    /// The text a label-first response starts with, up to and including the opening thinking
+    /// tag: `<answer> L3 </answer> <think>` (or `<answer>L3</answer><think>` verbatim). A
+    /// rationale generated after it explains `grade` and cannot change it.
+    ///
+    /// ```rust
+    /// use taosr1_cot::Template;
+    /// let t = Template::default();
+    /// assert_eq!(t.label_head(t.scale().parse("L3").unwrap()), "<answer> L3 </answer> <think>");
+    /// ```
+    pub fn label_head(&self, grade: Grade) -> String {
+        let label = self.scale.label(grade);
+        self.join(&[ANSWER_OPEN, label, ANSWER_CLOSE, THINK_OPEN])
     }
 
     /// The default scale with the reasoning first (`<think> … </think> <answer> L </answer>`).
@@ -327,7 +442,63 @@ impl Template {
     ///     "query : usb - c cable ; title : ; category : ; brand : ; relevance :"
     /// );
     /// ```
+    ///
+    /// With [`TextStyle::Verbatim`] the prompt is an English instruction naming the grades and
+    /// the response format, then one `Key: value` line per non-empty field, as written:
+    ///
+    /// ```rust
+    /// use taosr1_cot::{Item, Template, TextStyle};
+    /// let item = Item { query: "USB-C  Cable".into(), ..Item::default() };
+    /// let p = Template::default().with_style(TextStyle::Verbatim).prompt(&item);
+    /// assert!(p.starts_with("Grade how relevant the product is to the search query, from L1"));
+    /// assert!(p.contains("<answer>L4</answer>"));
+    /// assert!(p.ends_with("\nQuery: USB-C Cable"));
+    /// ```
     pub fn prompt(&self, item: &Item) -> String {
+        match self.style {
+            TextStyle::Words => self.word_prompt(item),
+            TextStyle::Verbatim => self.verbatim_prompt(item),
+        }
+    }
+
+    /// The instruction and fields of a [`TextStyle::Verbatim`] prompt, each field on its own
+    /// line in its own casing (empty ones left out).
+    fn verbatim_prompt(&self, item: &Item) -> String {
+        let labels = self.scale.labels();
+        let (worst, best) = (&labels[0], &labels[labels.len() - 1]);
+        let order = match self.order {
+            ResponseOrder::LabelFirst => format!(
+                "Reply with the grade first, as {ANSWER_OPEN}{best}{ANSWER_CLOSE}, then your \
+                 reasons in {THINK_OPEN}{THINK_CLOSE}."
+            ),
+            ResponseOrder::ThinkFirst => format!(
+                "Reason first in {THINK_OPEN}{THINK_CLOSE}, then reply with the grade, as \
+                 {ANSWER_OPEN}{best}{ANSWER_CLOSE}."
+            ),
+        };
+        let mut out = format!(
+            "Grade how relevant the product is to the search query, from {worst} (irrelevant) \
+             to {best} (exactly what was searched for). Grades: {}. {order}\n",
+            labels.join(", ")
+        );
+        let p = &item.product;
+        let mut line = |key: &str, value: &str| {
+            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !value.is_empty() {
+                out.push_str(&format!("\n{key}: {value}"));
+            }
+        };
+        line("Query", &item.query);
+        line("Product", &p.title);
+        line("Category", &p.category);
+        line("Brand", &p.brand);
+        for (k, v) in &p.attributes {
+            line(k, v);
+        }
+        out
+    }
+
+    fn word_prompt(&self, item: &Item) -> String {
         let p = &item.product;
         let mut parts: Vec<String> = Vec::with_capacity(8 + 4 * p.attributes.len());
         let mut field = |key: &str, value: &str| {
@@ -372,17 +543,19 @@ impl Template {
     /// # Ok::<(), taosr1_cot::CotError>(())
     /// ```
     pub fn response(&self, rationale: &str, grade: Grade) -> String {
-        let r = normalize_text(rationale);
-        let label = self.scale.label(grade);
-        let think = if r.is_empty() {
-            format!("{THINK_OPEN} {THINK_CLOSE}")
-        } else {
-            format!("{THINK_OPEN} {r} {THINK_CLOSE}")
+        let r = match self.style {
+            TextStyle::Words => normalize_text(rationale),
+            TextStyle::Verbatim => without_tags(rationale)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
         };
-        let answer = format!("{ANSWER_OPEN} {label} {ANSWER_CLOSE}");
+        let label = self.scale.label(grade);
+        let think = self.join(&[THINK_OPEN, &r, THINK_CLOSE]);
+        let answer = self.join(&[ANSWER_OPEN, label, ANSWER_CLOSE]);
         match self.order {
-            ResponseOrder::LabelFirst => format!("{answer} {think}"),
-            ResponseOrder::ThinkFirst => format!("{think} {answer}"),
+            ResponseOrder::LabelFirst => self.join(&[&answer, &think]),
+            ResponseOrder::ThinkFirst => self.join(&[&think, &answer]),
         }
     }
 
@@ -693,7 +866,7 @@ impl Template {
         let s = generated.trim_start();
         let Some(body) = s.strip_prefix(THINK_OPEN) else {
             return AnswerSlot {
-                text: format!("{THINK_OPEN} {THINK_CLOSE} {ANSWER_OPEN}"),
+                text: self.join(&[THINK_OPEN, THINK_CLOSE, ANSWER_OPEN]),
                 status: SlotStatus::NoThinking,
             };
         };
@@ -707,7 +880,7 @@ impl Template {
                 };
             }
             return AnswerSlot {
-                text: format!("{} {ANSWER_OPEN}", &s[..close_end]),
+                text: self.join(&[&s[..close_end], ANSWER_OPEN]),
                 status: SlotStatus::ThinkingClosed,
             };
         }
@@ -718,7 +891,7 @@ impl Template {
             .unwrap_or(body.len());
         let thinking = s[..offset + cut].trim_end();
         AnswerSlot {
-            text: format!("{thinking} {THINK_CLOSE} {ANSWER_OPEN}"),
+            text: self.join(&[thinking, THINK_CLOSE, ANSWER_OPEN]),
             status: SlotStatus::ThinkingTruncated,
         }
     }
@@ -1010,6 +1183,47 @@ mod tests {
             (slot.text.as_str(), slot.status),
             ("<answer>", SlotStatus::LabelFirst)
         );
+    }
+
+    #[test]
+    fn verbatim_style_keeps_text_and_puts_tags_against_their_content() {
+        let v = Template::default().with_style(TextStyle::Verbatim);
+        let g = v.scale().parse("L2").unwrap();
+        // casing and punctuation stay; tags inside a rationale and runs of spaces go
+        let r = v.response("  Brand: DeWalt <answer> matches,\n size 3/8\" too. ", g);
+        assert_eq!(
+            r,
+            "<answer>L2</answer><think>Brand: DeWalt matches, size 3/8\" too.</think>"
+        );
+        let parsed = v.parse_strict(&r).unwrap();
+        assert_eq!(parsed.grade, g);
+        assert_eq!(
+            parsed.thinking.as_deref(),
+            Some("Brand: DeWalt matches, size 3/8\" too.")
+        );
+        assert!(r.starts_with(&v.label_head(g)[..v.label_head(g).len() - THINK_OPEN.len()]));
+        assert_eq!(v.label_head(g), "<answer>L2</answer><think>");
+        assert_eq!(v.response("", g), "<answer>L2</answer><think></think>");
+        // think-first, and the answer slot of each kind of generation
+        let tf = v.clone().with_order(ResponseOrder::ThinkFirst);
+        let r = tf.response("Size differs.", g);
+        assert_eq!(r, "<think>Size differs.</think><answer>L2</answer>");
+        assert_eq!(tf.parse_strict(&r).unwrap().grade, g);
+        assert_eq!(
+            tf.force_answer_slot("no tags").text,
+            "<think></think><answer>"
+        );
+        assert_eq!(
+            tf.force_answer_slot("<think>Size differs.</think> and")
+                .text,
+            "<think>Size differs.</think><answer>"
+        );
+        assert_eq!(
+            tf.force_answer_slot("<think>Size dif").text,
+            "<think>Size dif</think><answer>"
+        );
+        // the words style is unchanged by the style machinery
+        assert_eq!(t().label_head(g), "<answer> L2 </answer> <think>");
     }
 
     #[test]
