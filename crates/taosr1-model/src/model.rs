@@ -360,6 +360,95 @@ impl Transformer {
         self.vocab_size
     }
 
+    /// The model with the vocabulary rows `first..first + pieces.len()` (re)initialised for
+    /// new tokens, the vocabulary grown to hold them when they run past its end. Row
+    /// `first + i` of the embedding (and of an untied LM head) becomes the mean of the rows of
+    /// `pieces[i]`: the ids the new token's text was split into before it became one token, so
+    /// `<answer>` starts as the average of `<`, `answer` and `>` and a grade label `L3` near
+    /// `L` and `3`. An empty entry becomes the mean of the rows below `first` (transformers'
+    /// `resize_token_embeddings(mean_resizing=True)` uses that mean for every new row). Rows
+    /// at `first..` that already exist are the spare rows of a padded vocabulary (Qwen's
+    /// embedding has 151 936 rows for 151 665 tokens); rows past the new ones are kept.
+    ///
+    /// # Errors
+    /// [`ModelError::Config`] when `first` is past `vocab_size()`, or an id of `pieces` is
+    /// not below `first` (a new token cannot start from another new one).
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// let device = Default::default();
+    /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+    /// let bigger = model.clone().init_token_rows(20, &[vec![3, 5], vec![]]).unwrap();
+    /// assert_eq!(bigger.vocab_size(), 22);
+    /// let w = bigger.embed_tokens.weight.val();
+    /// let mean = (w.clone().slice([3..4]) + w.clone().slice([5..6])) / 2.0;
+    /// assert!((w.clone().slice([20..21]) - mean).abs().max().into_scalar::<f32>() < 1e-6);
+    /// // the old tokens' logits are unchanged
+    /// let ids = Tensor::<2, Int>::from_ints([[1, 2]], &device);
+    /// let (a, b) = (model.forward(ids.clone()), bigger.forward(ids).slice([0..1, 0..2, 0..20]));
+    /// assert!((a - b).abs().max().into_scalar::<f32>() < 1e-6);
+    /// // spare rows of a padded vocabulary are reused: nothing grows
+    /// assert_eq!(model.clone().init_token_rows(18, &[vec![1]]).unwrap().vocab_size(), 20);
+    /// assert!(model.init_token_rows(18, &[vec![18]]).is_err());
+    /// ```
+    pub fn init_token_rows(
+        mut self,
+        first: usize,
+        pieces: &[Vec<u32>],
+    ) -> Result<Self, ModelError> {
+        let old = self.vocab_size;
+        if first > old {
+            return Err(ModelError::Config(format!(
+                "init_token_rows: the first new row {first} is past the vocabulary of {old}"
+            )));
+        }
+        if let Some(bad) = pieces.iter().flatten().find(|&&id| id as usize >= first) {
+            return Err(ModelError::Config(format!(
+                "init_token_rows: a new token starts from id {bad}, which is not an old token \
+                 (below {first})"
+            )));
+        }
+        if pieces.is_empty() {
+            return Ok(self);
+        }
+        let end = first + pieces.len();
+        // `rows` is `[vocab, d]`; new row i is the mean of the listed rows
+        let rebuild = |rows: Tensor<2>| -> Tensor<2> {
+            let device = rows.device();
+            let [_, d] = rows.dims();
+            let known = rows.clone().slice([0..first, 0..d]);
+            let mut parts: Vec<Tensor<2>> = vec![known.clone()];
+            for ids in pieces {
+                parts.push(if ids.is_empty() {
+                    known.clone().mean_dim(0)
+                } else {
+                    let idx = Tensor::<1, Int>::from_data(
+                        TensorData::new(
+                            ids.iter().map(|&i| i64::from(i)).collect::<Vec<_>>(),
+                            [ids.len()],
+                        ),
+                        &device,
+                    );
+                    known.clone().select(0, idx).mean_dim(0)
+                });
+            }
+            if end < old {
+                parts.push(rows.slice([end..old, 0..d]));
+            }
+            Tensor::cat(parts, 0)
+        };
+        let emb = self.embed_tokens.weight.val();
+        self.embed_tokens.weight = burn::module::Param::from_tensor(rebuild(emb).detach());
+        if let Some(head) = self.lm_head.as_mut() {
+            // burn's Linear stores `[in, out]`: the vocabulary is the second dimension
+            let w = head.weight.val().transpose();
+            head.weight = burn::module::Param::from_tensor(rebuild(w).transpose().detach());
+        }
+        self.vocab_size = old.max(end);
+        Ok(self)
+    }
+
     /// Number of decoder blocks.
     pub fn num_layers(&self) -> usize {
         self.layers.len()

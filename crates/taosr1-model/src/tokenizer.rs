@@ -345,6 +345,66 @@ impl TaoTokenizer {
             .ok_or_else(|| ModelError::Tokenizer(format!("`{token}` is not a single token")))
     }
 
+    /// The single id `text` encodes to, if it is one token in context (`encode(text)` gives
+    /// exactly that id). A byte-level BPE vocabulary may list `L2` as an entry and still split
+    /// the text `L2` into `L` and `2`; this asks what encoding does.
+    ///
+    /// ```
+    /// let tok = taosr1_model::TaoTokenizer::build_word_level(["a b"], &[]).unwrap();
+    /// assert_eq!(tok.single_token("a"), Some(4));
+    /// assert_eq!(tok.single_token("a b"), None);
+    /// ```
+    pub fn single_token(&self, text: &str) -> Option<u32> {
+        match self.encode(text).ok()?.as_slice() {
+            [id] => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// Make each of `tokens` one token: those that do not already encode to a single id
+    /// ([`single_token`](Self::single_token)) become added tokens (not special: they are
+    /// decoded like text, and recognised in text before any other splitting), with ids from
+    /// [`vocab_size`](Self::vocab_size) up. Returns, for each token added, its text and the
+    /// ids it encoded to before (to initialise its embedding from, see
+    /// `Transformer::extend_vocab`).
+    ///
+    /// ```
+    /// use taosr1_model::TaoTokenizer;
+    /// let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tokenizers/smollm2");
+    /// let mut tok = TaoTokenizer::from_pretrained(&dir).unwrap();
+    /// let before = tok.vocab_size();
+    /// let added = tok.add_tokens(&["<answer>", "L3"]).unwrap();
+    /// assert_eq!(added.len(), 2);
+    /// assert_eq!(tok.vocab_size(), before + 2);
+    /// assert_eq!(tok.encode("<answer>L3").unwrap(), vec![before as u32, before as u32 + 1]);
+    /// assert_eq!(tok.decode(&tok.encode("x <answer>L3 y").unwrap()).unwrap(), "x <answer>L3 y");
+    /// assert!(tok.add_tokens(&["<answer>"]).unwrap().is_empty()); // already one token
+    /// ```
+    pub fn add_tokens(&mut self, tokens: &[&str]) -> Result<Vec<(String, Vec<u32>)>, ModelError> {
+        let mut added = Vec::new();
+        for &t in tokens {
+            if t.is_empty() || t.chars().any(char::is_whitespace) {
+                return Err(ModelError::Tokenizer(format!(
+                    "cannot add {t:?} as a token: it is empty or has whitespace"
+                )));
+            }
+            if self.single_token(t).is_some() {
+                continue;
+            }
+            let before = self.encode(t)?;
+            let at = self.vocab_size() as u32;
+            self.inner
+                .add_tokens(&[AddedToken::from(t.to_string(), false)]);
+            if self.single_token(t) != Some(at) {
+                return Err(ModelError::Tokenizer(format!(
+                    "added {t:?} but it does not encode to the new id {at}"
+                )));
+            }
+            added.push((t.to_string(), before));
+        }
+        Ok(added)
+    }
+
     /// Vocabulary size including special tokens.
     ///
     /// ```
