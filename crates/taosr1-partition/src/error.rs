@@ -159,6 +159,12 @@ pub enum PartitionError {
         /// The largest supported gain.
         max: usize,
     },
+    /// A bootstrap setting was out of range (no resamples, or a level outside (0, 1)).
+    #[error("bootstrap: {reason}")]
+    InvalidBootstrap {
+        /// What was wrong.
+        reason: String,
+    },
     /// The NDCG cutoff was zero.
     #[error("NDCG cutoff must be at least 1, got {k}")]
     InvalidCutoff {

@@ -227,6 +227,173 @@ fn dcg(gains_in_rank_order: impl Iterator<Item = usize>, k_cutoff: usize) -> f64
         .sum()
 }
 
+/// Mean over groups (queries) of [`ndcg_at`] within each group: the items of `groups[g]` are
+/// ranked by their `scores` and scored against their `gains`. Groups whose gains are all zero
+/// (no relevant item: NDCG undefined) are left out of the mean; when every group is such,
+/// the result is `0.0`.
+///
+/// Errors: those of [`ndcg_at`], and [`PartitionError::EmptyInput`] for no groups or an
+/// empty group, [`PartitionError::LengthMismatch`] when an index is past `scores`.
+///
+/// ```
+/// use taosr1_partition::metrics::mean_ndcg_by_group;
+/// let scores = [0.9, 0.1, 0.2, 0.8];
+/// let gains = [2, 0, 1, 0];
+/// // query A (items 0, 1) is ranked perfectly, query B (items 2, 3) reversed
+/// let n = mean_ndcg_by_group(&scores, &gains, &[&[0, 1], &[2, 3]], 10)?;
+/// assert!((n - (1.0 + 1.0 / 3f64.log2()) / 2.0).abs() < 1e-12);
+/// # Ok::<(), taosr1_partition::PartitionError>(())
+/// ```
+pub fn mean_ndcg_by_group(
+    scores: &[f32],
+    gains: &[usize],
+    groups: &[&[usize]],
+    k_cutoff: usize,
+) -> Result<f64, PartitionError> {
+    if groups.is_empty() {
+        return Err(PartitionError::EmptyInput { what: "groups" });
+    }
+    let (mut sum, mut n) = (0.0, 0usize);
+    for group in groups {
+        if let Some(&bad) = group
+            .iter()
+            .find(|&&i| i >= scores.len() || i >= gains.len())
+        {
+            return Err(PartitionError::LengthMismatch {
+                what: "group index vs scores",
+                left: bad,
+                right: scores.len().min(gains.len()),
+            });
+        }
+        let s: Vec<f32> = group.iter().map(|&i| scores[i]).collect();
+        let g: Vec<usize> = group.iter().map(|&i| gains[i]).collect();
+        if g.iter().all(|&x| x == 0) {
+            if g.is_empty() {
+                return Err(PartitionError::EmptyInput { what: "group" });
+            }
+            continue;
+        }
+        sum += ndcg_at(&s, &g, k_cutoff)?;
+        n += 1;
+    }
+    Ok(if n == 0 { 0.0 } else { sum / n as f64 })
+}
+
+/// A point estimate with a bootstrap percentile interval.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Interval {
+    /// The metric on the data as it is.
+    pub estimate: f64,
+    /// Lower end of the interval.
+    pub lo: f64,
+    /// Upper end of the interval.
+    pub hi: f64,
+}
+
+impl Interval {
+    /// Whether the two intervals share no point (`self` entirely above or below `other`).
+    ///
+    /// ```
+    /// use taosr1_partition::metrics::Interval;
+    /// let a = Interval { estimate: 0.5, lo: 0.45, hi: 0.55 };
+    /// let b = Interval { estimate: 0.4, lo: 0.35, hi: 0.44 };
+    /// assert!(a.disjoint(&b) && b.disjoint(&a));
+    /// assert!(!a.disjoint(&Interval { estimate: 0.5, lo: 0.3, hi: 0.46 }));
+    /// ```
+    pub fn disjoint(&self, other: &Interval) -> bool {
+        self.lo > other.hi || other.lo > self.hi
+    }
+}
+
+impl std::fmt::Display for Interval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.3} [{:.3}, {:.3}]", self.estimate, self.lo, self.hi)
+    }
+}
+
+/// Bootstrap over groups (queries, the unit the data was sampled by): `resamples` times,
+/// draw as many groups as there are, with replacement, and compute `metric` on them; the
+/// interval is the `(1 - level) / 2` and `(1 + level) / 2` percentiles of those values, the
+/// estimate `metric` on all groups once. `metric` receives the drawn groups, each the list of
+/// its item indices (a group drawn twice appears twice), so a per-query metric can average
+/// over the entries and a pooled one concatenate them. Deterministic for a `seed`.
+///
+/// Errors: [`PartitionError::InvalidBootstrap`] for `resamples == 0` or `level` outside
+/// `(0, 1)`, [`PartitionError::EmptyInput`] for no groups, and any error of `metric`.
+///
+/// ```
+/// use taosr1_partition::metrics::{accuracy, bootstrap_groups};
+/// let pred = [1, 1, 0, 0, 1, 1];
+/// let gold = [1, 1, 0, 1, 1, 0];
+/// let groups: Vec<Vec<usize>> = vec![vec![0, 1], vec![2, 3], vec![4, 5]];
+/// let acc = |drawn: &[&[usize]]| {
+///     let idx: Vec<usize> = drawn.iter().flat_map(|g| g.iter().copied()).collect();
+///     let p: Vec<usize> = idx.iter().map(|&i| pred[i]).collect();
+///     let g: Vec<usize> = idx.iter().map(|&i| gold[i]).collect();
+///     accuracy(&p, &g)
+/// };
+/// let ci = bootstrap_groups(&groups, 1000, 0.95, 7, acc)?;
+/// assert!((ci.estimate - 4.0 / 6.0).abs() < 1e-12);
+/// assert!(ci.lo <= ci.estimate && ci.estimate <= ci.hi);
+/// assert!(ci.lo >= 0.5 - 1e-12 && ci.hi <= 1.0); // each query's accuracy is 1 or 1/2
+/// # Ok::<(), taosr1_partition::PartitionError>(())
+/// ```
+pub fn bootstrap_groups<G, F>(
+    groups: &[G],
+    resamples: usize,
+    level: f64,
+    seed: u64,
+    metric: F,
+) -> Result<Interval, PartitionError>
+where
+    G: AsRef<[usize]>,
+    F: Fn(&[&[usize]]) -> Result<f64, PartitionError>,
+{
+    if resamples == 0 {
+        return Err(PartitionError::InvalidBootstrap {
+            reason: "at least one resample is needed".into(),
+        });
+    }
+    if !(level > 0.0 && level < 1.0) {
+        return Err(PartitionError::InvalidBootstrap {
+            reason: format!("level {level} is not in (0, 1)"),
+        });
+    }
+    if groups.is_empty() {
+        return Err(PartitionError::EmptyInput { what: "groups" });
+    }
+    let all: Vec<&[usize]> = groups.iter().map(AsRef::as_ref).collect();
+    let estimate = metric(&all)?;
+    // splitmix64: a small, well-mixed generator; no dependency for a percentile bootstrap
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let n = all.len();
+    let mut values = Vec::with_capacity(resamples);
+    let mut drawn: Vec<&[usize]> = Vec::with_capacity(n);
+    for _ in 0..resamples {
+        drawn.clear();
+        for _ in 0..n {
+            // multiply-shift: an unbiased enough index for n far below 2^32
+            let i = ((next() >> 32) * n as u64) >> 32;
+            drawn.push(all[i as usize]);
+        }
+        values.push(metric(&drawn)?);
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((q * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    Ok(Interval {
+        estimate,
+        lo: at((1.0 - level) / 2.0),
+        hi: at((1.0 + level) / 2.0),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,5 +508,63 @@ mod tests {
             Err(PartitionError::GainTooLarge { gain: 65, .. })
         ));
         assert!(ndcg_at(&[f32::INFINITY, f32::NEG_INFINITY], &[64, 0], 2).unwrap() == 1.0);
+    }
+
+    #[test]
+    fn bootstrap_interval_of_a_mean_matches_the_normal_approximation() {
+        // 400 groups with one value each, spread uniformly on [0, 1): sd = 1/sqrt(12)
+        let values: Vec<f64> = (0..400)
+            .map(|i| ((i * 7919) % 400) as f64 / 400.0)
+            .collect();
+        let groups: Vec<Vec<usize>> = (0..400).map(|i| vec![i]).collect();
+        let mean =
+            |d: &[&[usize]]| Ok(d.iter().map(|g| values[g[0]]).sum::<f64>() / d.len() as f64);
+        let ci = bootstrap_groups(&groups, 2000, 0.95, 3, mean).unwrap();
+        let sd = (values
+            .iter()
+            .map(|v| (v - ci.estimate).powi(2))
+            .sum::<f64>()
+            / 400.0)
+            .sqrt();
+        let half = 1.96 * sd / 20.0;
+        assert_abs_diff_eq!(ci.estimate, 399.0 / 800.0, epsilon = 1e-12);
+        assert!(
+            ((ci.hi - ci.lo) / 2.0 - half).abs() < 0.15 * half,
+            "{ci} vs ±{half}"
+        );
+        assert!(ci.lo < ci.estimate && ci.estimate < ci.hi);
+        // deterministic for a seed, different for another
+        assert_eq!(ci, bootstrap_groups(&groups, 2000, 0.95, 3, mean).unwrap());
+        assert_ne!(ci, bootstrap_groups(&groups, 2000, 0.95, 4, mean).unwrap());
+        // a metric that does not depend on the draw has a zero-width interval
+        let one = bootstrap_groups(&groups, 50, 0.9, 1, |_| Ok(0.25)).unwrap();
+        assert_eq!((one.lo, one.estimate, one.hi), (0.25, 0.25, 0.25));
+        // bad settings are typed errors
+        assert!(matches!(
+            bootstrap_groups(&groups, 0, 0.95, 1, mean),
+            Err(PartitionError::InvalidBootstrap { .. })
+        ));
+        assert!(matches!(
+            bootstrap_groups(&groups, 10, 1.0, 1, mean),
+            Err(PartitionError::InvalidBootstrap { .. })
+        ));
+        let none: Vec<Vec<usize>> = Vec::new();
+        assert!(bootstrap_groups(&none, 10, 0.9, 1, mean).is_err());
+    }
+
+    #[test]
+    fn mean_ndcg_by_group_skips_groups_without_relevant_items() {
+        let scores = [0.9, 0.1, 0.5, 0.4];
+        let gains = [1, 0, 0, 0];
+        assert_abs_diff_eq!(
+            mean_ndcg_by_group(&scores, &gains, &[&[0, 1], &[2, 3]], 10).unwrap(),
+            1.0
+        );
+        assert_abs_diff_eq!(
+            mean_ndcg_by_group(&scores, &gains, &[&[2, 3]], 10).unwrap(),
+            0.0
+        );
+        assert!(mean_ndcg_by_group(&scores, &gains, &[&[0, 9]], 10).is_err());
+        assert!(mean_ndcg_by_group(&scores, &gains, &[], 10).is_err());
     }
 }
