@@ -29,6 +29,7 @@ pub struct Codec {
     think_close: u32,
     answer_open: u32,
     answer_close: u32,
+    chat: bool,
 }
 
 /// A right-padded batch of `prompt + response` sequences.
@@ -41,23 +42,93 @@ pub struct Batch {
 }
 
 impl Codec {
-    /// Check that every tag and grade label is a single token of `tokenizer`.
+    /// A codec whose prompts are `<bos>` + the template's prompt text (the embedded tier's
+    /// word-level tokenizer, or a base model without a chat template). Every tag and grade
+    /// label must encode to a single token of `tokenizer`.
+    ///
+    /// # Errors
+    /// [`Error::Model`] naming the first tag or label that is not one token.
+    ///
+    /// ```
+    /// let codec = taosr1::assets::load_codec().unwrap();
+    /// let again = taosr1::codec::Codec::new(codec.tokenizer().clone(), codec.template().clone()).unwrap();
+    /// assert_eq!(again.grade_ids(), codec.grade_ids());
+    /// ```
     pub fn new(tokenizer: TaoTokenizer, template: Template) -> Result<Self, Error> {
+        Self::build(tokenizer, template, false)
+    }
+
+    /// A codec for a real checkpoint with a chat template: the prompt is the template's prompt
+    /// as one user message rendered by the tokenizer's chat template with the generation
+    /// prompt (`<|im_start|>assistant\n`), so the response is the assistant's turn; it ends
+    /// with the tokenizer's eos (`<|im_end|>`). Tags and labels must be single tokens:
+    /// [`crate::real::adapt`] adds those that are not.
+    ///
+    /// # Errors
+    /// [`Error::Input`] when the tokenizer has no chat template; [`Error::Model`] naming a tag
+    /// or label that is not one token.
+    ///
+    /// ```
+    /// use taosr1_cot::{Template, TextStyle};
+    /// use taosr1_model::TaoTokenizer;
+    /// let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/taosr1-model/tests/fixtures/tokenizers/smollm2");
+    /// let mut tok = TaoTokenizer::from_pretrained(&dir).unwrap();
+    /// let template = Template::default().with_style(TextStyle::Verbatim);
+    /// assert!(taosr1::codec::Codec::chat(tok.clone(), template.clone()).is_err()); // `<answer>` is several tokens
+    /// tok.add_tokens(&taosr1::real::template_tokens(&template)).unwrap();
+    /// let codec = taosr1::codec::Codec::chat(tok, template).unwrap();
+    /// let item = taosr1_cot::Item { query: "drill".into(), ..Default::default() };
+    /// let ids = codec.label_slot_ids(&item).unwrap();
+    /// assert_eq!(ids[0], codec.tokenizer().token_to_id("<|im_start|>").unwrap());
+    /// assert_eq!(*ids.last().unwrap(), codec.answer_open_id());
+    /// // (decode drops SmolLM2's bos `<|im_start|>` and eos `<|im_end|>`)
+    /// let text = codec.decode(&ids).unwrap();
+    /// assert!(text.contains("user\nGrade how relevant"));
+    /// assert!(text.ends_with("Query: drill\nassistant\n<answer>"));
+    /// ```
+    pub fn chat(tokenizer: TaoTokenizer, template: Template) -> Result<Self, Error> {
+        if tokenizer.chat_template().is_none() {
+            return Err(Error::Input(
+                "Codec::chat: the tokenizer has no chat template".into(),
+            ));
+        }
+        Self::build(tokenizer, template, true)
+    }
+
+    fn build(tokenizer: TaoTokenizer, template: Template, chat: bool) -> Result<Self, Error> {
+        let one = |text: &str| {
+            tokenizer.single_token(text).ok_or_else(|| {
+                Error::Model(taosr1_model::ModelError::Tokenizer(format!(
+                    "`{text}` is not a single token of the tokenizer (taosr1::real::adapt adds \
+                     it)"
+                )))
+            })
+        };
         let grade_ids = template
             .scale()
             .labels()
             .iter()
-            .map(|l| tokenizer.require_token(l))
+            .map(|l| one(l))
             .collect::<Result<Vec<_>, _>>()?;
-        tokenizer.require_token(THINK_OPEN)?;
+        one(THINK_OPEN)?;
         Ok(Self {
-            think_close: tokenizer.require_token(THINK_CLOSE)?,
-            answer_open: tokenizer.require_token(ANSWER_OPEN)?,
-            answer_close: tokenizer.require_token(ANSWER_CLOSE)?,
+            think_close: one(THINK_CLOSE)?,
+            answer_open: one(ANSWER_OPEN)?,
+            answer_close: one(ANSWER_CLOSE)?,
             grade_ids,
             tokenizer,
             template,
+            chat,
         })
+    }
+
+    /// Whether prompts go through the tokenizer's chat template ([`Codec::chat`]).
+    ///
+    /// ```
+    /// assert!(!taosr1::assets::load_codec().unwrap().is_chat());
+    /// ```
+    pub fn is_chat(&self) -> bool {
+        self.chat
     }
 
     /// Build the word-level tokenizer of a corpus of examples: every word of their prompts and
@@ -167,10 +238,19 @@ impl Codec {
         n as f32 / prompt_ids.len().max(1) as f32
     }
 
-    /// `<bos>` + the prompt of `item` (no bos for a tokenizer that has none).
+    /// `<bos>` + the prompt of `item` (no bos for a tokenizer that has none); for a
+    /// [`Codec::chat`] codec, the prompt as a user message through the chat template, up to
+    /// the start of the assistant's turn.
     pub fn prompt_ids(&self, item: &Item) -> Result<Vec<u32>, Error> {
+        let text = self.template.prompt(item);
+        if self.chat {
+            let msgs = [taosr1_model::ChatMessage::user(text)];
+            return Ok(self
+                .tokenizer
+                .apply_chat_template(&msgs, true, &serde_json::json!({}))?);
+        }
         let mut ids: Vec<u32> = self.tokenizer.bos_id().into_iter().collect();
-        ids.extend(self.tokenizer.encode(&self.template.prompt(item))?);
+        ids.extend(self.tokenizer.encode(&text)?);
         Ok(ids)
     }
 

@@ -277,13 +277,7 @@ pub fn explain(
             .iter()
             .map(|(item, grade)| {
                 let mut ids = codec.prompt_ids(item)?;
-                let label = codec.template().scale().label(**grade);
-                let head = format!(
-                    "{} {label} {} {THINK_OPEN}",
-                    taosr1_cot::ANSWER_OPEN,
-                    taosr1_cot::ANSWER_CLOSE
-                );
-                ids.extend(codec.text_ids(&head)?);
+                ids.extend(codec.text_ids(&codec.template().label_head(**grade))?);
                 if ids.len() >= context {
                     return Err(Error::Input(format!(
                         "item {}: {} tokens before the rationale leave no room in the model's \

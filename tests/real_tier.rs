@@ -1,0 +1,200 @@
+//! The real tier's plumbing on a small byte-level BPE tokenizer with a chat template (the
+//! SmolLM2-style fixture of taosr1-model) and a tiny random model: tags and labels become
+//! tokens initialised from their pieces, prompts go through the chat template, SFT learns a
+//! learnable task through that codec, label-first scoring reads the new label tokens, and a
+//! saved checkpoint loads back identical.
+
+use std::path::PathBuf;
+
+use burn::module::Module;
+use burn::tensor::{Int, Tensor, TensorData};
+use taosr1::infer::{score_label_first, InferConfig};
+use taosr1::real;
+use taosr1::sft::{train, SftConfig};
+use taosr1_cot::{Example, Item, Product, Template, TextStyle};
+use taosr1_grpo::OptimizerConfig;
+use taosr1_model::{ModelConfig, TaoTokenizer, Transformer};
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/taosr1-model/tests/fixtures/tokenizers/smollm2")
+}
+
+fn template() -> Template {
+    Template::default().with_style(TextStyle::Verbatim)
+}
+
+fn adapted(seed: u64) -> real::Adapted {
+    let tok = TaoTokenizer::from_pretrained(&fixture()).unwrap();
+    let mut cfg = ModelConfig::tiny(tok.vocab_size());
+    cfg.max_position_embeddings = 512; // the chat template and instruction take ~180 tokens
+    let device = taosr1::backend::train_device();
+    device.seed(seed);
+    let model = Transformer::new(&cfg, &device).unwrap();
+    real::adapt(model, cfg, tok, template()).unwrap()
+}
+
+fn example(query: &str, title: &str, grade: usize) -> Example {
+    Example {
+        id: format!("{query}/{title}"),
+        query: query.into(),
+        product: Product {
+            title: title.into(),
+            ..Product::default()
+        },
+        rationale: "Query and product checked.".into(),
+        grade: taosr1_cot::GradeScale::default().grade(grade).unwrap(),
+    }
+}
+
+fn ids(v: &[u32]) -> Tensor<2, Int> {
+    let data: Vec<i64> = v.iter().map(|&i| i64::from(i)).collect();
+    Tensor::from_data(TensorData::new(data, [1, v.len()]), &Default::default())
+}
+
+#[test]
+fn tags_and_labels_become_tokens_initialised_from_their_pieces() {
+    let a = adapted(1);
+    let tok = a.codec.tokenizer();
+    let old = tok.vocab_size() - a.added.len();
+    // SmolLM2's vocabulary has none of them as one token
+    let names: Vec<&str> = a.added.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(names, real::template_tokens(&template()));
+    assert_eq!(a.model.vocab_size(), old + 8);
+    for (i, (text, pieces)) in a.added.iter().enumerate() {
+        assert!(pieces.len() > 1, "{text} was one token already");
+        assert_eq!(tok.single_token(text), Some((old + i) as u32));
+    }
+    // the response is `<answer>G</answer><think>…</think><|im_end|>`: the grade is the token
+    // right after `<answer>`
+    let e = example("cordless drill", "DeWalt 20V cordless drill", 3);
+    let enc = a.codec.encode(&e).unwrap();
+    assert_eq!(enc.response[0], a.codec.answer_open_id());
+    assert_eq!(enc.response[1], a.codec.grade_ids()[3]);
+    assert_eq!(enc.response[2], a.codec.answer_close_id());
+    assert_eq!(*enc.response.last().unwrap(), tok.eos_id());
+    assert_eq!(
+        a.codec.decode(&enc.response).unwrap(),
+        "<answer>L4</answer><think>Query and product checked.</think>"
+    );
+    // the prompt is the chat template's user turn up to the assistant's
+    let text = tok
+        .render_chat(
+            &[taosr1_model::ChatMessage::user(
+                template().prompt(&e.item()),
+            )],
+            true,
+            &serde_json::json!({}),
+        )
+        .unwrap();
+    assert!(text.ends_with("Product: DeWalt 20V cordless drill<|im_end|>\n<|im_start|>assistant\n"));
+    assert_eq!(enc.prompt, tok.encode(&text).unwrap());
+    // with tied embeddings a new token's logit is the mean of its pieces' logits at every
+    // position (its row is the mean of theirs): the untrained model's reading of `L3` is the
+    // average of its reading of `L` and `3`
+    let model = a.model.valid();
+    let slot = a.codec.label_slot_ids(&e.item()).unwrap();
+    let logits = model.forward(ids(&slot));
+    let [_, t, v] = logits.dims();
+    let last: Vec<f32> = logits
+        .slice([0..1, t - 1..t, 0..v])
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    for (i, (text, pieces)) in a.added.iter().enumerate() {
+        let mean = pieces.iter().map(|&p| last[p as usize]).sum::<f32>() / pieces.len() as f32;
+        let got = last[old + i];
+        assert!(
+            (got - mean).abs() < 1e-4,
+            "{text}: logit {got} vs mean of pieces {mean}"
+        );
+    }
+}
+
+#[test]
+fn a_saved_real_checkpoint_loads_back_identical() {
+    let a = adapted(2);
+    let dir = std::env::temp_dir().join(format!("taosr1-real-{}", std::process::id()));
+    real::save(&dir, &a.model.valid(), &a.config, &a.codec, &fixture()).unwrap();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "chat_template.jinja",
+        real::TEMPLATE_FILE,
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let (model, config, codec) = real::load(&dir, &Default::default()).unwrap();
+    assert_eq!(config.vocab_size, a.config.vocab_size);
+    assert_eq!(codec.grade_ids(), a.codec.grade_ids());
+    assert_eq!(codec.template(), a.codec.template());
+    let e = example("drill", "Cordless drill", 1);
+    let slot = codec.label_slot_ids(&e.item()).unwrap();
+    assert_eq!(slot, a.codec.label_slot_ids(&e.item()).unwrap());
+    let x = model.forward(ids(&slot));
+    let y = a.model.valid().forward(ids(&slot));
+    let diff: f32 = (x - y).abs().max().into_scalar();
+    assert!(diff < 1e-6, "logits moved by {diff}");
+    // a missing template file is a typed error naming it
+    std::fs::remove_file(dir.join(real::TEMPLATE_FILE)).unwrap();
+    let err = real::load(&dir, &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(real::TEMPLATE_FILE), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sft_through_the_chat_codec_learns_and_label_first_scoring_reads_it() {
+    // the grade is a function of the query word: learnable from the prompt alone
+    let words = ["hammer", "ladder", "faucet", "shovel"];
+    let mut data = Vec::new();
+    for (g, w) in words.iter().enumerate() {
+        for t in ["Steel", "Blue", "Large"] {
+            let mut e = example(w, &format!("{t} {w}"), g);
+            e.rationale = format!("The query asks for a {w}.");
+            data.push(e);
+        }
+    }
+    let a = adapted(3);
+    let encoded = a.codec.encode_all(&data).unwrap();
+    let before = score_label_first(
+        &a.model.valid(),
+        &a.codec,
+        &data.iter().map(Example::item).collect::<Vec<_>>(),
+        &InferConfig::new(),
+    )
+    .unwrap();
+    let cfg = SftConfig::new()
+        .with_epochs(120)
+        .with_batch_size(12)
+        .with_optimizer(
+            OptimizerConfig::new()
+                .with_learning_rate(3e-3)
+                .with_warmup_steps(Some(5)),
+        );
+    let (model, report) = train(a.model, &a.codec, &encoded, &cfg, |_| {}).unwrap();
+    assert!(
+        report.tail_mean(5) < 0.5 * report.head_mean(5),
+        "loss {} -> {}",
+        report.head_mean(5),
+        report.tail_mean(5)
+    );
+    let items: Vec<Item> = data.iter().map(Example::item).collect();
+    let preds = score_label_first(&model.valid(), &a.codec, &items, &InferConfig::new()).unwrap();
+    let right = preds
+        .iter()
+        .zip(&data)
+        .filter(|(p, e)| p.distribution.argmax() == e.grade.index())
+        .count();
+    let right_before = before
+        .iter()
+        .zip(&data)
+        .filter(|(p, e)| p.distribution.argmax() == e.grade.index())
+        .count();
+    assert!(
+        right >= 11,
+        "{right} of 12 right after SFT ({right_before} before)"
+    );
+}
