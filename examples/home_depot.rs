@@ -1,0 +1,628 @@
+//! The TaoSR1 staircase on real data: a Hugging Face checkpoint (SmolLM2-135M-Instruct by
+//! default) on the Home Depot search relevance pairs, label-first from the start, every stage
+//! scored by one prefill per item on the same test queries, with bootstrap intervals over
+//! queries next to simple baselines.
+//!
+//! ```text
+//! cargo run --release --example home_depot -- --model ../models/smollm2-135m-instruct \
+//!     --data ../shared/data/home-depot-search-relevance/train_utf8.csv --out runs/home-depot
+//! ```
+//!
+//! Stages (`--stages`, in this order; each starts from the one before it that trains, the
+//! SFT stages from the base checkpoint):
+//! * `zero-shot`: the checkpoint with TaoSR1's tags and grade labels added as tokens, each
+//!   initialised from the pieces it replaced (`taosr1::real::adapt`);
+//! * `sft-labels`: SFT on `<answer>G</answer><think></think>` (labels only);
+//! * `sft-cot`: SFT on the label followed by the rule teacher's five-step rationale (rows
+//!   whose rationale the teacher rejected keep only their label);
+//! * `dpo`: offline pass@N sampling from `sft-cot`, correct vs wrong samples, gold as the
+//!   chosen response when none is correct;
+//! * `grpo`: difficulty-filtered GRPO from `dpo` with class-balanced prompts.
+//!
+//! Resumable: a stage whose `OUT/STAGE/eval.json` exists is not recomputed (`--force` redoes
+//! it). Each training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step) and its
+//! checkpoint as a Hugging Face folder; `OUT/staircase.md` holds the table.
+//!
+//! Subsets: the splits are by query (sha256 of `"0\t" + query`, sorted; 80/10/10), and
+//! `--train-queries`, `--validation-queries`, `--test-queries` take the first queries of each
+//! split in that order (a pseudo-random sample), all their rows. Validation is used only for
+//! choices (the lexical baseline's thresholds).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use taosr1::codec::Codec;
+use taosr1::infer::{score_label_first, InferConfig};
+use taosr1::sft::{train, SftConfig};
+use taosr1::stages::{run_dpo, run_grpo, DpoRun, GrpoRun, RolloutConfig};
+use taosr1::{backend, real, Error};
+use taosr1_cot::adapter::{read_csv, split_by_query, ColumnSpec};
+use taosr1_cot::rules::RuleBook;
+use taosr1_cot::teacher::{brand_lexicon, RuleTeacher, Teacher};
+use taosr1_cot::{Example, GradeScale, Template, TextStyle};
+use taosr1_grpo::{DynamicSamplingConfig, GrpoTrainerConfig, OptimizerConfig};
+use taosr1_model::{ModelConfig, TaoTokenizer, Transformer};
+use taosr1_partition::metrics::{
+    accuracy, bootstrap_groups, macro_f1, mean_ndcg_by_group, Interval,
+};
+
+const STAGES: [&str; 5] = ["zero-shot", "sft-labels", "sft-cot", "dpo", "grpo"];
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "home_depot",
+    about = "The TaoSR1 staircase on Home Depot with a real checkpoint"
+)]
+struct Args {
+    /// Hugging Face checkpoint folder (config.json, model.safetensors, tokenizer.json, chat template).
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// The Home Depot CSV (id, product_uid, product_title, search_term, relevance).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "../shared/data/home-depot-search-relevance/train_utf8.csv"
+    )]
+    data: PathBuf,
+    /// Output folder: one sub-folder per stage, staircase.md.
+    #[arg(long, value_name = "DIR", default_value = "runs/home-depot")]
+    out: PathBuf,
+    /// Comma-separated stages to run, from: zero-shot, sft-labels, sft-cot, dpo, grpo.
+    #[arg(long, default_value = "zero-shot,sft-labels,sft-cot")]
+    stages: String,
+    /// Training queries (their rows are the SFT data).
+    #[arg(long, default_value_t = 300)]
+    train_queries: usize,
+    /// Validation queries (baseline thresholds only).
+    #[arg(long, default_value_t = 100)]
+    validation_queries: usize,
+    /// Test queries (every stage and baseline is scored on their rows).
+    #[arg(long, default_value_t = 120)]
+    test_queries: usize,
+    /// SFT epochs.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// SFT peak learning rate (AdamW, warmup then linear decay).
+    #[arg(long, default_value_t = 5e-5)]
+    lr: f64,
+    /// SFT batch size.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Scoring batch size.
+    #[arg(long, default_value_t = 32)]
+    eval_batch: usize,
+    /// DPO: training prompts, samples per prompt, new tokens per sample.
+    #[arg(long, default_value_t = 64)]
+    dpo_prompts: usize,
+    #[arg(long, default_value_t = 4)]
+    dpo_n: usize,
+    /// GRPO steps, group size and prompts per step.
+    #[arg(long, default_value_t = 8)]
+    grpo_steps: usize,
+    #[arg(long, default_value_t = 4)]
+    grpo_group: usize,
+    #[arg(long, default_value_t = 4)]
+    grpo_prompts: usize,
+    /// New tokens per sampled response (DPO and GRPO rollouts).
+    #[arg(long, default_value_t = 48)]
+    max_new_tokens: usize,
+    /// Bootstrap resamples over test queries.
+    #[arg(long, default_value_t = 1000)]
+    resamples: usize,
+    /// Recompute stages that already have results.
+    #[arg(long)]
+    force: bool,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// One stage's (or baseline's) test metrics.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StageEval {
+    name: String,
+    n_items: usize,
+    n_queries: usize,
+    macro_f1: Interval,
+    accuracy: Interval,
+    ndcg_at_10: Interval,
+    train_seconds: f64,
+    eval_ms_per_item: f64,
+    note: String,
+}
+
+fn main() -> std::process::ExitCode {
+    taosr1::cli::report(run(&Args::parse()))
+}
+
+/// Rows grouped by query in the order the queries first appear; the first `n` groups.
+fn first_queries(rows: Vec<Example>, n: usize) -> Vec<Example> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut groups: Vec<Vec<Example>> = Vec::new();
+    for e in rows {
+        let g = *seen.entry(e.query.clone()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(e);
+    }
+    groups.into_iter().take(n).flatten().collect()
+}
+
+/// Item indices per query, in first-appearance order.
+fn query_groups(rows: &[Example]) -> Vec<Vec<usize>> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, e) in rows.iter().enumerate() {
+        let g = *seen.entry(e.query.as_str()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    groups
+}
+
+/// Metrics with bootstrap intervals over queries: grades are predicted `pred`, ranked by
+/// `score`.
+fn metrics(
+    name: &str,
+    test: &[Example],
+    pred: &[usize],
+    score: &[f32],
+    resamples: usize,
+    seed: u64,
+) -> Result<StageEval, Error> {
+    let gold: Vec<usize> = test.iter().map(|e| e.grade.index()).collect();
+    let groups = query_groups(test);
+    let k = 4;
+    let pooled = |drawn: &[&[usize]]| -> (Vec<usize>, Vec<usize>) {
+        let idx = drawn.iter().flat_map(|g| g.iter().copied());
+        idx.map(|i| (pred[i], gold[i])).unzip()
+    };
+    let err = |e: taosr1_partition::PartitionError| Error::Input(format!("{name}: {e}"));
+    let f1 = bootstrap_groups(&groups, resamples, 0.95, seed, |d| {
+        let (p, g) = pooled(d);
+        macro_f1(&p, &g, k)
+    })
+    .map_err(err)?;
+    let acc = bootstrap_groups(&groups, resamples, 0.95, seed, |d| {
+        let (p, g) = pooled(d);
+        accuracy(&p, &g)
+    })
+    .map_err(err)?;
+    let ndcg = bootstrap_groups(&groups, resamples, 0.95, seed, |d| {
+        mean_ndcg_by_group(score, &gold, d, 10)
+    })
+    .map_err(err)?;
+    Ok(StageEval {
+        name: name.to_string(),
+        n_items: test.len(),
+        n_queries: groups.len(),
+        macro_f1: f1,
+        accuracy: acc,
+        ndcg_at_10: ndcg,
+        train_seconds: 0.0,
+        eval_ms_per_item: 0.0,
+        note: String::new(),
+    })
+}
+
+/// Score the test rows by one prefill each; the grade is the argmax, the ranking score the
+/// expected grade.
+fn evaluate(
+    model: &Transformer,
+    codec: &Codec,
+    test: &[Example],
+    args: &Args,
+    name: &str,
+    dir: &Path,
+) -> Result<StageEval, Error> {
+    let items: Vec<_> = test.iter().map(Example::item).collect();
+    let cfg = InferConfig::new().with_batch_size(args.eval_batch);
+    let bar = bar(items.len(), &format!("{name}: scoring"));
+    let started = Instant::now();
+    let mut preds = Vec::with_capacity(items.len());
+    for chunk in items.chunks(args.eval_batch * 4) {
+        preds.extend(score_label_first(model, codec, chunk, &cfg)?);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let ms = started.elapsed().as_secs_f64() * 1000.0 / items.len().max(1) as f64;
+    let pred: Vec<usize> = preds.iter().map(|p| p.distribution.argmax()).collect();
+    let score: Vec<f32> = preds
+        .iter()
+        .map(|p| {
+            p.distribution
+                .probs()
+                .iter()
+                .enumerate()
+                .map(|(g, q)| g as f32 * q)
+                .sum()
+        })
+        .collect();
+    let mut lines = String::new();
+    for ((e, p), s) in test.iter().zip(&preds).zip(&score) {
+        lines += &serde_json::json!({
+            "id": e.id, "gold": e.grade.index(), "probs": p.distribution.probs(), "score": s,
+        })
+        .to_string();
+        lines.push('\n');
+    }
+    write(&dir.join("predictions.jsonl"), &lines)?;
+    let mut m = metrics(name, test, &pred, &score, args.resamples, args.seed)?;
+    m.eval_ms_per_item = ms;
+    Ok(m)
+}
+
+fn bar(len: usize, label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{label} {{bar:40}} {{pos}}/{{len}} {{elapsed}} (eta {{eta}}) {{msg}}"
+        ))
+        .expect("valid template"),
+    );
+    bar
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Error> {
+    taosr1_model::write_atomic(path, text.as_bytes()).map_err(|e| Error::io(path, e))
+}
+
+/// Appends one JSON line per step to `steps.jsonl` (created fresh for the stage).
+struct StepWriter {
+    file: std::io::BufWriter<std::fs::File>,
+    path: PathBuf,
+}
+
+impl StepWriter {
+    fn create(dir: &Path) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let path = dir.join("steps.jsonl");
+        let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(Self {
+            file: std::io::BufWriter::new(file),
+            path,
+        })
+    }
+
+    fn log(&mut self, value: serde_json::Value) -> Result<(), Error> {
+        writeln!(self.file, "{value}")
+            .and_then(|_| self.file.flush())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+/// Lexical overlap: the share of the query's words (lower-cased, alphanumeric) found in the
+/// title; three thresholds fitted on validation for macro-F1 over a grid of quantiles.
+fn overlap(e: &Example) -> f32 {
+    let words = |s: &str| -> Vec<String> {
+        s.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let q = words(&e.query);
+    let t: std::collections::HashSet<String> = words(&e.product.title).into_iter().collect();
+    if q.is_empty() {
+        return 0.0;
+    }
+    q.iter().filter(|w| t.contains(*w)).count() as f32 / q.len() as f32
+}
+
+fn grade_of(score: f32, cuts: &[f32; 3]) -> usize {
+    cuts.iter().filter(|&&c| score >= c).count()
+}
+
+fn fit_cuts(validation: &[Example]) -> Result<[f32; 3], Error> {
+    let s: Vec<f32> = validation.iter().map(overlap).collect();
+    let gold: Vec<usize> = validation.iter().map(|e| e.grade.index()).collect();
+    let mut grid: Vec<f32> = s.clone();
+    grid.sort_by(f32::total_cmp);
+    grid.dedup();
+    grid.push(1.01);
+    let mut best = ([0.0f32; 3], -1.0f64);
+    for (i, &a) in grid.iter().enumerate() {
+        for (j, &b) in grid.iter().enumerate().skip(i) {
+            for &c in grid.iter().skip(j) {
+                let cuts = [a, b, c];
+                let pred: Vec<usize> = s.iter().map(|&x| grade_of(x, &cuts)).collect();
+                let f = macro_f1(&pred, &gold, 4).map_err(|e| Error::Input(e.to_string()))?;
+                if f > best.1 {
+                    best = (cuts, f);
+                }
+            }
+        }
+    }
+    Ok(best.0)
+}
+
+fn load_base(args: &Args, template: &Template) -> Result<real::Adapted, Error> {
+    let p = taosr1_model::load_pretrained(&args.model, &backend::train_device())?;
+    let tok = TaoTokenizer::from_pretrained(&args.model)?;
+    real::adapt(p.model, p.config, tok, template.clone())
+}
+
+fn run(args: &Args) -> Result<(), Error> {
+    let wanted: Vec<&str> = args.stages.split(',').map(str::trim).collect();
+    if let Some(bad) = wanted.iter().find(|s| !STAGES.contains(s)) {
+        return Err(Error::Input(format!(
+            "--stages: unknown stage {bad:?} (expected some of {})",
+            STAGES.join(", ")
+        )));
+    }
+    println!("backend: {}", backend::name());
+    let scale = GradeScale::default();
+    let read = read_csv(&args.data, &ColumnSpec::home_depot(), &scale, false)?;
+    let brands = brand_lexicon(read.examples.iter().map(|e| e.product.title.as_str()), 5);
+    let split = split_by_query(read.examples, 0.8, 0.1)?;
+    let train_rows = first_queries(split.train, args.train_queries);
+    let validation = first_queries(split.validation, args.validation_queries);
+    let test = first_queries(split.test, args.test_queries);
+    println!(
+        "data: {} ({} rows skipped); train {} rows of {} queries, validation {} rows, test {} rows of {} queries",
+        args.data.display(),
+        read.rejected.len(),
+        train_rows.len(),
+        query_groups(&train_rows).len(),
+        validation.len(),
+        test.len(),
+        query_groups(&test).len()
+    );
+    // rationales from the rule teacher; a rejected one leaves the row with its label only
+    let mut teacher =
+        RuleTeacher::new(RuleBook::default_rules(), scale.clone()).with_brands(&brands);
+    let batch: Vec<_> = train_rows.iter().map(|e| (e.item(), e.grade)).collect();
+    let verdicts = teacher.write_batch(&batch)?;
+    let mut kept = 0;
+    let cot: Vec<Example> = train_rows
+        .iter()
+        .zip(&verdicts)
+        .map(|(e, v)| {
+            let mut e = e.clone();
+            e.rationale = v.rationale().map(str::to_string).unwrap_or_default();
+            kept += usize::from(!e.rationale.is_empty());
+            e
+        })
+        .collect();
+    let labels_only: Vec<Example> = train_rows
+        .iter()
+        .map(|e| Example {
+            rationale: String::new(),
+            ..e.clone()
+        })
+        .collect();
+    println!(
+        "rule teacher: {kept} of {} training rows have a kept rationale",
+        cot.len()
+    );
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+
+    let mut table: Vec<StageEval> = Vec::new();
+    // baselines on the same test rows
+    let majority = {
+        let mut counts = [0usize; 4];
+        for e in &train_rows {
+            counts[e.grade.index()] += 1;
+        }
+        let m = (0..4).max_by_key(|&g| counts[g]).unwrap_or(0);
+        let pred = vec![m; test.len()];
+        let score = vec![0.0; test.len()];
+        let mut s = metrics(
+            "majority (train)",
+            &test,
+            &pred,
+            &score,
+            args.resamples,
+            args.seed,
+        )?;
+        s.note = "NDCG of a constant score is the input order's".into();
+        s
+    };
+    table.push(majority);
+    let cuts = fit_cuts(&validation)?;
+    let s: Vec<f32> = test.iter().map(overlap).collect();
+    let pred: Vec<usize> = s.iter().map(|&x| grade_of(x, &cuts)).collect();
+    let mut lex = metrics(
+        "lexical overlap",
+        &test,
+        &pred,
+        &s,
+        args.resamples,
+        args.seed,
+    )?;
+    lex.note = format!(
+        "cuts {:.2} {:.2} {:.2} fitted on validation",
+        cuts[0], cuts[1], cuts[2]
+    );
+    table.push(lex);
+
+    let template = Template::default().with_style(TextStyle::Verbatim);
+    let infer_device = backend::device();
+    for stage in STAGES.iter().filter(|s| wanted.contains(s)) {
+        let dir = args.out.join(stage);
+        let eval_path = dir.join("eval.json");
+        if eval_path.is_file() && !args.force {
+            let text = std::fs::read_to_string(&eval_path).map_err(|e| Error::io(&eval_path, e))?;
+            let e: StageEval = serde_json::from_str(&text)
+                .map_err(|e| Error::Input(format!("{}: {e}", eval_path.display())))?;
+            println!(
+                "{stage}: done before ({}), not recomputed",
+                eval_path.display()
+            );
+            table.push(e);
+            continue;
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let started = Instant::now();
+        let (model, codec, note) = match *stage {
+            "zero-shot" => {
+                let a = load_base(args, &template)?;
+                let note = format!("{} tokens added", a.added.len());
+                (a.model, a.codec, note)
+            }
+            "sft-labels" | "sft-cot" => {
+                let a = load_base(args, &template)?;
+                let data = if *stage == "sft-labels" {
+                    &labels_only
+                } else {
+                    &cot
+                };
+                let encoded = a.codec.encode_all(data)?;
+                let cfg = SftConfig::new()
+                    .with_epochs(args.epochs)
+                    .with_batch_size(args.batch_size)
+                    .with_seed(args.seed)
+                    .with_optimizer(
+                        OptimizerConfig::new()
+                            .with_learning_rate(args.lr)
+                            .with_weight_decay(0.01)
+                            .with_warmup_steps(Some(10)),
+                    );
+                let mut log = StepWriter::create(&dir)?;
+                let steps = encoded.len().div_ceil(args.batch_size) * args.epochs;
+                let bar = bar(steps, &format!("{stage}: training"));
+                let mut failed = None;
+                let (model, report) = train(a.model, &a.codec, &encoded, &cfg, |s| {
+                    bar.set_position(s.step as u64 + 1);
+                    bar.set_message(format!("loss {:.4}", s.loss));
+                    if let Err(e) =
+                        log.log(serde_json::json!({"step": s.step, "loss": s.loss, "lr": s.lr}))
+                    {
+                        failed.get_or_insert(e);
+                    }
+                })?;
+                bar.finish_and_clear();
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                real::save(&dir.join("model"), &model, &a.config, &a.codec, &args.model)?;
+                let note = format!(
+                    "{} rows, {} steps, loss {:.3} -> {:.3}",
+                    encoded.len(),
+                    report.losses.len(),
+                    report.head_mean(10),
+                    report.tail_mean(10)
+                );
+                (model, a.codec, note)
+            }
+            "dpo" | "grpo" => {
+                let from = if *stage == "dpo" { "sft-cot" } else { "dpo" };
+                let init = args.out.join(from).join("model");
+                let (model, _, codec) = real::load(&init, &backend::train_device())?;
+                let rollout = RolloutConfig::new()
+                    .with_max_new_tokens(args.max_new_tokens)
+                    .with_temperature(1.0);
+                let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+                let mut log = StepWriter::create(&dir)?;
+                let (model, note) = if *stage == "dpo" {
+                    let run = DpoRun::new()
+                        .with_prompts(args.dpo_prompts)
+                        .with_n(args.dpo_n)
+                        .with_rollout(rollout)
+                        .with_epochs(1)
+                        .with_batch_size(8);
+                    let bar = bar(0, "dpo: training");
+                    let mut rows = Vec::new();
+                    let (model, rep) =
+                        run_dpo(model, &codec, &cot, &run, &mut rng, |step, total, loss| {
+                            bar.set_length(total as u64);
+                            bar.set_position(step as u64 + 1);
+                            rows.push(serde_json::json!({"step": step, "loss": loss}));
+                        })?;
+                    bar.finish_and_clear();
+                    for (r, acc) in rows.into_iter().zip(&rep.reward_accuracy) {
+                        let mut r = r;
+                        r["reward_accuracy"] = serde_json::json!(acc);
+                        log.log(r)?;
+                    }
+                    let note = format!(
+                        "pass@1 {:.3}, pass@{} {:.3}; {} mixed prompts, {} all-wrong with gold chosen",
+                        rep.pass_at_1,
+                        args.dpo_n,
+                        rep.pass_at_n,
+                        rep.pair_stats.mixed,
+                        rep.pair_stats.all_wrong_gold
+                    );
+                    (model, note)
+                } else {
+                    let trainer = GrpoTrainerConfig::new(
+                        DynamicSamplingConfig::new(args.grpo_group, args.grpo_prompts)
+                            .with_max_prompts(Some(args.grpo_prompts * 16)),
+                    )
+                    .with_optimizer(OptimizerConfig::new().with_learning_rate(args.lr / 5.0));
+                    let run = GrpoRun::new()
+                        .with_steps(args.grpo_steps)
+                        .with_rollout(rollout)
+                        .with_class_balanced(true)
+                        .with_trainer(trainer);
+                    let bar = bar(args.grpo_steps, "grpo: training");
+                    let mut rows = Vec::new();
+                    let (model, rep) = run_grpo(model, &codec, &cot, &run, &mut rng, |l| {
+                        bar.inc(1);
+                        rows.push(serde_json::to_value(l.metrics).unwrap_or_default());
+                    })?;
+                    bar.finish_and_clear();
+                    for r in rows {
+                        log.log(r)?;
+                    }
+                    let s = rep.sampling;
+                    let note = format!(
+                        "{} prompts seen, {} all-correct and {} all-wrong dropped",
+                        s.prompts_seen, s.dropped_all_correct, s.dropped_all_wrong
+                    );
+                    (model, note)
+                };
+                let config = ModelConfig::from_json_file(&init.join("config.json"))?;
+                real::save(&dir.join("model"), &model, &config, &codec, &init)?;
+                (model, codec, note)
+            }
+            _ => unreachable!("stages were checked"),
+        };
+        let train_seconds = started.elapsed().as_secs_f64();
+        let model = model.valid().to_device(&infer_device);
+        let mut e = evaluate(&model, &codec, &test, args, stage, &dir)?;
+        e.train_seconds = train_seconds;
+        e.note = note;
+        write(
+            &eval_path,
+            &serde_json::to_string_pretty(&e).map_err(|x| Error::Input(x.to_string()))?,
+        )?;
+        println!(
+            "{stage}: macro-F1 {} accuracy {} NDCG@10 {} ({:.0} s, {:.1} ms/item; {})",
+            e.macro_f1, e.accuracy, e.ndcg_at_10, e.train_seconds, e.eval_ms_per_item, e.note
+        );
+        table.push(e);
+    }
+    let mut md = "| stage | macro-F1 [95% CI] | accuracy [95% CI] | NDCG@10 [95% CI] | train s | ms/item | note |\n|---|---|---|---|---|---|---|\n".to_string();
+    for e in &table {
+        md += &format!(
+            "| {} | {} | {} | {} | {:.0} | {:.1} | {} |\n",
+            e.name,
+            e.macro_f1,
+            e.accuracy,
+            e.ndcg_at_10,
+            e.train_seconds,
+            e.eval_ms_per_item,
+            e.note
+        );
+    }
+    md += &format!(
+        "\n{} test rows of {} queries; intervals: {} bootstrap resamples over queries.\n",
+        test.len(),
+        query_groups(&test).len(),
+        args.resamples
+    );
+    write(&args.out.join("staircase.md"), &md)?;
+    println!("\n{md}");
+    Ok(())
+}
