@@ -114,6 +114,9 @@ struct Args {
     /// New tokens per sampled response (DPO and GRPO rollouts).
     #[arg(long, default_value_t = 48)]
     max_new_tokens: usize,
+    /// Validation rows scored by the last stage to fit CumPT's beta.
+    #[arg(long, default_value_t = 300)]
+    beta_rows: usize,
     /// Bootstrap resamples over test queries.
     #[arg(long, default_value_t = 1000)]
     resamples: usize,
@@ -622,7 +625,184 @@ fn run(args: &Args) -> Result<(), Error> {
         query_groups(&test).len(),
         args.resamples
     );
+    if let Some(last) = STAGES.iter().rev().find(|s| wanted.contains(s)) {
+        md += &deployment(args, last, &template, &validation)?;
+    }
     write(&args.out.join("staircase.md"), &md)?;
     println!("\n{md}");
     Ok(())
+}
+
+/// Read a stage's `steps.jsonl` field as `(step, value)` points.
+fn curve(dir: &Path, field: &str) -> Result<Vec<(f64, f64)>, Error> {
+    let path = dir.join("steps.jsonl");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(Vec::new());
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .filter_map(|(i, l)| {
+            let v: serde_json::Value = match serde_json::from_str(l) {
+                Ok(v) => v,
+                Err(e) => {
+                    return Some(Err(Error::Input(format!(
+                        "{}:{}: {e}",
+                        path.display(),
+                        i + 1
+                    ))))
+                }
+            };
+            v[field].as_f64().map(|y| Ok((i as f64, y)))
+        })
+        .collect()
+}
+
+/// The deployment view of the last stage: its training curves, a reliability diagram of its
+/// test probabilities, and CumPT's β fitted on validation rows (macro-F1 against β drawn),
+/// applied to the test rows. Returns the markdown lines for staircase.md.
+fn deployment(
+    args: &Args,
+    last: &str,
+    template: &Template,
+    validation: &[Example],
+) -> Result<String, Error> {
+    use taosr1::plots::{line_chart, reliability, reliability_diagram, Series};
+    use taosr1_partition::{fit_beta, GradeDistribution, TierMap};
+    let plots = args.out.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
+    if taosr1::plots::find_font().is_none() {
+        return Ok("\nNo font for plots (set TAOSR1_FONT); none drawn.\n".into());
+    }
+    let mut out = String::new();
+    // training curves
+    let mut losses = Vec::new();
+    for stage in ["sft-labels", "sft-cot", "dpo", "grpo"] {
+        let points = curve(&args.out.join(stage), "loss")?;
+        if !points.is_empty() {
+            losses.push(Series {
+                name: stage.into(),
+                points,
+            });
+        }
+    }
+    if !losses.is_empty() {
+        line_chart(
+            &plots.join("training_loss.png"),
+            "Training loss per stage",
+            "step",
+            "loss",
+            &losses,
+        )?;
+        out += "\n![training loss](plots/training_loss.png)\n";
+    }
+    let grpo = args.out.join("grpo");
+    let rl: Vec<Series> = ["reward_mean", "reward_std", "kl", "correct_fraction"]
+        .iter()
+        .map(|f| {
+            Ok(Series {
+                name: (*f).into(),
+                points: curve(&grpo, f)?,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?
+        .into_iter()
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if !rl.is_empty() {
+        line_chart(&plots.join("grpo.png"), "GRPO", "step", "value", &rl)?;
+        out += "![GRPO](plots/grpo.png)\n";
+    }
+    // the last stage's test probabilities
+    let path = args.out.join(last).join("predictions.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let mut dists = Vec::new();
+    let mut gold = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| Error::Input(format!("{}:{}: {e}", path.display(), i + 1)))?;
+        let probs: Vec<f32> = serde_json::from_value(v["probs"].clone())
+            .map_err(|e| Error::Input(format!("{}:{}: probs: {e}", path.display(), i + 1)))?;
+        let d = GradeDistribution::new(probs, 1e-3)
+            .map_err(|e| Error::Input(format!("{}:{}: probs: {e}", path.display(), i + 1)))?;
+        dists.push(d);
+        gold.push(v["gold"].as_u64().unwrap_or(0) as usize);
+    }
+    let conf: Vec<f32> = dists.iter().map(|d| d.probs()[d.argmax()]).collect();
+    let right: Vec<bool> = dists
+        .iter()
+        .zip(&gold)
+        .map(|(d, &g)| d.argmax() == g)
+        .collect();
+    let (bins, ece) = reliability(&conf, &right, 10)?;
+    reliability_diagram(
+        &plots.join("reliability.png"),
+        &format!("{last}, test"),
+        &bins,
+        ece,
+    )?;
+    out += &format!("![reliability](plots/reliability.png)\n\n{last}: expected calibration error {ece:.3} on the test rows.\n");
+    // CumPT's beta on validation rows scored by the last stage's model
+    let (model, codec) = match last {
+        "zero-shot" => {
+            let a = load_base(args, template)?;
+            (a.model.valid(), a.codec)
+        }
+        _ => {
+            let (m, _, c) = real::load(&args.out.join(last).join("model"), &backend::device())?;
+            (m, c)
+        }
+    };
+    let rows = &validation[..validation.len().min(args.beta_rows)];
+    let items: Vec<_> = rows.iter().map(Example::item).collect();
+    let cfg = InferConfig::new().with_batch_size(args.eval_batch);
+    let preds = score_label_first(&model, &codec, &items, &cfg)?;
+    let vdists: Vec<GradeDistribution> = preds.into_iter().map(|p| p.distribution).collect();
+    let vgold: Vec<usize> = rows.iter().map(|e| e.grade.index()).collect();
+    let map = TierMap::default_for(4).map_err(|e| Error::Input(e.to_string()))?;
+    let fit = fit_beta(&vdists, &vgold, map.clone()).map_err(|e| Error::Input(e.to_string()))?;
+    let points = fit.curve.iter().map(|&(b, f)| (f64::from(b), f)).collect();
+    line_chart(
+        &plots.join("cumpt_beta.png"),
+        &format!(
+            "CumPT tier macro-F1 against beta ({last}, {} validation rows)",
+            rows.len()
+        ),
+        "beta",
+        "tier macro-F1",
+        &[Series {
+            name: "validation".into(),
+            points,
+        }],
+    )?;
+    let cumpt = &fit.cumpt;
+    let pred: Vec<usize> = dists
+        .iter()
+        .map(|d| cumpt.tier(d))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Input(e.to_string()))?;
+    let tgold: Vec<usize> = gold
+        .iter()
+        .map(|&g| map.tier_of_grade(g))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Input(e.to_string()))?;
+    let tier_f1 =
+        macro_f1(&pred, &tgold, map.num_tiers()).map_err(|e| Error::Input(e.to_string()))?;
+    let argmax: Vec<usize> = dists
+        .iter()
+        .map(|d| map.tier_of_grade(d.argmax()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Input(e.to_string()))?;
+    let argmax_f1 =
+        macro_f1(&argmax, &tgold, map.num_tiers()).map_err(|e| Error::Input(e.to_string()))?;
+    out += &format!(
+        "![CumPT beta](plots/cumpt_beta.png)\n\nCumPT ({last}): beta {:.3} fitted on {} validation rows (tier macro-F1 {:.3} there, {:.3} at 0.5); on the test rows tier macro-F1 {:.3} against {:.3} for argmax grade -> tier.\n",
+        cumpt.beta(),
+        rows.len(),
+        fit.tier_macro_f1,
+        fit.tier_macro_f1_at_half,
+        tier_f1,
+        argmax_f1
+    );
+    Ok(out)
 }

@@ -28,6 +28,7 @@ pub mod eval;
 pub mod http;
 pub mod infer;
 pub mod pipeline;
+pub mod plots;
 pub mod real;
 pub mod sft;
 pub mod stages;

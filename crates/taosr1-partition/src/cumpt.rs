@@ -337,6 +337,9 @@ pub struct BetaFit {
     pub tier_macro_f1: f64,
     /// Tier macro-F1 at β = 0.5, for comparison.
     pub tier_macro_f1_at_half: f64,
+    /// Every candidate β with its tier macro-F1 on the fitting data, β ascending (the curve a
+    /// plot of macro-F1 against β draws).
+    pub curve: Vec<(f32, f64)>,
 }
 
 /// Fit β on labelled data for tier macro-F1: every cumulative value in the data (and 0.5) is
@@ -351,6 +354,10 @@ pub struct BetaFit {
 /// let fit = fit_beta(&dists, &gold, TierMap::default_for(4)?)?;
 /// assert!(fit.cumpt.beta() <= 0.4);
 /// assert!(fit.tier_macro_f1 >= fit.tier_macro_f1_at_half);
+/// // the curve holds every candidate, β ascending, and its best point is the fit
+/// assert!(fit.curve.windows(2).all(|w| w[0].0 < w[1].0));
+/// let top = fit.curve.iter().map(|&(_, f)| f).fold(f64::MIN, f64::max);
+/// assert!((top - fit.tier_macro_f1).abs() < 1e-12);
 /// # Ok::<(), taosr1_partition::PartitionError>(())
 /// ```
 pub fn fit_beta(
@@ -413,8 +420,10 @@ pub fn fit_beta(
     }
     let at_half = score(0.5)?;
     let (mut best_beta, mut best) = (0.5f32, at_half);
+    let mut curve = Vec::with_capacity(candidates.len());
     for &beta in &candidates {
         let f1 = score(beta)?;
+        curve.push((beta, f1));
         if f1 > best + 1e-12 || (f1 >= best - 1e-12 && (beta - 0.5).abs() < (best_beta - 0.5).abs())
         {
             best = f1;
@@ -425,6 +434,7 @@ pub fn fit_beta(
         cumpt: CumPt::new(map, best_beta)?,
         tier_macro_f1: best,
         tier_macro_f1_at_half: at_half,
+        curve,
     })
 }
 
