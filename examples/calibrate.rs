@@ -25,7 +25,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: &CalibrateArgs) -> Result<(), Error> {
     let val = args.val.unwrap_or(usize::MAX);
-    let data = args.data_paths();
+    let data = args.source.resolve(args.data_paths())?;
     println!("backend: {}", backend::name());
     let codec = data.codec_for(&args.model)?;
     let (model, _) = load_checkpoint(&args.model, &backend::device())?;

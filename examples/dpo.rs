@@ -26,7 +26,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: &DpoArgs) -> Result<(), taosr1::Error> {
     let (init, out, eval) = (&args.init, &args.out, args.eval.limit());
-    let data = args.data_paths();
+    let data = args.source.resolve(args.data_paths())?;
     let run = args.run();
     println!("backend: {}", backend::name());
 

@@ -161,7 +161,7 @@ fn chain(
 
 fn run(args: &PipelineArgs) -> Result<(), Error> {
     let eval = args.eval.limit();
-    let data = args.data_paths();
+    let data = args.source.resolve(args.data_paths())?;
     let started = std::time::Instant::now();
     let stage = |name: &str| println!("[{:>5.0}s] {name}", started.elapsed().as_secs_f32());
     println!("backend: {}", backend::name());

@@ -27,7 +27,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: &PostCotArgs) -> Result<(), taosr1::Error> {
     let (init, out, eval) = (&args.init, &args.out, args.eval.limit());
-    let data = args.data_paths();
+    let data = args.source.resolve(args.data_paths())?;
     println!("backend: {}", backend::name());
     let think_first = data.codec()?.with_order(ResponseOrder::ThinkFirst);
     let label_first = think_first.clone().with_order(ResponseOrder::LabelFirst);

@@ -20,7 +20,8 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: &SftArgs) -> Result<(), taosr1::Error> {
-    let run = args.run();
+    let mut run = args.run();
+    run.data = args.source.resolve(run.data)?;
     println!("backend: {}", backend::name());
     let bar = ProgressBar::new(0);
     bar.set_style(

@@ -302,3 +302,113 @@ pub fn load_order(dir: &Path) -> Result<Option<taosr1_cot::ResponseOrder>, Error
 pub fn checkpoint_order(dir: &Path) -> Result<taosr1_cot::ResponseOrder, Error> {
     Ok(load_order(dir)?.unwrap_or(taosr1_cot::ResponseOrder::ThinkFirst))
 }
+
+/// Where a labelled file that is not in TaoSR1's split JSONL comes from, and how to read it:
+/// the columns ([`ColumnSpec`](taosr1_cot::adapter::ColumnSpec)) and whether a bad row is
+/// fatal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataSource {
+    /// A CSV (`.csv`) or JSONL (any other extension) file of labelled pairs.
+    pub file: PathBuf,
+    /// Which column holds what, and the label map.
+    pub spec: taosr1_cot::adapter::ColumnSpec,
+    /// A row that fails stops the run (else it is reported as `file:line: reason` and
+    /// skipped).
+    pub strict: bool,
+}
+
+/// Read `source`, split it by query (80/10/10: sha256 of the query, the order the issue
+/// fixes), give every row the rule teacher's five-step rationale where the teacher keeps one
+/// (an empty rationale otherwise: such a row trains its label only), and write
+/// `train.jsonl`, `validation.jsonl`, `test.jsonl` and a word-level `tokenizer.json` built
+/// from them into `dir` (each file atomically). Returns the paths every example reads, and
+/// the rows skipped (`file:line: reason`).
+///
+/// # Errors
+/// [`Error::Cot`] for an unreadable file, a bad spec or, when `strict`, the first bad row;
+/// [`Error::Input`] when a split comes out empty; [`Error::Io`] naming a file that cannot
+/// be written.
+///
+/// ```
+/// use taosr1::assets::{prepare_data, DataSource};
+/// use taosr1_cot::adapter::ColumnSpec;
+/// let dir = std::env::temp_dir().join(format!("taosr1-doc-data-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let csv = dir.join("pairs.csv");
+/// let mut text = String::from("id,product_uid,product_title,search_term,relevance\n");
+/// for q in 0..40 {
+///     text += &format!("{q},1,Cordless drill {q},drill {q},3\n{q}b,2,Garden hose,drill {q},1\n");
+/// }
+/// text += "bad,3,Hose,hose,seven\n";
+/// std::fs::write(&csv, text).unwrap();
+/// let source = DataSource { file: csv, spec: ColumnSpec::home_depot(), strict: false };
+/// let (paths, skipped) = prepare_data(&source, &dir.join("out")).unwrap();
+/// assert_eq!(skipped.len(), 1);
+/// assert!(skipped[0].contains("pairs.csv:82"), "{}", skipped[0]);
+/// let train = paths.load(taosr1::assets::Split::Train).unwrap();
+/// let test = paths.load(taosr1::assets::Split::Test).unwrap();
+/// assert!(train.len() > test.len() && !test.is_empty());
+/// assert!(train.iter().all(|e| !test.iter().any(|t| t.query == e.query)));
+/// assert!(paths.codec().is_ok());
+/// assert!(prepare_data(&DataSource { strict: true, ..source }, &dir.join("strict")).is_err());
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn prepare_data(source: &DataSource, dir: &Path) -> Result<(DataPaths, Vec<String>), Error> {
+    use taosr1_cot::adapter::{read_csv, read_jsonl_str, split_by_query};
+    use taosr1_cot::teacher::{brand_lexicon, RuleTeacher, Teacher};
+    let scale = taosr1_cot::GradeScale::default();
+    let is_csv = source
+        .file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let read = if is_csv {
+        read_csv(&source.file, &source.spec, &scale, source.strict)?
+    } else {
+        let text = std::fs::read_to_string(&source.file).map_err(|e| Error::io(&source.file, e))?;
+        let origin = source.file.display().to_string();
+        read_jsonl_str(&text, &origin, &source.spec, &scale, source.strict)?
+    };
+    let skipped: Vec<String> = read.rejected.iter().map(ToString::to_string).collect();
+    let brands = brand_lexicon(read.examples.iter().map(|e| e.product.title.as_str()), 5);
+    let mut teacher = RuleTeacher::new(taosr1_cot::rules::RuleBook::default_rules(), scale.clone())
+        .with_brands(&brands);
+    let split = split_by_query(read.examples, 0.8, 0.1)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let paths = DataPaths {
+        train: dir.join("train.jsonl"),
+        validation: dir.join("validation.jsonl"),
+        test: dir.join("test.jsonl"),
+        tokenizer: dir.join("tokenizer.json"),
+    };
+    for (rows, path) in [
+        (split.train, &paths.train),
+        (split.validation, &paths.validation),
+        (split.test, &paths.test),
+    ] {
+        if rows.is_empty() {
+            return Err(Error::Input(format!(
+                "{}: too few queries for a non-empty {} split",
+                source.file.display(),
+                path.display()
+            )));
+        }
+        let batch: Vec<_> = rows.iter().map(|e| (e.item(), e.grade)).collect();
+        let verdicts = teacher.write_batch(&batch)?;
+        let rows: Vec<Example> = rows
+            .into_iter()
+            .zip(verdicts)
+            .map(|(mut e, v)| {
+                e.rationale = v.rationale().unwrap_or_default().to_string();
+                e
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        taosr1_cot::write_examples(&mut bytes, &rows, &scale)?;
+        taosr1_model::write_atomic(path, &bytes).map_err(|e| Error::io(path, e))?;
+    }
+    let tokenizer = build_tokenizer_from(&[&paths.train, &paths.validation, &paths.test])?;
+    let json = tokenizer.to_json()?;
+    taosr1_model::write_atomic(&paths.tokenizer, json.as_bytes())
+        .map_err(|e| Error::io(&paths.tokenizer, e))?;
+    Ok((paths, skipped))
+}

@@ -231,6 +231,88 @@ impl EvalArg {
     }
 }
 
+/// `--data FILE [--spec NAME|FILE] [--strict] [--data-dir DIR]`: train on your own labelled
+/// pairs instead of the shipped synthetic splits. The file (CSV, or JSONL for any other
+/// extension) is read with the column spec, split by query, given the rule teacher's
+/// rationales and a word-level tokenizer ([`crate::assets::prepare_data`]); the example then
+/// reads those splits and that tokenizer in place of `--train`/`--validation`/`--test`/
+/// `--tokenizer`.
+///
+/// ```
+/// use clap::Parser;
+/// use taosr1::cli::SftArgs;
+/// let a = SftArgs::try_parse_from(["sft", "--data", "pairs.csv"]).unwrap();
+/// assert_eq!(a.source.data.as_deref(), Some(std::path::Path::new("pairs.csv")));
+/// assert_eq!(a.source.spec, "home-depot");
+/// // without --data the given (or shipped) paths are used as they are
+/// let plain = SftArgs::try_parse_from(["sft"]).unwrap();
+/// assert_eq!(plain.source.resolve(plain.data_paths()).unwrap(), plain.data_paths());
+/// ```
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct DataSourceArg {
+    /// Your own labelled pairs (CSV or JSONL), split by query into the three splits
+    #[arg(long = "data", id = "data", value_name = "FILE", value_parser = path)]
+    pub data: Option<PathBuf>,
+    /// How to read `--data`: `home-depot` (search_term, product_title, relevance cut into four
+    /// grades) or a JSON file with a ColumnSpec (columns and label map)
+    #[arg(
+        long = "spec",
+        id = "spec",
+        value_name = "NAME|FILE",
+        default_value = "home-depot"
+    )]
+    pub spec: String,
+    /// Stop at the first bad row of `--data` (default: report `file:line: reason` and skip it)
+    #[arg(long = "strict", id = "strict")]
+    pub strict: bool,
+    /// Where the splits and tokenizer made from `--data` are written (a folder per file)
+    #[arg(long = "data-dir", id = "data-dir", value_name = "DIR", default_value = "runs/data", value_parser = path)]
+    pub data_dir: PathBuf,
+}
+
+impl DataSourceArg {
+    /// `paths` as they are without `--data`; with it, the splits and tokenizer made from the
+    /// file under `--data-dir/<file stem>/` (bad rows skipped are printed to stderr).
+    ///
+    /// # Errors
+    /// [`Error::Input`] for an unknown `--spec` or one whose JSON does not parse (naming the
+    /// file), and those of [`crate::assets::prepare_data`].
+    pub fn resolve(&self, paths: DataPaths) -> Result<DataPaths, Error> {
+        let Some(file) = &self.data else {
+            return Ok(paths);
+        };
+        let spec = if self.spec == "home-depot" {
+            taosr1_cot::adapter::ColumnSpec::home_depot()
+        } else {
+            let p = std::path::Path::new(&self.spec);
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                Error::Input(format!(
+                    "--spec {}: not `home-depot` and not a readable spec file ({e})",
+                    self.spec
+                ))
+            })?;
+            serde_json::from_str(&text)
+                .map_err(|e| Error::Input(format!("{}: {e}", p.display())))?
+        };
+        let stem = file
+            .file_stem()
+            .map_or_else(|| "data".into(), |s| s.to_string_lossy().into_owned());
+        let source = crate::assets::DataSource {
+            file: file.clone(),
+            spec,
+            strict: self.strict,
+        };
+        let (paths, skipped) = crate::assets::prepare_data(&source, &self.data_dir.join(stem))?;
+        for s in skipped.iter().take(5) {
+            eprintln!("skipped: {s}");
+        }
+        if skipped.len() > 5 {
+            eprintln!("skipped: … and {} more rows", skipped.len() - 5);
+        }
+        Ok(paths)
+    }
+}
+
 fn data_paths(
     train: Option<&TrainArg>,
     validation: Option<&ValidationArg>,
@@ -275,6 +357,9 @@ pub struct PipelineArgs {
     /// The tokenizer.
     #[command(flatten)]
     pub tokenizer: TokenizerArg,
+    /// `--data` and its spec (your own labelled pairs).
+    #[command(flatten)]
+    pub source: DataSourceArg,
     /// Evaluation size.
     #[command(flatten)]
     pub eval: EvalArg,
@@ -365,6 +450,9 @@ pub struct PostCotArgs {
     /// The tokenizer.
     #[command(flatten)]
     pub tokenizer: TokenizerArg,
+    /// `--data` and its spec (your own labelled pairs).
+    #[command(flatten)]
+    pub source: DataSourceArg,
     /// Think-first checkpoint to start from
     #[arg(long, value_name = "DIR", default_value = "runs/think-first/grpo", value_parser = path)]
     pub init: PathBuf,
@@ -437,6 +525,9 @@ pub struct SftArgs {
     /// The tokenizer.
     #[command(flatten)]
     pub tokenizer: TokenizerArg,
+    /// `--data` and its spec (your own labelled pairs).
+    #[command(flatten)]
+    pub source: DataSourceArg,
     /// Where to write the checkpoint (`config.json` + `model.safetensors`)
     #[arg(long, value_name = "DIR", default_value = SFT_DIR, value_parser = path)]
     pub out: PathBuf,
@@ -458,6 +549,10 @@ pub struct SftArgs {
     /// Transformer layers
     #[arg(long, value_name = "N", default_value_t = ModelConfig::tiny(0).num_hidden_layers, value_parser = at_least_1, allow_negative_numbers = true)]
     pub layers: usize,
+    /// Context length of the tiny model (positions; real product text with a rationale
+    /// needs more than the synthetic data's 160)
+    #[arg(long, value_name = "N", default_value_t = ModelConfig::tiny(0).max_position_embeddings, value_parser = at_least_1, allow_negative_numbers = true)]
+    pub context: usize,
     /// Seed of parameter initialisation
     #[arg(long, value_name = "N", default_value_t = SftRun::default().seed, allow_negative_numbers = true)]
     pub seed: u64,
@@ -490,6 +585,7 @@ impl SftArgs {
         run.model.hidden_size = self.hidden;
         run.model.intermediate_size = 2 * self.hidden;
         run.model.num_hidden_layers = self.layers;
+        run.model.max_position_embeddings = self.context;
         run.seed = self.seed;
         run.order = self.order;
         run.out_dir = Some(self.out.clone());
@@ -528,6 +624,9 @@ pub struct DpoArgs {
     /// The tokenizer.
     #[command(flatten)]
     pub tokenizer: TokenizerArg,
+    /// `--data` and its spec (your own labelled pairs).
+    #[command(flatten)]
+    pub source: DataSourceArg,
     /// Checkpoint to start from (and the frozen reference model)
     #[arg(long, value_name = "DIR", default_value = SFT_DIR, value_parser = path)]
     pub init: PathBuf,
@@ -613,6 +712,9 @@ pub struct GrpoArgs {
     /// The tokenizer.
     #[command(flatten)]
     pub tokenizer: TokenizerArg,
+    /// `--data` and its spec (your own labelled pairs).
+    #[command(flatten)]
+    pub source: DataSourceArg,
     /// SFT checkpoint (the first row of the table; the start when there is no DPO one)
     #[arg(long, value_name = "DIR", default_value = SFT_DIR, value_parser = path)]
     pub sft: PathBuf,
@@ -710,6 +812,9 @@ pub struct CalibrateArgs {
     /// The tokenizer.
     #[command(flatten)]
     pub tokenizer: TokenizerArg,
+    /// `--data` and its spec (your own labelled pairs).
+    #[command(flatten)]
+    pub source: DataSourceArg,
     /// Where to write the fitted thresholds (read by `serve`) [default: MODEL/thresholds.json]
     #[arg(long, value_name = "FILE", value_parser = path)]
     pub thresholds: Option<PathBuf>,

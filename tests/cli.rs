@@ -578,3 +578,46 @@ fn loaders_name_the_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--data FILE` (your own pairs) is a flag of every example that trains or evaluates, and
+/// resolves to splits and a tokenizer made from the file; a spec that is neither
+/// `home-depot` nor a readable JSON spec is an error naming it.
+#[test]
+fn data_source_flags_on_every_training_example() {
+    use taosr1::cli::{DataSourceArg, PostCotArgs};
+    fn source<T: Parser>(get: fn(&T) -> &DataSourceArg) {
+        let name = T::command().get_name().to_string();
+        let a = parse::<T>(&["--data", "pairs.csv", "--strict", "--data-dir", "d"]);
+        let s = get(&a);
+        assert_eq!(s.data.as_deref(), Some(Path::new("pairs.csv")), "{name}");
+        assert!(s.strict, "{name}");
+        assert_eq!(s.data_dir, Path::new("d"), "{name}");
+        assert!(kind::<T>(&["--data", ""]).is_some(), "{name}: empty --data");
+    }
+    source::<PipelineArgs>(|a| &a.source);
+    source::<SftArgs>(|a| &a.source);
+    source::<DpoArgs>(|a| &a.source);
+    source::<GrpoArgs>(|a| &a.source);
+    source::<CalibrateArgs>(|a| &a.source);
+    source::<PostCotArgs>(|a| &a.source);
+
+    let dir = std::env::temp_dir().join(format!("taosr1-cli-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("pairs.csv");
+    let mut text = String::from("id,product_uid,product_title,search_term,relevance\n");
+    for q in 0..30 {
+        text += &format!("{q},1,Steel hammer {q},hammer {q},2.67\n");
+    }
+    std::fs::write(&csv, text).unwrap();
+    let csv_arg = csv.to_str().unwrap();
+    let dir_arg = dir.to_str().unwrap();
+    let a = parse::<SftArgs>(&["--data", csv_arg, "--data-dir", dir_arg]);
+    let paths = a.source.resolve(a.data_paths()).unwrap();
+    assert_eq!(paths.train, dir.join("pairs").join("train.jsonl"));
+    let train = paths.load(taosr1::assets::Split::Train).unwrap();
+    assert!(train.iter().all(|e| e.grade.index() == 2), "2.67 is L3");
+    let a = parse::<SftArgs>(&["--data", csv_arg, "--spec", "esci-typo"]);
+    let err = a.source.resolve(a.data_paths()).unwrap_err().to_string();
+    assert!(err.contains("esci-typo"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
