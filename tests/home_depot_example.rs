@@ -1,0 +1,127 @@
+//! `examples/home_depot` end to end on a tiny random checkpoint (the SmolLM2-style fixture
+//! tokenizer, a 2-layer model written as a Hugging Face folder) and a small Home Depot-shaped
+//! CSV: the stages run, write their results and checkpoints, the table lists the baselines and
+//! stages, and a second run resumes without recomputing anything.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use taosr1_model::{ModelConfig, Transformer};
+
+fn tiny_checkpoint(dir: &Path) {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/taosr1-model/tests/fixtures/tokenizers/smollm2");
+    std::fs::create_dir_all(dir).unwrap();
+    for f in [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+        "generation_config.json",
+    ] {
+        std::fs::copy(fixture.join(f), dir.join(f)).unwrap();
+    }
+    let vocab = taosr1_model::TaoTokenizer::from_pretrained(dir)
+        .unwrap()
+        .vocab_size();
+    let mut cfg = ModelConfig::tiny(vocab);
+    cfg.max_position_embeddings = 1024;
+    let model = Transformer::new(&cfg, &Default::default()).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_string(&cfg).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("model.safetensors"),
+        taosr1_model::to_safetensors_bytes(&model).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn home_depot_runs_its_stages_and_resumes() {
+    let Some(bin) = common::example_bin("home_depot") else {
+        eprintln!("skipped: the home_depot example binary is not built (run under cargo test)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("taosr1-hd-example-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    tiny_checkpoint(&dir.join("model"));
+    let csv = dir.join("pairs.csv");
+    let mut text = String::from("id,product_uid,product_title,search_term,relevance\n");
+    let grades = ["1", "1.67", "2.33", "3"];
+    for q in 0..60 {
+        for (p, g) in grades.iter().enumerate() {
+            text += &format!("{q}-{p},{p},Steel claw hammer {p},hammer {q},{g}\n");
+        }
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = dir.join("out");
+    let args = [
+        "--model",
+        dir.join("model").to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--stages",
+        "zero-shot,sft-labels",
+        "--train-queries",
+        "4",
+        "--validation-queries",
+        "3",
+        "--test-queries",
+        "3",
+        "--resamples",
+        "50",
+        "--beta-rows",
+        "8",
+    ]
+    .map(String::from);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = common::run_ok(&bin, &args);
+    let table = std::fs::read_to_string(out.join("staircase.md")).unwrap();
+    for row in [
+        "| majority (train) |",
+        "| lexical overlap |",
+        "| zero-shot |",
+        "| sft-labels |",
+    ] {
+        assert!(table.contains(row), "{row} missing from:\n{table}");
+    }
+    for stage in ["zero-shot", "sft-labels"] {
+        let e: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(stage).join("eval.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(e["n_items"], 12, "{stage}: 3 test queries of 4 rows");
+        let f1 = &e["macro_f1"];
+        let (lo, est, hi) = (
+            f1["lo"].as_f64().unwrap(),
+            f1["estimate"].as_f64().unwrap(),
+            f1["hi"].as_f64().unwrap(),
+        );
+        assert!(lo <= est && est <= hi, "{stage}: {f1}");
+        let preds = std::fs::read_to_string(out.join(stage).join("predictions.jsonl")).unwrap();
+        assert_eq!(preds.lines().count(), 12);
+    }
+    // 16 training rows, batch 8: two steps logged, and the checkpoint is a loadable folder
+    let steps = std::fs::read_to_string(out.join("sft-labels/steps.jsonl")).unwrap();
+    assert_eq!(steps.lines().count(), 2, "{steps}");
+    taosr1::real::load(&out.join("sft-labels/model"), &Default::default()).unwrap();
+    assert!(!first.contains("not recomputed"));
+    // resumed: nothing is recomputed and the table is the same
+    let second = common::run_ok(&bin, &args);
+    assert!(second.contains("zero-shot: done before"), "{second}");
+    assert!(second.contains("sft-labels: done before"), "{second}");
+    let again = std::fs::read_to_string(out.join("staircase.md")).unwrap();
+    let rows = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with('|'))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&table), rows(&again));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
