@@ -441,9 +441,18 @@ impl Transformer {
         let emb = self.embed_tokens.weight.val();
         self.embed_tokens.weight = burn::module::Param::from_tensor(rebuild(emb).detach());
         if let Some(head) = self.lm_head.as_mut() {
-            // burn's Linear stores `[in, out]`: the vocabulary is the second dimension
-            let w = head.weight.val().transpose();
-            head.weight = burn::module::Param::from_tensor(rebuild(w).transpose().detach());
+            // burn's Linear stores `[in, out]`: the vocabulary is the second dimension. The
+            // grown `[vocab, in]` matrix is transposed on the host so the parameter stays
+            // contiguous (a transposed view would be copied on every forward).
+            let w = rebuild(head.weight.val().transpose()).detach();
+            let [v, d] = w.dims();
+            let device = w.device();
+            let rows = w
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| ModelError::Config(format!("init_token_rows: {e:?}")))?;
+            let data = TensorData::new(crate::weights::transpose_host(&rows, v, d), [d, v]);
+            head.weight = burn::module::Param::from_tensor(Tensor::from_data(data, &device));
         }
         self.vocab_size = old.max(end);
         Ok(self)

@@ -388,7 +388,7 @@ pub fn from_named_tensors(
 
 /// Transpose a row-major `[r, c]` matrix on the host, so the burn parameter is contiguous in
 /// its own `[in, out]` layout (a lazily transposed view would be copied on every call).
-fn transpose_host(data: &[f32], r: usize, c: usize) -> Vec<f32> {
+pub(crate) fn transpose_host(data: &[f32], r: usize, c: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; data.len()];
     const BLOCK: usize = 32;
     for i0 in (0..r).step_by(BLOCK) {

@@ -500,3 +500,29 @@ fn shared_prefix_matches_prefilling_every_sequence_alone() {
         Err(ModelError::Input(_))
     ));
 }
+
+/// New vocabulary rows of an untied model: the embedding row and the head column of a new
+/// token are the means of its pieces', so its logit is the mean of their logits, and the old
+/// tokens' logits do not move.
+#[test]
+fn init_token_rows_on_an_untied_head_averages_the_pieces() {
+    let mut cfg = ModelConfig::tiny(30);
+    cfg.tie_word_embeddings = false;
+    let m = model(&cfg);
+    let grown = m
+        .clone()
+        .init_token_rows(30, &[vec![4, 9], vec![7]])
+        .unwrap();
+    assert_eq!(grown.vocab_size(), 32);
+    let x = ids(&[&[1, 2, 3]]);
+    let before = logits_vec(m.forward(x.clone()));
+    let after = logits_vec(grown.forward(x));
+    for t in 0..3 {
+        let (b, a) = (&before[t * 30..(t + 1) * 30], &after[t * 32..(t + 1) * 32]);
+        for v in 0..30 {
+            assert_abs_diff_eq!(a[v], b[v], epsilon = 1e-5);
+        }
+        assert_abs_diff_eq!(a[30], (b[4] + b[9]) / 2.0, epsilon = 1e-5);
+        assert_abs_diff_eq!(a[31], b[7], epsilon = 1e-5);
+    }
+}
