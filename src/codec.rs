@@ -53,6 +53,10 @@ impl Codec {
     /// let codec = taosr1::assets::load_codec().unwrap();
     /// let again = taosr1::codec::Codec::new(codec.tokenizer().clone(), codec.template().clone()).unwrap();
     /// assert_eq!(again.grade_ids(), codec.grade_ids());
+    /// // a tokenizer without the tags (they would encode to `<unk>`) is refused
+    /// let bare = taosr1_model::TaoTokenizer::build_word_level(["L1 L2 L3 L4"], &[]).unwrap();
+    /// let err = taosr1::codec::Codec::new(bare, codec.template().clone()).unwrap_err();
+    /// assert!(err.to_string().contains("<think>"), "{err}");
     /// ```
     pub fn new(tokenizer: TaoTokenizer, template: Template) -> Result<Self, Error> {
         Self::build(tokenizer, template, false)

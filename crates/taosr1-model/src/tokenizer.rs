@@ -353,10 +353,17 @@ impl TaoTokenizer {
     /// let tok = taosr1_model::TaoTokenizer::build_word_level(["a b"], &[]).unwrap();
     /// assert_eq!(tok.single_token("a"), Some(4));
     /// assert_eq!(tok.single_token("a b"), None);
+    /// // an unknown word encodes to the one id of `<unk>`: that is not the word as a token
+    /// assert_eq!(tok.single_token("zz"), None);
+    /// assert_eq!(tok.single_token("<unk>"), tok.unk_id());
     /// ```
     pub fn single_token(&self, text: &str) -> Option<u32> {
         match self.encode(text).ok()?.as_slice() {
-            [id] => Some(*id),
+            [id] if Some(*id) != self.unk
+                || self.inner.id_to_token(*id).as_deref() == Some(text) =>
+            {
+                Some(*id)
+            }
             _ => None,
         }
     }
