@@ -28,7 +28,6 @@
 //! split in that order (a pseudo-random sample), all their rows. Validation is used only for
 //! choices (the lexical baseline's thresholds).
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -145,32 +144,19 @@ fn main() -> std::process::ExitCode {
     taosr1::cli::report(run(&Args::parse()))
 }
 
-/// Rows grouped by query in the order the queries first appear; the first `n` groups.
+/// The rows of the first `n` queries (in order of first appearance), query by query.
 fn first_queries(rows: Vec<Example>, n: usize) -> Vec<Example> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut groups: Vec<Vec<Example>> = Vec::new();
-    for e in rows {
-        let g = *seen.entry(e.query.clone()).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[g].push(e);
-    }
-    groups.into_iter().take(n).flatten().collect()
+    query_groups(&rows)
+        .into_iter()
+        .take(n)
+        .flatten()
+        .map(|i| rows[i].clone())
+        .collect()
 }
 
-/// Item indices per query, in first-appearance order.
+/// Row indices per query, in first-appearance order.
 fn query_groups(rows: &[Example]) -> Vec<Vec<usize>> {
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, e) in rows.iter().enumerate() {
-        let g = *seen.entry(e.query.as_str()).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[g].push(i);
-    }
-    groups
+    taosr1::eval::group_by_query(rows.iter().map(|e| e.query.as_str()))
 }
 
 /// Metrics with bootstrap intervals over queries: grades are predicted `pred`, ranked by

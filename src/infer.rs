@@ -207,16 +207,7 @@ fn query_groups(items: &[Item], reuse: bool) -> Vec<Vec<usize>> {
     if !reuse {
         return (0..items.len()).map(|i| vec![i]).collect();
     }
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let g = *index.entry(item.query.as_str()).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[g].push(i);
-    }
-    groups
+    crate::eval::group_by_query(items.iter().map(|item| item.query.as_str()))
 }
 
 fn common_prefix(a: &[u32], b: &[u32]) -> usize {
