@@ -42,9 +42,10 @@ fn run(args: &DpoArgs) -> Result<(), taosr1::Error> {
         &train,
         &run,
         &mut rng,
-        |step, total, loss| {
+        |l, _| {
+            let (step, total) = (l.metrics.step, l.total);
             if step % 20 == 0 || step + 1 == total {
-                println!("dpo step {:>4}/{total}  loss {loss:.4}", step + 1);
+                println!("dpo step {:>4}/{total}  loss {:.4}", step + 1, l.metrics.loss);
             }
         },
     )?;

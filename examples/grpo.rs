@@ -50,7 +50,7 @@ fn run(args: &GrpoArgs) -> Result<(), taosr1::Error> {
     train.reverse();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
     let start = std::time::Instant::now();
-    let (model, report) = run_grpo(model, &codec, &train, &run, &mut rng, |l| {
+    let (model, report) = run_grpo(model, &codec, &train, &run, &mut rng, |l, _| {
         println!(
             "grpo step {:>3}/{}  loss {:+.4}  kl {:.4}  reward {:.3}±{:.3}  clip {:.3}  kept {}/{} groups",
             l.metrics.step + 1,

@@ -19,14 +19,22 @@
 //!   chosen response when none is correct;
 //! * `grpo`: difficulty-filtered GRPO from `dpo` with class-balanced prompts.
 //!
+//! Every stage is already in the deployed, post-CoT form (label first, reasoning after it).
+//! After the last stage comes its **deployed row**: the grade from the expected grade with
+//! three cuts fitted on validation (the same kind of decision rule the lexical baseline
+//! gets), and CumPT's β fitted on the same validation rows.
+//!
 //! Resumable: a stage whose `OUT/STAGE/eval.json` exists is not recomputed (`--force` redoes
-//! it). Each training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step) and its
-//! checkpoint as a Hugging Face folder; `OUT/staircase.md` holds the table.
+//! it). Each training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step: loss,
+//! learning rate, the trainer's metrics, and every `--val-every` steps the accuracy and
+//! macro-F1 on the first `--val-rows` validation rows) and its checkpoint as a Hugging Face
+//! folder; `OUT/staircase.md` holds the table and `OUT/plots/` the PNG plots.
 //!
 //! Subsets: the splits are by query (sha256 of `"0\t" + query`, sorted; 80/10/10), and
 //! `--train-queries`, `--validation-queries`, `--test-queries` take the first queries of each
 //! split in that order (a pseudo-random sample), all their rows. Validation is used only for
-//! choices (the lexical baseline's thresholds).
+//! choices and curves (the lexical baseline's and the deployed row's cuts, CumPT's β, the
+//! per-step validation accuracy).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -113,9 +121,17 @@ struct Args {
     /// New tokens per sampled response (DPO and GRPO rollouts).
     #[arg(long, default_value_t = 48)]
     max_new_tokens: usize,
-    /// Validation rows scored by the last stage to fit CumPT's beta.
+    /// Validation rows scored by the last stage to fit CumPT's beta and the expected-grade
+    /// cuts of the deployed row.
     #[arg(long, default_value_t = 300)]
     beta_rows: usize,
+    /// Validation rows scored during training for the per-step validation curve (0: none).
+    #[arg(long, default_value_t = 64)]
+    val_rows: usize,
+    /// Score those rows every this many optimizer steps (and after the last step; 0 counts
+    /// as 1).
+    #[arg(long, default_value_t = 10)]
+    val_every: usize,
     /// Bootstrap resamples over test queries.
     #[arg(long, default_value_t = 1000)]
     resamples: usize,
@@ -228,14 +244,7 @@ fn evaluate(
     let pred: Vec<usize> = preds.iter().map(|p| p.distribution.argmax()).collect();
     let score: Vec<f32> = preds
         .iter()
-        .map(|p| {
-            p.distribution
-                .probs()
-                .iter()
-                .enumerate()
-                .map(|(g, q)| g as f32 * q)
-                .sum()
-        })
+        .map(|p| expected_grade(&p.distribution))
         .collect();
     let mut lines = String::new();
     for ((e, p), s) in test.iter().zip(&preds).zip(&score) {
@@ -249,6 +258,53 @@ fn evaluate(
     let mut m = metrics(name, test, &pred, &score, args.resamples, args.seed)?;
     m.eval_ms_per_item = ms;
     Ok(m)
+}
+
+/// Grade probabilities of `rows`, one prefill each.
+fn score_rows(
+    model: &Transformer,
+    codec: &Codec,
+    rows: &[Example],
+    batch: usize,
+) -> Result<Vec<taosr1_partition::GradeDistribution>, Error> {
+    let items: Vec<_> = rows.iter().map(Example::item).collect();
+    let cfg = InferConfig::new().with_batch_size(batch);
+    Ok(score_label_first(model, codec, &items, &cfg)?
+        .into_iter()
+        .map(|p| p.distribution)
+        .collect())
+}
+
+/// The per-step validation check: every `--val-every` steps and after the last one, accuracy
+/// and macro-F1 of the argmax grade on the first `--val-rows` validation rows, merged into the
+/// step's JSON line.
+struct Validator<'a> {
+    rows: &'a [Example],
+    every: usize,
+    batch: usize,
+}
+
+impl Validator<'_> {
+    fn check(
+        &self,
+        step: usize,
+        total: usize,
+        model: &Transformer,
+        codec: &Codec,
+        line: &mut serde_json::Value,
+    ) -> Result<(), Error> {
+        let due = step + 1 == total || (step + 1).is_multiple_of(self.every.max(1));
+        if self.rows.is_empty() || !due {
+            return Ok(());
+        }
+        let dists = score_rows(&model.clone().valid(), codec, self.rows, self.batch)?;
+        let pred: Vec<usize> = dists.iter().map(|d| d.argmax()).collect();
+        let gold: Vec<usize> = self.rows.iter().map(|e| e.grade.index()).collect();
+        let err = |e: taosr1_partition::PartitionError| Error::Input(format!("validation: {e}"));
+        line["val_accuracy"] = serde_json::json!(accuracy(&pred, &gold).map_err(err)?);
+        line["val_macro_f1"] = serde_json::json!(macro_f1(&pred, &gold, 4).map_err(err)?);
+        Ok(())
+    }
 }
 
 fn bar(len: usize, label: &str) -> ProgressBar {
@@ -312,20 +368,28 @@ fn grade_of(score: f32, cuts: &[f32; 3]) -> usize {
     cuts.iter().filter(|&&c| score >= c).count()
 }
 
-fn fit_cuts(validation: &[Example]) -> Result<[f32; 3], Error> {
-    let s: Vec<f32> = validation.iter().map(overlap).collect();
-    let gold: Vec<usize> = validation.iter().map(|e| e.grade.index()).collect();
-    let mut grid: Vec<f32> = s.clone();
+/// Three cuts on `scores` that maximise macro-F1 against `gold`; the candidates are the
+/// distinct scores (at most 64 of them, evenly spaced quantiles beyond that) and one above
+/// them all.
+fn fit_cuts(scores: &[f32], gold: &[usize]) -> Result<[f32; 3], Error> {
+    let s = scores;
+    let mut grid: Vec<f32> = s.to_vec();
     grid.sort_by(f32::total_cmp);
     grid.dedup();
-    grid.push(1.01);
+    if grid.len() > 64 {
+        let n = grid.len();
+        grid = (0..64).map(|i| grid[i * (n - 1) / 63]).collect();
+        grid.dedup();
+    }
+    let top = grid.last().copied().unwrap_or(0.0);
+    grid.push(top + 1.0);
     let mut best = ([0.0f32; 3], -1.0f64);
     for (i, &a) in grid.iter().enumerate() {
         for (j, &b) in grid.iter().enumerate().skip(i) {
             for &c in grid.iter().skip(j) {
                 let cuts = [a, b, c];
                 let pred: Vec<usize> = s.iter().map(|&x| grade_of(x, &cuts)).collect();
-                let f = macro_f1(&pred, &gold, 4).map_err(|e| Error::Input(e.to_string()))?;
+                let f = macro_f1(&pred, gold, 4).map_err(|e| Error::Input(e.to_string()))?;
                 if f > best.1 {
                     best = (cuts, f);
                 }
@@ -418,7 +482,9 @@ fn run(args: &Args) -> Result<(), Error> {
         s
     };
     table.push(majority);
-    let cuts = fit_cuts(&validation)?;
+    let vgold: Vec<usize> = validation.iter().map(|e| e.grade.index()).collect();
+    let vscore: Vec<f32> = validation.iter().map(overlap).collect();
+    let cuts = fit_cuts(&vscore, &vgold)?;
     let s: Vec<f32> = test.iter().map(overlap).collect();
     let pred: Vec<usize> = s.iter().map(|&x| grade_of(x, &cuts)).collect();
     let mut lex = metrics(
@@ -437,6 +503,11 @@ fn run(args: &Args) -> Result<(), Error> {
 
     let template = Template::default().with_style(TextStyle::Verbatim);
     let infer_device = backend::device();
+    let validator = Validator {
+        rows: &validation[..validation.len().min(args.val_rows)],
+        every: args.val_every,
+        batch: args.eval_batch,
+    };
     for stage in STAGES.iter().filter(|s| wanted.contains(s)) {
         let dir = args.out.join(stage);
         let eval_path = dir.join("eval.json");
@@ -481,12 +552,14 @@ fn run(args: &Args) -> Result<(), Error> {
                 let steps = encoded.len().div_ceil(args.batch_size) * args.epochs;
                 let bar = bar(steps, &format!("{stage}: training"));
                 let mut failed = None;
-                let (model, report) = train(a.model, &a.codec, &encoded, &cfg, |s| {
+                let (model, report) = train(a.model, &a.codec, &encoded, &cfg, |s, model| {
                     bar.set_position(s.step as u64 + 1);
                     bar.set_message(format!("loss {:.4}", s.loss));
-                    if let Err(e) =
-                        log.log(serde_json::json!({"step": s.step, "loss": s.loss, "lr": s.lr}))
-                    {
+                    let mut line = serde_json::json!({"step": s.step, "loss": s.loss, "lr": s.lr});
+                    let logged = validator
+                        .check(s.step, s.total, model, &a.codec, &mut line)
+                        .and_then(|()| log.log(line));
+                    if let Err(e) = logged {
                         failed.get_or_insert(e);
                     }
                 })?;
@@ -521,18 +594,22 @@ fn run(args: &Args) -> Result<(), Error> {
                         .with_epochs(1)
                         .with_batch_size(8);
                     let bar = bar(0, "dpo: training");
-                    let mut rows = Vec::new();
-                    let (model, rep) =
-                        run_dpo(model, &codec, &cot, &run, &mut rng, |step, total, loss| {
-                            bar.set_length(total as u64);
-                            bar.set_position(step as u64 + 1);
-                            rows.push(serde_json::json!({"step": step, "loss": loss}));
-                        })?;
+                    let mut failed = None;
+                    let (model, rep) = run_dpo(model, &codec, &cot, &run, &mut rng, |l, model| {
+                        let (step, total) = (l.metrics.step, l.total);
+                        bar.set_length(total as u64);
+                        bar.set_position(step as u64 + 1);
+                        let mut line = serde_json::to_value(l.metrics).unwrap_or_default();
+                        let logged = validator
+                            .check(step, total, model, &codec, &mut line)
+                            .and_then(|()| log.log(line));
+                        if let Err(e) = logged {
+                            failed.get_or_insert(e);
+                        }
+                    })?;
                     bar.finish_and_clear();
-                    for (r, acc) in rows.into_iter().zip(&rep.reward_accuracy) {
-                        let mut r = r;
-                        r["reward_accuracy"] = serde_json::json!(acc);
-                        log.log(r)?;
+                    if let Some(e) = failed {
+                        return Err(e);
                     }
                     let note = format!(
                         "pass@1 {:.3}, pass@{} {:.3}; {} mixed prompts, {} all-wrong with gold chosen",
@@ -555,14 +632,20 @@ fn run(args: &Args) -> Result<(), Error> {
                         .with_class_balanced(true)
                         .with_trainer(trainer);
                     let bar = bar(args.grpo_steps, "grpo: training");
-                    let mut rows = Vec::new();
-                    let (model, rep) = run_grpo(model, &codec, &cot, &run, &mut rng, |l| {
+                    let mut failed = None;
+                    let (model, rep) = run_grpo(model, &codec, &cot, &run, &mut rng, |l, model| {
                         bar.inc(1);
-                        rows.push(serde_json::to_value(l.metrics).unwrap_or_default());
+                        let mut line = serde_json::to_value(l.metrics).unwrap_or_default();
+                        let logged = validator
+                            .check(l.metrics.step, l.total, model, &codec, &mut line)
+                            .and_then(|()| log.log(line));
+                        if let Err(e) = logged {
+                            failed.get_or_insert(e);
+                        }
                     })?;
                     bar.finish_and_clear();
-                    for r in rows {
-                        log.log(r)?;
+                    if let Some(e) = failed {
+                        return Err(e);
                     }
                     let s = rep.sampling;
                     let note = format!(
@@ -592,6 +675,12 @@ fn run(args: &Args) -> Result<(), Error> {
         );
         table.push(e);
     }
+    let mut extra = String::new();
+    if let Some(last) = STAGES.iter().rev().find(|s| wanted.contains(s)) {
+        let (row, text) = deployment(args, last, &template, &validation, &test)?;
+        table.push(row);
+        extra = text;
+    }
     let mut md = "| stage | macro-F1 [95% CI] | accuracy [95% CI] | NDCG@10 [95% CI] | train s | ms/item | note |\n|---|---|---|---|---|---|---|\n".to_string();
     for e in &table {
         md += &format!(
@@ -611,9 +700,7 @@ fn run(args: &Args) -> Result<(), Error> {
         query_groups(&test).len(),
         args.resamples
     );
-    if let Some(last) = STAGES.iter().rev().find(|s| wanted.contains(s)) {
-        md += &deployment(args, last, &template, &validation)?;
-    }
+    md += &extra;
     write(&args.out.join("staircase.md"), &md)?;
     println!("\n{md}");
     Ok(())
@@ -644,34 +731,160 @@ fn curve(dir: &Path, field: &str) -> Result<Vec<(f64, f64)>, Error> {
         .collect()
 }
 
-/// The deployment view of the last stage: its training curves, a reliability diagram of its
-/// test probabilities, and CumPT's β fitted on validation rows (macro-F1 against β drawn),
-/// applied to the test rows. Returns the markdown lines for staircase.md.
+/// The expected grade (0-based) of a distribution: the ranking score and the deployed row's
+/// decision variable.
+fn expected_grade(d: &taosr1_partition::GradeDistribution) -> f32 {
+    d.probs().iter().enumerate().map(|(g, q)| g as f32 * q).sum()
+}
+
+/// A stage's test predictions back from `predictions.jsonl`: distributions and gold grades.
+fn read_predictions(
+    path: &Path,
+) -> Result<(Vec<taosr1_partition::GradeDistribution>, Vec<usize>), Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut dists = Vec::new();
+    let mut gold = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = |field: &str, e: &dyn std::fmt::Display| {
+            Error::Input(format!("{}:{}: {field}: {e}", path.display(), i + 1))
+        };
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| at("line", &e))?;
+        let probs: Vec<f32> =
+            serde_json::from_value(v["probs"].clone()).map_err(|e| at("probs", &e))?;
+        dists.push(
+            taosr1_partition::GradeDistribution::new(probs, 1e-3).map_err(|e| at("probs", &e))?,
+        );
+        let g = v["gold"]
+            .as_u64()
+            .filter(|&g| g < 4)
+            .ok_or_else(|| at("gold", &"not a grade index 0..4"))?;
+        gold.push(g as usize);
+    }
+    Ok((dists, gold))
+}
+
+/// The deployment view of the last stage, post-CoT style (label first, one prefill per item):
+/// * the **deployed row**: the grade from the expected grade with three cuts fitted for
+///   macro-F1 on `--beta-rows` validation rows (the same kind of decision rule the lexical
+///   baseline gets), scored on the test rows with bootstrap intervals;
+/// * CumPT's β fitted on the same validation rows, applied to the test rows as tiers;
+/// * plots: training loss and validation accuracy per stage, GRPO's curves, a reliability
+///   diagram of the test probabilities, tier macro-F1 against β.
+///
+/// Returns the deployed row and the markdown that follows the table in staircase.md.
 fn deployment(
     args: &Args,
     last: &str,
     template: &Template,
     validation: &[Example],
-) -> Result<String, Error> {
+    test: &[Example],
+) -> Result<(StageEval, String), Error> {
     use taosr1::plots::{line_chart, reliability, reliability_diagram, Series};
-    use taosr1_partition::{fit_beta, GradeDistribution, TierMap};
+    use taosr1_partition::{fit_beta, TierMap};
+    let perr = |e: taosr1_partition::PartitionError| Error::Input(e.to_string());
+    let last_dir = args.out.join(last);
+    let (dists, gold) = read_predictions(&last_dir.join("predictions.jsonl"))?;
+    if gold.len() != test.len() {
+        return Err(Error::Input(format!(
+            "{}: {} predictions for {} test rows (rerun {last} with --force)",
+            last_dir.join("predictions.jsonl").display(),
+            gold.len(),
+            test.len()
+        )));
+    }
+    let stage: StageEval = {
+        let path = last_dir.join("eval.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?
+    };
+    // the last stage's model on validation rows
+    let (model, codec) = match last {
+        "zero-shot" => {
+            let a = load_base(args, template)?;
+            (a.model.valid(), a.codec)
+        }
+        _ => {
+            let (m, _, c) = real::load(&last_dir.join("model"), &backend::device())?;
+            (m, c)
+        }
+    };
+    let rows = &validation[..validation.len().min(args.beta_rows)];
+    let vdists = score_rows(&model, &codec, rows, args.eval_batch)?;
+    let vgold: Vec<usize> = rows.iter().map(|e| e.grade.index()).collect();
+    // the deployed row: expected-grade cuts fitted on validation
+    let vscore: Vec<f32> = vdists.iter().map(expected_grade).collect();
+    let cuts = fit_cuts(&vscore, &vgold)?;
+    let score: Vec<f32> = dists.iter().map(expected_grade).collect();
+    let pred: Vec<usize> = score.iter().map(|&x| grade_of(x, &cuts)).collect();
+    let mut row = metrics(
+        &format!("post-CoT deployment ({last}, fitted cuts)"),
+        test,
+        &pred,
+        &score,
+        args.resamples,
+        args.seed,
+    )?;
+    row.eval_ms_per_item = stage.eval_ms_per_item;
+    row.note = format!(
+        "grade = expected grade cut at {:.2} {:.2} {:.2}, fitted on {} validation rows",
+        cuts[0],
+        cuts[1],
+        cuts[2],
+        rows.len()
+    );
+    // CumPT
+    let map = TierMap::default_for(4).map_err(perr)?;
+    let fit = fit_beta(&vdists, &vgold, map.clone()).map_err(perr)?;
+    let cumpt = &fit.cumpt;
+    let tiers: Vec<usize> = dists
+        .iter()
+        .map(|d| cumpt.tier(d))
+        .collect::<Result<_, _>>()
+        .map_err(perr)?;
+    let tgold: Vec<usize> = gold
+        .iter()
+        .map(|&g| map.tier_of_grade(g))
+        .collect::<Result<_, _>>()
+        .map_err(perr)?;
+    let tier_f1 = macro_f1(&tiers, &tgold, map.num_tiers()).map_err(perr)?;
+    let argmax: Vec<usize> = dists
+        .iter()
+        .map(|d| map.tier_of_grade(d.argmax()))
+        .collect::<Result<_, _>>()
+        .map_err(perr)?;
+    let argmax_f1 = macro_f1(&argmax, &tgold, map.num_tiers()).map_err(perr)?;
+    let mut out = format!(
+        "\nCumPT ({last}): beta {:.3} fitted on {} validation rows (tier macro-F1 {:.3} there, {:.3} at 0.5); on the test rows tier macro-F1 {:.3} against {:.3} for argmax grade -> tier.\n",
+        cumpt.beta(),
+        rows.len(),
+        fit.tier_macro_f1,
+        fit.tier_macro_f1_at_half,
+        tier_f1,
+        argmax_f1
+    );
     let plots = args.out.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;
     if taosr1::plots::find_font().is_none() {
-        return Ok("\nNo font for plots (set TAOSR1_FONT); none drawn.\n".into());
+        out += "\nNo font for plots (set TAOSR1_FONT); none drawn.\n";
+        return Ok((row, out));
     }
-    let mut out = String::new();
-    // training curves
-    let mut losses = Vec::new();
-    for stage in ["sft-labels", "sft-cot", "dpo", "grpo"] {
-        let points = curve(&args.out.join(stage), "loss")?;
-        if !points.is_empty() {
-            losses.push(Series {
-                name: stage.into(),
-                points,
-            });
+    // per-stage curves from steps.jsonl
+    let trained = ["sft-labels", "sft-cot", "dpo", "grpo"];
+    let per_stage = |field: &str| -> Result<Vec<Series>, Error> {
+        let mut v = Vec::new();
+        for stage in trained {
+            let points = curve(&args.out.join(stage), field)?;
+            if !points.is_empty() {
+                v.push(Series {
+                    name: stage.into(),
+                    points,
+                });
+            }
         }
-    }
+        Ok(v)
+    };
+    let losses = per_stage("loss")?;
     if !losses.is_empty() {
         line_chart(
             &plots.join("training_loss.png"),
@@ -681,6 +894,20 @@ fn deployment(
             &losses,
         )?;
         out += "\n![training loss](plots/training_loss.png)\n";
+    }
+    let val = per_stage("val_accuracy")?;
+    if !val.is_empty() {
+        line_chart(
+            &plots.join("validation_accuracy.png"),
+            &format!(
+                "Accuracy on {} validation rows during training",
+                validation.len().min(args.val_rows)
+            ),
+            "step",
+            "accuracy",
+            &val,
+        )?;
+        out += "![validation accuracy](plots/validation_accuracy.png)\n";
     }
     let grpo = args.out.join("grpo");
     let rl: Vec<Series> = ["reward_mean", "reward_std", "kl", "correct_fraction"]
@@ -699,21 +926,6 @@ fn deployment(
         line_chart(&plots.join("grpo.png"), "GRPO", "step", "value", &rl)?;
         out += "![GRPO](plots/grpo.png)\n";
     }
-    // the last stage's test probabilities
-    let path = args.out.join(last).join("predictions.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let mut dists = Vec::new();
-    let mut gold = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| Error::Input(format!("{}:{}: {e}", path.display(), i + 1)))?;
-        let probs: Vec<f32> = serde_json::from_value(v["probs"].clone())
-            .map_err(|e| Error::Input(format!("{}:{}: probs: {e}", path.display(), i + 1)))?;
-        let d = GradeDistribution::new(probs, 1e-3)
-            .map_err(|e| Error::Input(format!("{}:{}: probs: {e}", path.display(), i + 1)))?;
-        dists.push(d);
-        gold.push(v["gold"].as_u64().unwrap_or(0) as usize);
-    }
     let conf: Vec<f32> = dists.iter().map(|d| d.probs()[d.argmax()]).collect();
     let right: Vec<bool> = dists
         .iter()
@@ -728,25 +940,6 @@ fn deployment(
         ece,
     )?;
     out += &format!("![reliability](plots/reliability.png)\n\n{last}: expected calibration error {ece:.3} on the test rows.\n");
-    // CumPT's beta on validation rows scored by the last stage's model
-    let (model, codec) = match last {
-        "zero-shot" => {
-            let a = load_base(args, template)?;
-            (a.model.valid(), a.codec)
-        }
-        _ => {
-            let (m, _, c) = real::load(&args.out.join(last).join("model"), &backend::device())?;
-            (m, c)
-        }
-    };
-    let rows = &validation[..validation.len().min(args.beta_rows)];
-    let items: Vec<_> = rows.iter().map(Example::item).collect();
-    let cfg = InferConfig::new().with_batch_size(args.eval_batch);
-    let preds = score_label_first(&model, &codec, &items, &cfg)?;
-    let vdists: Vec<GradeDistribution> = preds.into_iter().map(|p| p.distribution).collect();
-    let vgold: Vec<usize> = rows.iter().map(|e| e.grade.index()).collect();
-    let map = TierMap::default_for(4).map_err(|e| Error::Input(e.to_string()))?;
-    let fit = fit_beta(&vdists, &vgold, map.clone()).map_err(|e| Error::Input(e.to_string()))?;
     let points = fit.curve.iter().map(|&(b, f)| (f64::from(b), f)).collect();
     line_chart(
         &plots.join("cumpt_beta.png"),
@@ -761,34 +954,6 @@ fn deployment(
             points,
         }],
     )?;
-    let cumpt = &fit.cumpt;
-    let pred: Vec<usize> = dists
-        .iter()
-        .map(|d| cumpt.tier(d))
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::Input(e.to_string()))?;
-    let tgold: Vec<usize> = gold
-        .iter()
-        .map(|&g| map.tier_of_grade(g))
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::Input(e.to_string()))?;
-    let tier_f1 =
-        macro_f1(&pred, &tgold, map.num_tiers()).map_err(|e| Error::Input(e.to_string()))?;
-    let argmax: Vec<usize> = dists
-        .iter()
-        .map(|d| map.tier_of_grade(d.argmax()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::Input(e.to_string()))?;
-    let argmax_f1 =
-        macro_f1(&argmax, &tgold, map.num_tiers()).map_err(|e| Error::Input(e.to_string()))?;
-    out += &format!(
-        "![CumPT beta](plots/cumpt_beta.png)\n\nCumPT ({last}): beta {:.3} fitted on {} validation rows (tier macro-F1 {:.3} there, {:.3} at 0.5); on the test rows tier macro-F1 {:.3} against {:.3} for argmax grade -> tier.\n",
-        cumpt.beta(),
-        rows.len(),
-        fit.tier_macro_f1,
-        fit.tier_macro_f1_at_half,
-        tier_f1,
-        argmax_f1
-    );
-    Ok(out)
+    out += "![CumPT beta](plots/cumpt_beta.png)\n";
+    Ok((row, out))
 }

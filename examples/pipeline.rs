@@ -93,7 +93,7 @@ fn chain(
         order,
         ..SftRun::default()
     };
-    let out = run_sft(&sft, &backend::train_device(), |s| {
+    let out = run_sft(&sft, &backend::train_device(), |s, _| {
         if s.step % 100 == 0 || s.step + 1 == s.total {
             println!(
                 "  sft step {:>4}/{}  loss {:.4}",
@@ -112,7 +112,7 @@ fn chain(
     stage(&format!("{order} stage 2: pass@N sampling + DPO"));
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let dpo = DpoRun::default();
-    let (model, r) = run_dpo(out.model, &codec, &train, &dpo, &mut rng, |_, _, _| {})?;
+    let (model, r) = run_dpo(out.model, &codec, &train, &dpo, &mut rng, |_, _| {})?;
     println!(
         "  pass@1 {:.3}, pass@{} {:.3}; {} pairs; loss {:.4} -> {:.4}",
         r.pass_at_1,
@@ -135,7 +135,7 @@ fn chain(
     };
     let mut far_end = train.clone();
     far_end.reverse();
-    let (model, r) = run_grpo(model, &codec, &far_end, &grpo, &mut rng, |_| {})?;
+    let (model, r) = run_grpo(model, &codec, &far_end, &grpo, &mut rng, |_, _| {})?;
     let s = &r.sampling;
     println!(
         "  {} steps; examined {} prompts, kept {}, dropped {} all-correct / {} all-wrong",
@@ -192,7 +192,7 @@ fn run(args: &PipelineArgs) -> Result<(), Error> {
                 let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
                 let post = PostCotRun::default();
                 let (model, r) =
-                    run_post_cot(c.model, &c.codec, &c.train, &post, &mut rng, |_| {})?;
+                    run_post_cot(c.model, &c.codec, &c.train, &post, &mut rng, |_, _| {})?;
                 println!(
                     "  {} prompts: {} targets from the model's own correct reasoning, {} from gold; loss {:.4} -> {:.4}",
                     r.prompts,

@@ -29,7 +29,7 @@ fn run(args: &SftArgs) -> Result<(), taosr1::Error> {
             .expect("valid template"),
     );
     let start = std::time::Instant::now();
-    let out = run_sft(&run, &backend::train_device(), |s| {
+    let out = run_sft(&run, &backend::train_device(), |s, _| {
         bar.set_length(s.total as u64);
         bar.set_position(s.step as u64 + 1);
         bar.set_message(format!("{:.4}", s.loss));

@@ -123,7 +123,7 @@ pub fn evaluate_model(
 pub fn run_sft(
     run: &SftRun,
     device: &Device,
-    on_step: impl FnMut(&StepLog),
+    on_step: impl FnMut(&StepLog, &Transformer),
 ) -> Result<SftOutcome, Error> {
     let codec = run.data.codec()?.with_order(run.order);
     let train_set = run.data.load_nonempty(Split::Train)?;

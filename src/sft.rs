@@ -158,7 +158,8 @@ fn mean(v: &[f32]) -> f32 {
     }
 }
 
-/// Fine-tune `model` on `data`; `on_step` sees every step (for progress bars and logs).
+/// Fine-tune `model` on `data`; `on_step` sees every step's log and the model as that step
+/// left it (for progress bars, logs and periodic validation).
 ///
 /// # Errors
 /// [`Error::Input`] for empty data or a bad config (before any step), or when the loss
@@ -168,7 +169,7 @@ pub fn train(
     codec: &Codec,
     data: &[Encoded],
     cfg: &SftConfig,
-    mut on_step: impl FnMut(&StepLog),
+    mut on_step: impl FnMut(&StepLog, &Transformer),
 ) -> Result<(Transformer, SftReport), Error> {
     cfg.validate()?;
     if data.is_empty() {
@@ -221,12 +222,15 @@ pub fn train(
             let lr = cfg.optimizer.lr_at(step, total);
             model = optim.step(lr, model, grads);
             report.losses.push(value);
-            on_step(&StepLog {
-                step,
-                total,
-                loss: value,
-                lr,
-            });
+            on_step(
+                &StepLog {
+                    step,
+                    total,
+                    loss: value,
+                    lr,
+                },
+                &model,
+            );
         }
     }
     Ok((model, report))

@@ -231,15 +231,26 @@ pub struct DpoReport {
     pub metrics: Vec<DpoMetrics>,
 }
 
+/// What happened at one DPO step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DpoStepLog {
+    /// Planned steps (known once the pairs are built).
+    pub total: usize,
+    /// The trainer's metrics of the step (step, loss, reward accuracy and margin, KL, learning
+    /// rate, pairs).
+    pub metrics: DpoMetrics,
+}
+
 /// Stage 2: offline pass@N sampling with the starting (SFT) model, pair construction, and DPO
-/// against that model frozen as the reference. `on_step(step, total, loss)` sees every step.
+/// against that model frozen as the reference. `on_step` sees every step's log and the model
+/// as that step left it (for progress bars, logs and periodic validation).
 pub fn run_dpo<R: Rng + ?Sized>(
     model: Transformer,
     codec: &Codec,
     train: &[Example],
     run: &DpoRun,
     rng: &mut R,
-    mut on_step: impl FnMut(usize, usize, f32),
+    mut on_step: impl FnMut(&DpoStepLog, &Transformer),
 ) -> Result<(Transformer, DpoReport), Error> {
     if run.batch_size == 0 || run.epochs == 0 || run.n == 0 {
         return Err(Error::Input(
@@ -296,8 +307,14 @@ pub fn run_dpo<R: Rng + ?Sized>(
     let total = planned(offline.pairs.len());
     trainer.set_total_steps(total)?;
     let metrics = trainer
-        .fit(&offline.pairs, run.batch_size, run.epochs, |m| {
-            on_step(m.step, total, m.loss)
+        .fit(&offline.pairs, run.batch_size, run.epochs, |m, policy| {
+            on_step(
+                &DpoStepLog {
+                    total,
+                    metrics: *m,
+                },
+                &policy.lm,
+            )
         })
         .map_err(|e| Error::Input(format!("DPO ({total} planned steps): {e}")))?;
     report.losses = metrics.iter().map(|m| m.loss).collect();
@@ -368,14 +385,15 @@ pub struct GrpoReport {
 }
 
 /// Stage 3: GRPO with difficulty-based dynamic sampling over `train` (cycled), with the
-/// starting model frozen as the KL reference.
+/// starting model frozen as the KL reference. `on_step` sees every step's log and the policy
+/// as that step left it.
 pub fn run_grpo<R: Rng + ?Sized>(
     model: Transformer,
     codec: &Codec,
     train: &[Example],
     run: &GrpoRun,
     rng: &mut R,
-    mut on_step: impl FnMut(&GrpoStepLog),
+    mut on_step: impl FnMut(&GrpoStepLog, &Transformer),
 ) -> Result<(Transformer, GrpoReport), Error> {
     if train.is_empty() {
         return Err(Error::Input(
@@ -412,7 +430,7 @@ pub fn run_grpo<R: Rng + ?Sized>(
             total: run.steps,
             metrics,
         };
-        on_step(&log);
+        on_step(&log, &trainer.policy().lm);
         report.steps.push(log);
     }
     report.sampling = trainer.sampling_totals();
@@ -499,7 +517,7 @@ pub fn run_post_cot<R: Rng + ?Sized>(
     train: &[Example],
     run: &PostCotRun,
     rng: &mut R,
-    on_step: impl FnMut(&crate::sft::StepLog),
+    on_step: impl FnMut(&crate::sft::StepLog, &Transformer),
 ) -> Result<(Transformer, PostCotReport), Error> {
     if codec.template().order() != taosr1_cot::ResponseOrder::ThinkFirst {
         return Err(Error::Input(

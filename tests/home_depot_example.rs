@@ -77,6 +77,10 @@ fn home_depot_runs_its_stages_and_resumes() {
         "50",
         "--beta-rows",
         "8",
+        "--val-rows",
+        "4",
+        "--val-every",
+        "5",
     ]
     .map(String::from);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -87,6 +91,7 @@ fn home_depot_runs_its_stages_and_resumes() {
         "| lexical overlap |",
         "| zero-shot |",
         "| sft-labels |",
+        "| post-CoT deployment (sft-labels, fitted cuts) |",
     ] {
         assert!(table.contains(row), "{row} missing from:\n{table}");
     }
@@ -109,6 +114,16 @@ fn home_depot_runs_its_stages_and_resumes() {
     // 16 training rows, batch 8: two steps logged, and the checkpoint is a loadable folder
     let steps = std::fs::read_to_string(out.join("sft-labels/steps.jsonl")).unwrap();
     assert_eq!(steps.lines().count(), 2, "{steps}");
+    // validation every 5 steps and after the last: only step 1 of 0..2 is scored, on 4 rows
+    let lines: Vec<serde_json::Value> = steps
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines[0].get("val_accuracy").is_none(), "{steps}");
+    let acc = lines[1]["val_accuracy"].as_f64().unwrap();
+    assert!((acc * 4.0 - (acc * 4.0).round()).abs() < 1e-9, "{acc}: 4 rows");
+    let f1 = lines[1]["val_macro_f1"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc) && (0.0..=1.0).contains(&f1));
     taosr1::real::load(&out.join("sft-labels/model"), &Default::default()).unwrap();
     assert!(!first.contains("not recomputed"));
     // resumed: nothing is recomputed and the table is the same

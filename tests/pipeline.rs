@@ -96,7 +96,7 @@ fn sft_learns_then_dpo_and_grpo_run() {
     run.sft.max_steps = None;
     run.out_dir = None;
     run.eval_limit = 100;
-    let out = run_sft(&run, &dev().autodiff(), |_| {}).unwrap();
+    let out = run_sft(&run, &dev().autodiff(), |_, _| {}).unwrap();
     let (head, tail) = (out.report.head_mean(20), out.report.tail_mean(20));
     assert!(tail < 0.25 * head, "loss {head} -> {tail}");
     assert_eq!(out.eval.n, 100);
@@ -117,7 +117,7 @@ fn sft_learns_then_dpo_and_grpo_run() {
         batch_size: 8,
         ..DpoRun::default()
     };
-    let (model, report) = run_dpo(out.model, &codec, &train, &dpo, &mut rng, |_, _, _| {}).unwrap();
+    let (model, report) = run_dpo(out.model, &codec, &train, &dpo, &mut rng, |_, _| {}).unwrap();
     let s = report.pair_stats;
     assert_eq!(s.prompts, 24);
     assert_eq!(
@@ -133,7 +133,7 @@ fn sft_learns_then_dpo_and_grpo_run() {
     let mut grpo = GrpoRun::new().with_steps(2).with_class_balanced(true);
     grpo.trainer.sampling.group_size = 4;
     grpo.trainer.sampling.target_groups = 2;
-    let (model, report) = run_grpo(model, &codec, &train, &grpo, &mut rng, |_| {}).unwrap();
+    let (model, report) = run_grpo(model, &codec, &train, &grpo, &mut rng, |_, _| {}).unwrap();
     assert!(!report.steps.is_empty());
     for step in &report.steps {
         let m = &step.metrics;
@@ -198,7 +198,7 @@ fn sft_refuses_examples_longer_than_the_context() {
     let mut cfg = ModelConfig::tiny(codec.tokenizer().vocab_size());
     cfg.max_position_embeddings = 8;
     let model = Transformer::new(&cfg, &dev().autodiff()).unwrap();
-    let err = taosr1::sft::train(model, &codec, &data, &taosr1::sft::SftConfig::new(), |_| {})
+    let err = taosr1::sft::train(model, &codec, &data, &taosr1::sft::SftConfig::new(), |_, _| {})
         .unwrap_err();
     assert!(
         err.to_string().contains("training example 0") && err.to_string().contains("context of 8"),
@@ -299,7 +299,7 @@ fn think_first_sft_then_post_cot_gives_a_working_label_first_model() {
     run.out_dir = None;
     run.eval_limit = 100;
     run.order = ResponseOrder::ThinkFirst;
-    let out = run_sft(&run, &dev().autodiff(), |_| {}).unwrap();
+    let out = run_sft(&run, &dev().autodiff(), |_, _| {}).unwrap();
     assert!(
         out.eval.argmax.accuracy > out.majority_baseline + 0.05,
         "think-first accuracy {} vs majority {}",
@@ -311,10 +311,10 @@ fn think_first_sft_then_post_cot_gives_a_working_label_first_model() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
     let post = PostCotRun::new().with_prompts(800).with_n(2);
     // the stage refuses a label-first starting codec
-    assert!(run_post_cot(out.model.clone(), &codec, &train, &post, &mut rng, |_| {}).is_err());
+    assert!(run_post_cot(out.model.clone(), &codec, &train, &post, &mut rng, |_, _| {}).is_err());
     let think_first = codec.clone().with_order(ResponseOrder::ThinkFirst);
     let (model, report) =
-        run_post_cot(out.model, &think_first, &train, &post, &mut rng, |_| {}).unwrap();
+        run_post_cot(out.model, &think_first, &train, &post, &mut rng, |_, _| {}).unwrap();
     assert_eq!(report.prompts, 800);
     assert_eq!(report.own_samples + report.gold_fallback, 800);
     assert!(

@@ -174,15 +174,27 @@ fn sft_through_the_chat_codec_learns_and_label_first_scoring_reads_it() {
                 .with_learning_rate(3e-3)
                 .with_warmup_steps(Some(5)),
         );
-    let (model, report) = train(a.model, &a.codec, &encoded, &cfg, |_| {}).unwrap();
+    let items: Vec<Item> = data.iter().map(Example::item).collect();
+    // the callback sees the model as each step left it: at the last step, the returned one
+    let mut at_last = None;
+    let (model, report) = train(a.model, &a.codec, &encoded, &cfg, |s, m| {
+        if s.step + 1 == s.total {
+            at_last = Some(score_label_first(&m.valid(), &a.codec, &items, &InferConfig::new()));
+        }
+    })
+    .unwrap();
     assert!(
         report.tail_mean(5) < 0.5 * report.head_mean(5),
         "loss {} -> {}",
         report.head_mean(5),
         report.tail_mean(5)
     );
-    let items: Vec<Item> = data.iter().map(Example::item).collect();
     let preds = score_label_first(&model.valid(), &a.codec, &items, &InferConfig::new()).unwrap();
+    for (p, q) in preds.iter().zip(at_last.unwrap().unwrap()) {
+        for (x, y) in p.distribution.probs().iter().zip(q.distribution.probs()) {
+            assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+        }
+    }
     let right = preds
         .iter()
         .zip(&data)

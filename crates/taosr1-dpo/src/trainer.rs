@@ -470,7 +470,8 @@ impl<M: Policy + Module> DpoTrainer<M> {
     }
 
     /// `epochs` passes over `pairs` in shuffled batches of `batch_size` (seeded by the
-    /// config), calling `on_step` after every step.
+    /// config), calling `on_step` after every step with its metrics and the policy as the
+    /// step left it (for periodic validation).
     ///
     /// # Errors
     /// [`DpoError::InvalidConfig`] for `batch_size == 0` or `epochs == 0`;
@@ -479,7 +480,7 @@ impl<M: Policy + Module> DpoTrainer<M> {
     /// ```
     /// # use taosr1_dpo::*;
     /// # fn f<M: taosr1_grpo::Policy + burn::module::Module>(t: &mut DpoTrainer<M>, pairs: &[TokenPair]) {
-    /// let metrics = t.fit(pairs, 16, 2, |m| println!("step {} loss {}", m.step, m.loss)).unwrap();
+    /// let metrics = t.fit(pairs, 16, 2, |m, _policy| println!("step {} loss {}", m.step, m.loss)).unwrap();
     /// # }
     /// ```
     pub fn fit(
@@ -487,7 +488,7 @@ impl<M: Policy + Module> DpoTrainer<M> {
         pairs: &[TokenPair],
         batch_size: usize,
         epochs: usize,
-        mut on_step: impl FnMut(&DpoMetrics),
+        mut on_step: impl FnMut(&DpoMetrics, &M),
     ) -> Result<Vec<DpoMetrics>, DpoError> {
         for (field, v) in [("batch_size", batch_size), ("epochs", epochs)] {
             if v == 0 {
@@ -510,7 +511,7 @@ impl<M: Policy + Module> DpoTrainer<M> {
                     step,
                     source: Box::new(e),
                 })?;
-                on_step(&m);
+                on_step(&m, self.state.policy());
                 all.push(m);
             }
         }

@@ -133,8 +133,17 @@ fn dpo_trainer_raises_the_reward_of_a_bandit_policy() {
         assert_eq!(p.chosen_ids, vec![(PROMPTS + q % ANSWERS) as u32]);
         assert_ne!(p.rejected_ids, p.chosen_ids);
     }
-    let metrics = trainer.fit(&offline.pairs, 8, 4, |_| {}).unwrap();
+    // the callback sees the policy as each step left it
+    let mut seen = Vec::new();
+    let metrics = trainer
+        .fit(&offline.pairs, 8, 4, |_, policy| {
+            seen.push(policy.expected_reward())
+        })
+        .unwrap();
     let end = trainer.policy().expected_reward();
+    assert_eq!(seen.len(), metrics.len());
+    assert!((seen[seen.len() - 1] - end).abs() < 1e-6);
+    assert!((seen[0] - start).abs() > 1e-6, "step 0 already moved the policy");
     eprintln!(
         "expected reward {start} -> {end}; {} pairs",
         offline.pairs.len()
@@ -163,7 +172,7 @@ fn bad_inputs_are_typed_errors() {
         Err(DpoError::Grpo(_))
     ));
     assert!(matches!(
-        trainer.fit(&[], 0, 1, |_| {}),
+        trainer.fit(&[], 0, 1, |_, _| {}),
         Err(DpoError::InvalidConfig {
             field: "batch_size",
             ..
@@ -201,7 +210,7 @@ fn bad_inputs_are_typed_errors() {
     };
     let mut trainer = DpoTrainer::new(nan, DpoTrainerConfig::new()).unwrap();
     let pair = TokenPair::new(vec![0], vec![PROMPTS as u32], vec![PROMPTS as u32 + 1]);
-    let err = trainer.fit(&[pair], 1, 1, |_| {}).unwrap_err();
+    let err = trainer.fit(&[pair], 1, 1, |_, _| {}).unwrap_err();
     assert!(
         matches!(&err, DpoError::Step { step: 0, source } if matches!(**source, DpoError::NonFinite { .. })),
         "{err}"
