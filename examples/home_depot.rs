@@ -56,7 +56,7 @@ use taosr1_cot::rules::RuleBook;
 use taosr1_cot::teacher::{brand_lexicon, RuleTeacher, Teacher};
 use taosr1_cot::{Example, GradeScale, Template, TextStyle};
 use taosr1_grpo::{DynamicSamplingConfig, GrpoTrainerConfig, OptimizerConfig};
-use taosr1_model::{ModelConfig, TaoTokenizer, Transformer};
+use taosr1_model::{ModelConfig, StorageDtype, TaoTokenizer, Transformer};
 use taosr1_partition::metrics::{
     accuracy, bootstrap_groups, macro_f1, mean_ndcg_by_group, Interval,
 };
@@ -135,6 +135,11 @@ struct Args {
     /// Bootstrap resamples over test queries.
     #[arg(long, default_value_t = 1000)]
     resamples: usize,
+    /// How each stage's checkpoint stores its weights: f32 (exact; the next stage starts from
+    /// exactly the trained weights) or bf16 (half the disk; the next stage starts from them
+    /// rounded).
+    #[arg(long, default_value = "f32", value_name = "f32|bf16")]
+    save_dtype: StorageDtype,
     /// Recompute stages that already have results.
     #[arg(long)]
     force: bool,
@@ -567,7 +572,14 @@ fn run(args: &Args) -> Result<(), Error> {
                 if let Some(e) = failed {
                     return Err(e);
                 }
-                real::save(&dir.join("model"), &model, &a.config, &a.codec, &args.model)?;
+                real::save_as(
+                    &dir.join("model"),
+                    &model,
+                    &a.config,
+                    &a.codec,
+                    &args.model,
+                    args.save_dtype,
+                )?;
                 let note = format!(
                     "{} rows, {} steps, loss {:.3} -> {:.3}",
                     encoded.len(),
@@ -655,7 +667,14 @@ fn run(args: &Args) -> Result<(), Error> {
                     (model, note)
                 };
                 let config = ModelConfig::from_json_file(&init.join("config.json"))?;
-                real::save(&dir.join("model"), &model, &config, &codec, &init)?;
+                real::save_as(
+                    &dir.join("model"),
+                    &model,
+                    &config,
+                    &codec,
+                    &init,
+                    args.save_dtype,
+                )?;
                 (model, codec, note)
             }
             _ => unreachable!("stages were checked"),

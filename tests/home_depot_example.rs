@@ -81,6 +81,8 @@ fn home_depot_runs_its_stages_and_resumes() {
         "4",
         "--val-every",
         "5",
+        "--save-dtype",
+        "bf16",
     ]
     .map(String::from);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -125,6 +127,18 @@ fn home_depot_runs_its_stages_and_resumes() {
     let f1 = lines[1]["val_macro_f1"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc) && (0.0..=1.0).contains(&f1));
     taosr1::real::load(&out.join("sft-labels/model"), &Default::default()).unwrap();
+    let st = std::fs::read(out.join("sft-labels/model/model.safetensors")).unwrap();
+    // the safetensors header: an 8-byte length, then JSON naming each tensor's dtype
+    let n = u64::from_le_bytes(st[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&st[8..8 + n]).unwrap();
+    let dtypes: Vec<&str> = header
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "__metadata__")
+        .map(|(_, v)| v["dtype"].as_str().unwrap())
+        .collect();
+    assert!(!dtypes.is_empty() && dtypes.iter().all(|d| *d == "BF16"), "{dtypes:?}");
     assert!(!first.contains("not recomputed"));
     // resumed: nothing is recomputed and the table is the same
     let second = common::run_ok(&bin, &args);

@@ -13,7 +13,7 @@ use taosr1::real;
 use taosr1::sft::{train, SftConfig};
 use taosr1_cot::{Example, Item, Product, Template, TextStyle};
 use taosr1_grpo::OptimizerConfig;
-use taosr1_model::{ModelConfig, TaoTokenizer, Transformer};
+use taosr1_model::{ModelConfig, StorageDtype, TaoTokenizer, Transformer};
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -136,6 +136,36 @@ fn a_saved_real_checkpoint_loads_back_identical() {
     let y = a.model.valid().forward(ids(&slot));
     let diff: f32 = (x - y).abs().max().into_scalar();
     assert!(diff < 1e-6, "logits moved by {diff}");
+    // stored in bf16: half the weight bytes, every weight the f32 one rounded to bf16
+    let half = dir.with_extension("bf16");
+    real::save_as(
+        &half,
+        &a.model.valid(),
+        &a.config,
+        &a.codec,
+        &fixture(),
+        StorageDtype::Bf16,
+    )
+    .unwrap();
+    let size = |d: &std::path::Path| std::fs::metadata(d.join("model.safetensors")).unwrap().len();
+    let (f32_bytes, bf16_bytes) = (size(&dir), size(&half));
+    assert!(
+        bf16_bytes * 2 < f32_bytes + 4096 && bf16_bytes * 2 > f32_bytes - 4096,
+        "{bf16_bytes} vs {f32_bytes}"
+    );
+    let (rounded, _, _) = real::load(&half, &Default::default()).unwrap();
+    let values = |m: &Transformer| -> Vec<f32> {
+        m.embed_tokens.weight.val().into_data().to_vec().unwrap()
+    };
+    let (exact, got) = (values(&model), values(&rounded));
+    assert_eq!(exact.len(), got.len());
+    for (x, y) in exact.iter().zip(&got) {
+        assert_eq!(burn::tensor::bf16::from_f32(*x).to_f32(), *y);
+    }
+    let z = rounded.forward(ids(&slot));
+    let diff: f32 = (z - model.forward(ids(&slot))).abs().max().into_scalar();
+    assert!(diff > 0.0 && diff < 5e-2, "bf16 logits moved by {diff}");
+    std::fs::remove_dir_all(&half).unwrap();
     // a missing template file is a typed error naming it
     std::fs::remove_file(dir.join(real::TEMPLATE_FILE)).unwrap();
     let err = real::load(&dir, &Default::default())

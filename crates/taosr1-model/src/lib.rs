@@ -54,5 +54,6 @@ pub use pretrained::{load_gguf, load_pretrained, safetensors_files, GenerationCo
 pub use tokenizer::{TaoTokenizer, BOS, EOS, PAD, UNK};
 pub use weights::{
     checkpoint_tensor_specs, from_named_tensors, from_safetensors_bytes, from_safetensors_shards,
-    load_safetensors, save_safetensors, to_safetensors_bytes,
+    load_safetensors, save_safetensors, to_safetensors_bytes, to_safetensors_bytes_as,
+    StorageDtype,
 };

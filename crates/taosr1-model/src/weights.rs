@@ -211,12 +211,112 @@ fn params(model: &Transformer) -> Vec<(String, Tensor<2>, Layout)> {
     out
 }
 
+/// The number format tensors are written in.
+///
+/// Training and inference here compute in f32 either way; bf16 halves a checkpoint (SmolLM2-135M:
+/// 540 MB → 270 MB) at a relative rounding error of at most 2⁻⁹ per weight, the format most
+/// Hugging Face checkpoints ship in. It keeps f32's range, so no finite weight overflows.
+///
+/// ```
+/// use taosr1_model::StorageDtype;
+/// assert_eq!("bf16".parse::<StorageDtype>().unwrap(), StorageDtype::Bf16);
+/// assert_eq!(StorageDtype::Bf16.bytes_per_value(), 2);
+/// assert!("f8".parse::<StorageDtype>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageDtype {
+    /// 32-bit float, lossless.
+    #[default]
+    F32,
+    /// bfloat16, round to nearest even.
+    Bf16,
+}
+
+impl StorageDtype {
+    /// Bytes per stored value.
+    ///
+    /// ```
+    /// assert_eq!(taosr1_model::StorageDtype::F32.bytes_per_value(), 4);
+    /// ```
+    pub fn bytes_per_value(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::Bf16 => 2,
+        }
+    }
+
+    /// The name Hugging Face configs use (`torch_dtype` / `dtype`).
+    ///
+    /// ```
+    /// assert_eq!(taosr1_model::StorageDtype::Bf16.hf_name(), "bfloat16");
+    /// ```
+    pub fn hf_name(self) -> &'static str {
+        match self {
+            Self::F32 => "float32",
+            Self::Bf16 => "bfloat16",
+        }
+    }
+
+    fn encode(self, values: &[f32]) -> Vec<u8> {
+        match self {
+            Self::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            Self::Bf16 => values
+                .iter()
+                .flat_map(|v| bf16::from_f32(*v).to_bits().to_le_bytes())
+                .collect(),
+        }
+    }
+
+    fn safetensors(self) -> Dtype {
+        match self {
+            Self::F32 => Dtype::F32,
+            Self::Bf16 => Dtype::BF16,
+        }
+    }
+}
+
+impl std::str::FromStr for StorageDtype {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self, ModelError> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" | "float32" => Ok(Self::F32),
+            "bf16" | "bfloat16" => Ok(Self::Bf16),
+            other => Err(ModelError::Input(format!(
+                "unknown storage dtype {other:?} (expected f32 or bf16)"
+            ))),
+        }
+    }
+}
+
 /// Serialise `model` to safetensors bytes (f32, checkpoint naming and layout).
 ///
 /// # Errors
 /// [`ModelError::NonFiniteWeight`] naming the first NaN/∞ parameter: a model that went
 /// non-finite is never written.
 pub fn to_safetensors_bytes(model: &Transformer) -> Result<Vec<u8>, ModelError> {
+    to_safetensors_bytes_as(model, StorageDtype::F32)
+}
+
+/// Serialise `model` to safetensors bytes in `dtype` (checkpoint naming and layout).
+///
+/// ```
+/// use taosr1_model::{from_safetensors_bytes, to_safetensors_bytes, to_safetensors_bytes_as};
+/// use taosr1_model::{ModelConfig, StorageDtype, Transformer};
+/// let cfg = ModelConfig::tiny(30);
+/// let model = Transformer::new(&cfg, &Default::default()).unwrap();
+/// let half = to_safetensors_bytes_as(&model, StorageDtype::Bf16).unwrap();
+/// assert!(half.len() < to_safetensors_bytes(&model).unwrap().len() * 6 / 10);
+/// from_safetensors_bytes(&half, &cfg, &Default::default()).unwrap();
+/// ```
+///
+/// # Errors
+/// As [`to_safetensors_bytes`].
+pub fn to_safetensors_bytes_as(
+    model: &Transformer,
+    dtype: StorageDtype,
+) -> Result<Vec<u8>, ModelError> {
     let mut buffers: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
     for (name, tensor, layout) in params(model) {
         let tensor = if layout == Layout::Transposed {
@@ -241,13 +341,12 @@ pub fn to_safetensors_bytes(model: &Transformer) -> Result<Vec<u8>, ModelError> 
                 value: *value,
             });
         }
-        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        buffers.insert(name, (shape, bytes));
+        buffers.insert(name, (shape, dtype.encode(&values)));
     }
     let views = buffers
         .iter()
         .map(|(name, (shape, bytes))| {
-            TensorView::new(Dtype::F32, shape.clone(), bytes)
+            TensorView::new(dtype.safetensors(), shape.clone(), bytes)
                 .map(|v| (name.clone(), v))
                 .map_err(|e| ModelError::Safetensors(e.to_string()))
         })
