@@ -155,7 +155,7 @@ fn a_saved_real_checkpoint_loads_back_identical() {
     );
     let (rounded, _, _) = real::load(&half, &Default::default()).unwrap();
     let values = |m: &Transformer| -> Vec<f32> {
-        m.embed_tokens.weight.val().into_data().to_vec().unwrap()
+        m.embed_tokens.weight.val().into_data().try_to_vec_as::<f32>().unwrap()
     };
     let (exact, got) = (values(&model), values(&rounded));
     assert_eq!(exact.len(), got.len());
