@@ -20,9 +20,11 @@
 //! * `grpo`: difficulty-filtered GRPO from `dpo` with class-balanced prompts.
 //!
 //! Every stage is already in the deployed, post-CoT form (label first, reasoning after it).
-//! After the last stage comes its **deployed row**: the grade from the expected grade with
-//! three cuts fitted on validation (the same kind of decision rule the lexical baseline
-//! gets), and CumPT's β fitted on the same validation rows.
+//! After the stages comes the **deployed row**: each stage scores `--beta-rows` validation
+//! rows, three cuts on its expected grade are fitted there for macro-F1 (the same kind of
+//! decision rule the lexical baseline gets), and the stage with the best validation macro-F1
+//! (or `--deploy STAGE`) is scored on the test rows that way; CumPT's β is fitted on the same
+//! validation rows.
 //!
 //! Resumable: a stage whose `OUT/STAGE/eval.json` exists is not recomputed (`--force` redoes
 //! it). Each training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step: loss,
@@ -125,6 +127,11 @@ struct Args {
     /// cuts of the deployed row.
     #[arg(long, default_value_t = 300)]
     beta_rows: usize,
+    /// The stage the deployed row uses: `auto` picks the stage run this time whose grades,
+    /// cut on the expected grade, have the best macro-F1 on the `--beta-rows` validation rows;
+    /// or name one.
+    #[arg(long, default_value = "auto", value_name = "auto|STAGE")]
+    deploy: String,
     /// Validation rows scored during training for the per-step validation curve (0: none).
     #[arg(long, default_value_t = 64)]
     val_rows: usize,
@@ -418,6 +425,20 @@ fn run(args: &Args) -> Result<(), Error> {
             STAGES.join(", ")
         )));
     }
+    let deploy: Vec<&str> = match args.deploy.as_str() {
+        "auto" => STAGES
+            .iter()
+            .copied()
+            .filter(|s| wanted.contains(s))
+            .collect(),
+        named if wanted.contains(&named) => vec![named],
+        named => {
+            return Err(Error::Input(format!(
+                "--deploy: {named:?} is not one of this run's stages ({}) nor auto",
+                wanted.join(", ")
+            )))
+        }
+    };
     println!("backend: {}", backend::name());
     let scale = GradeScale::default();
     let read = read_csv(&args.data, &ColumnSpec::home_depot(), &scale, false)?;
@@ -695,8 +716,8 @@ fn run(args: &Args) -> Result<(), Error> {
         table.push(e);
     }
     let mut extra = String::new();
-    if let Some(last) = STAGES.iter().rev().find(|s| wanted.contains(s)) {
-        let (row, text) = deployment(args, last, &template, &validation, &test)?;
+    if !deploy.is_empty() {
+        let (row, text) = deployment(args, &deploy, &template, &validation, &test)?;
         table.push(row);
         extra = text;
     }
@@ -782,10 +803,12 @@ fn read_predictions(
     Ok((dists, gold))
 }
 
-/// The deployment view of the last stage, post-CoT style (label first, one prefill per item):
-/// * the **deployed row**: the grade from the expected grade with three cuts fitted for
-///   macro-F1 on `--beta-rows` validation rows (the same kind of decision rule the lexical
-///   baseline gets), scored on the test rows with bootstrap intervals;
+/// The deployment view, post-CoT style (label first, one prefill per item):
+/// * each candidate stage scores the `--beta-rows` validation rows; three cuts on its
+///   expected grade are fitted there for macro-F1 (the same kind of decision rule the lexical
+///   baseline gets), and the stage with the best validation macro-F1 is deployed;
+/// * the **deployed row**: that stage's test predictions graded by its cuts, with bootstrap
+///   intervals;
 /// * CumPT's β fitted on the same validation rows, applied to the test rows as tiers;
 /// * plots: training loss and validation accuracy per stage, GRPO's curves, a reliability
 ///   diagram of the test probabilities, tier macro-F1 against β.
@@ -793,7 +816,7 @@ fn read_predictions(
 /// Returns the deployed row and the markdown that follows the table in staircase.md.
 fn deployment(
     args: &Args,
-    last: &str,
+    candidates: &[&str],
     template: &Template,
     validation: &[Example],
     test: &[Example],
@@ -801,6 +824,43 @@ fn deployment(
     use taosr1::plots::{line_chart, reliability, reliability_diagram, Series};
     use taosr1_partition::{fit_beta, TierMap};
     let perr = |e: taosr1_partition::PartitionError| Error::Input(e.to_string());
+    let rows = &validation[..validation.len().min(args.beta_rows)];
+    let vgold: Vec<usize> = rows.iter().map(|e| e.grade.index()).collect();
+    let mut out = format!(
+        "\nDeployment choice on {} validation rows (macro-F1):\n\n| stage | argmax grade | expected grade, fitted cuts |\n|---|---|---|\n",
+        rows.len()
+    );
+    let mut best: Option<(f64, &str, Vec<taosr1_partition::GradeDistribution>, [f32; 3])> = None;
+    for &stage in candidates {
+        let bar = bar(rows.len(), &format!("{stage}: scoring validation"));
+        let (model, codec) = match stage {
+            "zero-shot" => {
+                let a = load_base(args, template)?;
+                (a.model.valid(), a.codec)
+            }
+            _ => {
+                let (m, _, c) =
+                    real::load(&args.out.join(stage).join("model"), &backend::device())?;
+                (m, c)
+            }
+        };
+        let vdists = score_rows(&model, &codec, rows, args.eval_batch)?;
+        bar.finish_and_clear();
+        let argmax: Vec<usize> = vdists.iter().map(|d| d.argmax()).collect();
+        let f_argmax = macro_f1(&argmax, &vgold, 4).map_err(perr)?;
+        let vscore: Vec<f32> = vdists.iter().map(expected_grade).collect();
+        let cuts = fit_cuts(&vscore, &vgold)?;
+        let cut: Vec<usize> = vscore.iter().map(|&x| grade_of(x, &cuts)).collect();
+        let f_cuts = macro_f1(&cut, &vgold, 4).map_err(perr)?;
+        out += &format!("| {stage} | {f_argmax:.3} | {f_cuts:.3} |\n");
+        if best.as_ref().is_none_or(|b| f_cuts > b.0) {
+            best = Some((f_cuts, stage, vdists, cuts));
+        }
+    }
+    let Some((_, last, vdists, cuts)) = best else {
+        return Err(Error::Input("no stage to deploy".into()));
+    };
+    out += &format!("\nDeployed: {last}.\n");
     let last_dir = args.out.join(last);
     let (dists, gold) = read_predictions(&last_dir.join("predictions.jsonl"))?;
     if gold.len() != test.len() {
@@ -817,23 +877,7 @@ fn deployment(
         serde_json::from_str(&text)
             .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?
     };
-    // the last stage's model on validation rows
-    let (model, codec) = match last {
-        "zero-shot" => {
-            let a = load_base(args, template)?;
-            (a.model.valid(), a.codec)
-        }
-        _ => {
-            let (m, _, c) = real::load(&last_dir.join("model"), &backend::device())?;
-            (m, c)
-        }
-    };
-    let rows = &validation[..validation.len().min(args.beta_rows)];
-    let vdists = score_rows(&model, &codec, rows, args.eval_batch)?;
-    let vgold: Vec<usize> = rows.iter().map(|e| e.grade.index()).collect();
-    // the deployed row: expected-grade cuts fitted on validation
-    let vscore: Vec<f32> = vdists.iter().map(expected_grade).collect();
-    let cuts = fit_cuts(&vscore, &vgold)?;
+    // the deployed row: the chosen stage's expected-grade cuts on the test rows
     let score: Vec<f32> = dists.iter().map(expected_grade).collect();
     let pred: Vec<usize> = score.iter().map(|&x| grade_of(x, &cuts)).collect();
     let mut row = metrics(
@@ -873,7 +917,7 @@ fn deployment(
         .collect::<Result<_, _>>()
         .map_err(perr)?;
     let argmax_f1 = macro_f1(&argmax, &tgold, map.num_tiers()).map_err(perr)?;
-    let mut out = format!(
+    out += &format!(
         "\nCumPT ({last}): beta {:.3} fitted on {} validation rows (tier macro-F1 {:.3} there, {:.3} at 0.5); on the test rows tier macro-F1 {:.3} against {:.3} for argmax grade -> tier.\n",
         cumpt.beta(),
         rows.len(),

@@ -93,10 +93,31 @@ fn home_depot_runs_its_stages_and_resumes() {
         "| lexical overlap |",
         "| zero-shot |",
         "| sft-labels |",
-        "| post-CoT deployment (sft-labels, fitted cuts) |",
     ] {
         assert!(table.contains(row), "{row} missing from:\n{table}");
     }
+    // the deployed stage is the one with the best validation macro-F1 after its cuts
+    let choice: Vec<(String, f64)> = table
+        .split("| stage | argmax grade | expected grade, fitted cuts |")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[1].to_string(), cells[3].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(choice.len(), 2, "{table}");
+    let best = choice
+        .iter()
+        .fold(&choice[0], |b, c| if c.1 > b.1 { c } else { b });
+    assert!(table.contains(&format!("Deployed: {}.", best.0)), "{table}");
+    assert!(
+        table.contains(&format!("| post-CoT deployment ({}, fitted cuts) |", best.0)),
+        "{table}"
+    );
     for stage in ["zero-shot", "sft-labels"] {
         let e: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(out.join(stage).join("eval.json")).unwrap(),
@@ -152,5 +173,12 @@ fn home_depot_runs_its_stages_and_resumes() {
             .collect::<Vec<_>>()
     };
     assert_eq!(rows(&table), rows(&again));
+    // a deployed stage the run does not have is refused before anything runs
+    let mut bad = args.clone();
+    bad.extend(["--deploy", "grpo"]);
+    let refused = std::process::Command::new(&bin).args(&bad).output().unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--deploy") && err.contains("grpo"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
