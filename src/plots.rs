@@ -224,10 +224,12 @@ pub fn line_chart(
         for (i, s) in series.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
             chart
-                .draw_series(LineSeries::new(
-                    s.points.iter().copied(),
-                    color.stroke_width(2),
-                ))
+                // sparse series (a validation check every k steps, a single point) get
+                // markers, so a one-point series is visible too
+                .draw_series(
+                    LineSeries::new(s.points.iter().copied(), color.stroke_width(2))
+                        .point_size(if s.points.len() <= 60 { 3 } else { 0 }),
+                )
                 .map_err(|e| e.to_string())?
                 .label(s.name.as_str())
                 .legend(move |(x, y)| {
