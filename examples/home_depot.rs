@@ -297,6 +297,23 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// Before a stage trains: every validation row must fit the model's context, so a check
+    /// cannot fail after the training it would report on.
+    fn precheck(&self, model: &Transformer, codec: &Codec) -> Result<(), Error> {
+        let context = model.max_positions();
+        for e in self.rows {
+            let n = codec.label_slot_ids(&e.item())?.len();
+            if n > context {
+                return Err(Error::Input(format!(
+                    "validation row {}: {n} prompt tokens, more than the model's context of \
+                     {context} (lower --val-rows or drop the row)",
+                    e.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn check(
         &self,
         step: usize,
@@ -574,6 +591,7 @@ fn run(args: &Args) -> Result<(), Error> {
                             .with_weight_decay(0.01)
                             .with_warmup_steps(Some(10)),
                     );
+                validator.precheck(&a.model, &a.codec)?;
                 let mut log = StepWriter::create(&dir)?;
                 let steps = encoded.len().div_ceil(args.batch_size) * args.epochs;
                 let bar = bar(steps, &format!("{stage}: training"));
@@ -614,6 +632,7 @@ fn run(args: &Args) -> Result<(), Error> {
                 let from = if *stage == "dpo" { "sft-cot" } else { "dpo" };
                 let init = args.out.join(from).join("model");
                 let (model, _, codec) = real::load(&init, &backend::train_device())?;
+                validator.precheck(&model, &codec)?;
                 let rollout = RolloutConfig::new()
                     .with_max_new_tokens(args.max_new_tokens)
                     .with_temperature(1.0);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use taosr1_model::{ModelConfig, Transformer};
 
-fn tiny_checkpoint(dir: &Path) {
+fn tiny_checkpoint(dir: &Path, context: usize) {
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("crates/taosr1-model/tests/fixtures/tokenizers/smollm2");
     std::fs::create_dir_all(dir).unwrap();
@@ -25,7 +25,7 @@ fn tiny_checkpoint(dir: &Path) {
         .unwrap()
         .vocab_size();
     let mut cfg = ModelConfig::tiny(vocab);
-    cfg.max_position_embeddings = 1024;
+    cfg.max_position_embeddings = context;
     let model = Transformer::new(&cfg, &Default::default()).unwrap();
     std::fs::write(
         dir.join("config.json"),
@@ -47,7 +47,7 @@ fn home_depot_runs_its_stages_and_resumes() {
     };
     let dir = std::env::temp_dir().join(format!("taosr1-hd-example-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    tiny_checkpoint(&dir.join("model"));
+    tiny_checkpoint(&dir.join("model"), 1024);
     let csv = dir.join("pairs.csv");
     let mut text = String::from("id,product_uid,product_title,search_term,relevance\n");
     let grades = ["1", "1.67", "2.33", "3"];
@@ -180,5 +180,18 @@ fn home_depot_runs_its_stages_and_resumes() {
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("--deploy") && err.contains("grpo"), "{err}");
+    // validation rows longer than the context stop a stage before it trains, not after
+    tiny_checkpoint(&dir.join("short"), 64);
+    let short_out = dir.join("short-out");
+    let (short_model, short_dir) = (dir.join("short"), short_out.clone());
+    let mut short: Vec<&str> = args.clone();
+    short[1] = short_model.to_str().unwrap(); // --model
+    short[5] = short_dir.to_str().unwrap(); // --out
+    short[7] = "sft-labels"; // --stages
+    let refused = std::process::Command::new(&bin).args(&short).output().unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("validation row") && err.contains("context of 64"), "{err}");
+    assert!(!short_out.join("sft-labels/steps.jsonl").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
