@@ -242,26 +242,21 @@ fn evaluate(
     name: &str,
     dir: &Path,
 ) -> Result<StageEval, Error> {
-    let items: Vec<_> = test.iter().map(Example::item).collect();
-    let cfg = InferConfig::new().with_batch_size(args.eval_batch);
-    let bar = bar(items.len(), &format!("{name}: scoring"));
+    let bar = bar(test.len(), &format!("{name}: scoring"));
     let started = Instant::now();
-    let mut preds = Vec::with_capacity(items.len());
-    for chunk in items.chunks(args.eval_batch * 4) {
-        preds.extend(score_label_first(model, codec, chunk, &cfg)?);
+    let mut dists = Vec::with_capacity(test.len());
+    for chunk in test.chunks(args.eval_batch * 4) {
+        dists.extend(score_rows(model, codec, chunk, args.eval_batch)?);
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    let ms = started.elapsed().as_secs_f64() * 1000.0 / items.len().max(1) as f64;
-    let pred: Vec<usize> = preds.iter().map(|p| p.distribution.argmax()).collect();
-    let score: Vec<f32> = preds
-        .iter()
-        .map(|p| expected_grade(&p.distribution))
-        .collect();
+    let ms = started.elapsed().as_secs_f64() * 1000.0 / test.len().max(1) as f64;
+    let pred: Vec<usize> = dists.iter().map(|d| d.argmax()).collect();
+    let score: Vec<f32> = dists.iter().map(expected_grade).collect();
     let mut lines = String::new();
-    for ((e, p), s) in test.iter().zip(&preds).zip(&score) {
+    for ((e, d), s) in test.iter().zip(&dists).zip(&score) {
         lines += &serde_json::json!({
-            "id": e.id, "gold": e.grade.index(), "probs": p.distribution.probs(), "score": s,
+            "id": e.id, "gold": e.grade.index(), "probs": d.probs(), "score": s,
         })
         .to_string();
         lines.push('\n');
@@ -351,10 +346,13 @@ fn write(path: &Path, text: &str) -> Result<(), Error> {
     taosr1_model::write_atomic(path, text.as_bytes()).map_err(|e| Error::io(path, e))
 }
 
-/// Appends one JSON line per step to `steps.jsonl` (created fresh for the stage).
+/// Appends one JSON line per step to `steps.jsonl` (created fresh for the stage). A trainer's
+/// step callback cannot return an error, so the first failure (a validation check or a
+/// write) is kept, later steps are not logged, and [`StepWriter::finish`] returns it.
 struct StepWriter {
     file: std::io::BufWriter<std::fs::File>,
     path: PathBuf,
+    failed: Option<Error>,
 }
 
 impl StepWriter {
@@ -365,13 +363,37 @@ impl StepWriter {
         Ok(Self {
             file: std::io::BufWriter::new(file),
             path,
+            failed: None,
         })
     }
 
-    fn log(&mut self, value: serde_json::Value) -> Result<(), Error> {
-        writeln!(self.file, "{value}")
-            .and_then(|_| self.file.flush())
-            .map_err(|e| Error::io(&self.path, e))
+    /// Log step `step` of `total`: `line`, with the validator's check merged in when due.
+    fn step(
+        &mut self,
+        mut line: serde_json::Value,
+        (step, total): (usize, usize),
+        validator: &Validator,
+        model: &Transformer,
+        codec: &Codec,
+    ) {
+        if self.failed.is_some() {
+            return;
+        }
+        let logged = validator
+            .check(step, total, model, codec, &mut line)
+            .and_then(|()| {
+                writeln!(self.file, "{line}")
+                    .and_then(|_| self.file.flush())
+                    .map_err(|e| Error::io(&self.path, e))
+            });
+        if let Err(e) = logged {
+            self.failed = Some(e);
+        }
+    }
+
+    /// The first failure of the stage's logging, if any.
+    fn finish(self) -> Result<(), Error> {
+        self.failed.map_or(Ok(()), Err)
     }
 }
 
@@ -401,8 +423,7 @@ fn grade_of(score: f32, cuts: &[f32; 3]) -> usize {
 /// distinct scores (at most 64 of them, evenly spaced quantiles beyond that) and one above
 /// them all.
 fn fit_cuts(scores: &[f32], gold: &[usize]) -> Result<[f32; 3], Error> {
-    let s = scores;
-    let mut grid: Vec<f32> = s.to_vec();
+    let mut grid: Vec<f32> = scores.to_vec();
     grid.sort_by(f32::total_cmp);
     grid.dedup();
     if grid.len() > 64 {
@@ -417,7 +438,7 @@ fn fit_cuts(scores: &[f32], gold: &[usize]) -> Result<[f32; 3], Error> {
         for (j, &b) in grid.iter().enumerate().skip(i) {
             for &c in grid.iter().skip(j) {
                 let cuts = [a, b, c];
-                let pred: Vec<usize> = s.iter().map(|&x| grade_of(x, &cuts)).collect();
+                let pred: Vec<usize> = scores.iter().map(|&x| grade_of(x, &cuts)).collect();
                 let f = macro_f1(&pred, gold, 4).map_err(|e| Error::Input(e.to_string()))?;
                 if f > best.1 {
                     best = (cuts, f);
@@ -595,22 +616,14 @@ fn run(args: &Args) -> Result<(), Error> {
                 let mut log = StepWriter::create(&dir)?;
                 let steps = encoded.len().div_ceil(args.batch_size) * args.epochs;
                 let bar = bar(steps, &format!("{stage}: training"));
-                let mut failed = None;
                 let (model, report) = train(a.model, &a.codec, &encoded, &cfg, |s, model| {
                     bar.set_position(s.step as u64 + 1);
                     bar.set_message(format!("loss {:.4}", s.loss));
-                    let mut line = serde_json::json!({"step": s.step, "loss": s.loss, "lr": s.lr});
-                    let logged = validator
-                        .check(s.step, s.total, model, &a.codec, &mut line)
-                        .and_then(|()| log.log(line));
-                    if let Err(e) = logged {
-                        failed.get_or_insert(e);
-                    }
+                    let line = serde_json::json!({"step": s.step, "loss": s.loss, "lr": s.lr});
+                    log.step(line, (s.step, s.total), &validator, model, &a.codec);
                 })?;
                 bar.finish_and_clear();
-                if let Some(e) = failed {
-                    return Err(e);
-                }
+                log.finish()?;
                 real::save_as(
                     &dir.join("model"),
                     &model,
@@ -646,23 +659,14 @@ fn run(args: &Args) -> Result<(), Error> {
                         .with_epochs(1)
                         .with_batch_size(8);
                     let bar = bar(0, "dpo: training");
-                    let mut failed = None;
                     let (model, rep) = run_dpo(model, &codec, &cot, &run, &mut rng, |l, model| {
                         let (step, total) = (l.metrics.step, l.total);
                         bar.set_length(total as u64);
                         bar.set_position(step as u64 + 1);
-                        let mut line = serde_json::to_value(l.metrics).unwrap_or_default();
-                        let logged = validator
-                            .check(step, total, model, &codec, &mut line)
-                            .and_then(|()| log.log(line));
-                        if let Err(e) = logged {
-                            failed.get_or_insert(e);
-                        }
+                        let line = serde_json::to_value(l.metrics).unwrap_or_default();
+                        log.step(line, (step, total), &validator, model, &codec);
                     })?;
                     bar.finish_and_clear();
-                    if let Some(e) = failed {
-                        return Err(e);
-                    }
                     let note = format!(
                         "pass@1 {:.3}, pass@{} {:.3}; {} mixed prompts, {} all-wrong with gold chosen",
                         rep.pass_at_1,
@@ -684,21 +688,12 @@ fn run(args: &Args) -> Result<(), Error> {
                         .with_class_balanced(true)
                         .with_trainer(trainer);
                     let bar = bar(args.grpo_steps, "grpo: training");
-                    let mut failed = None;
                     let (model, rep) = run_grpo(model, &codec, &cot, &run, &mut rng, |l, model| {
                         bar.inc(1);
-                        let mut line = serde_json::to_value(l.metrics).unwrap_or_default();
-                        let logged = validator
-                            .check(l.metrics.step, l.total, model, &codec, &mut line)
-                            .and_then(|()| log.log(line));
-                        if let Err(e) = logged {
-                            failed.get_or_insert(e);
-                        }
+                        let line = serde_json::to_value(l.metrics).unwrap_or_default();
+                        log.step(line, (l.metrics.step, l.total), &validator, model, &codec);
                     })?;
                     bar.finish_and_clear();
-                    if let Some(e) = failed {
-                        return Err(e);
-                    }
                     let s = rep.sampling;
                     let note = format!(
                         "{} prompts seen, {} all-correct and {} all-wrong dropped",
@@ -706,6 +701,7 @@ fn run(args: &Args) -> Result<(), Error> {
                     );
                     (model, note)
                 };
+                log.finish()?;
                 let config = ModelConfig::from_json_file(&init.join("config.json"))?;
                 real::save_as(
                     &dir.join("model"),
