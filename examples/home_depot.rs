@@ -71,7 +71,7 @@ const STAGES: [&str; 5] = ["zero-shot", "sft-labels", "sft-cot", "dpo", "grpo"];
     about = "The TaoSR1 staircase on Home Depot with a real checkpoint"
 )]
 struct Args {
-    /// Hugging Face checkpoint folder (config.json, model.safetensors, tokenizer.json, chat template).
+    /// Hugging Face checkpoint folder (config.json, model.safetensors, tokenizer.json, chat template), or a .gguf file (its weights dequantised to f32, its tokenizer and chat template).
     #[arg(long, value_name = "DIR")]
     model: PathBuf,
     /// The Home Depot CSV (id, product_uid, product_title, search_term, relevance).
@@ -99,6 +99,13 @@ struct Args {
     /// SFT epochs.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
+    /// SFT: at most this many optimizer steps (the learning-rate schedule ends there).
+    #[arg(long)]
+    max_steps: Option<usize>,
+    /// SFT: stop after the step that passes this many minutes of training (a guard for a
+    /// time-boxed GPU; the schedule is not shortened, so size --max-steps to fit).
+    #[arg(long)]
+    max_train_minutes: Option<f64>,
     /// SFT peak learning rate (AdamW, warmup then linear decay).
     #[arg(long, default_value_t = 5e-5)]
     lr: f64,
@@ -275,7 +282,10 @@ fn score_rows(
     batch: usize,
 ) -> Result<Vec<taosr1_partition::GradeDistribution>, Error> {
     let items: Vec<_> = rows.iter().map(Example::item).collect();
-    let cfg = InferConfig::new().with_batch_size(batch);
+    // prefix reuse pays on the CPU (4.6x) and loses on CUDA (0.68x, docs/RESULTS.md)
+    let cfg = InferConfig::new()
+        .with_batch_size(batch)
+        .with_prefix_reuse(!cfg!(feature = "cuda"));
     Ok(score_label_first(model, codec, &items, &cfg)?
         .into_iter()
         .map(|p| p.distribution)
@@ -451,7 +461,11 @@ fn fit_cuts(scores: &[f32], gold: &[usize]) -> Result<[f32; 3], Error> {
 
 fn load_base(args: &Args, template: &Template) -> Result<real::Adapted, Error> {
     let p = taosr1_model::load_pretrained(&args.model, &backend::train_device())?;
-    let tok = TaoTokenizer::from_pretrained(&args.model)?;
+    let tok = if args.model.is_file() {
+        TaoTokenizer::from_gguf(&args.model)?
+    } else {
+        TaoTokenizer::from_pretrained(&args.model)?
+    };
     real::adapt(p.model, p.config, tok, template.clone())
 }
 
@@ -604,6 +618,8 @@ fn run(args: &Args) -> Result<(), Error> {
                 let encoded = a.codec.encode_all(data)?;
                 let cfg = SftConfig::new()
                     .with_epochs(args.epochs)
+                    .with_max_steps(args.max_steps)
+                    .with_time_limit_secs(args.max_train_minutes.map(|m| m * 60.0))
                     .with_batch_size(args.batch_size)
                     .with_seed(args.seed)
                     .with_optimizer(
@@ -614,7 +630,8 @@ fn run(args: &Args) -> Result<(), Error> {
                     );
                 validator.precheck(&a.model, &a.codec)?;
                 let mut log = StepWriter::create(&dir)?;
-                let steps = encoded.len().div_ceil(args.batch_size) * args.epochs;
+                let steps = (encoded.len().div_ceil(args.batch_size) * args.epochs)
+                    .min(args.max_steps.unwrap_or(usize::MAX));
                 let bar = bar(steps, &format!("{stage}: training"));
                 let (model, report) = train(a.model, &a.codec, &encoded, &cfg, |s, model| {
                     bar.set_position(s.step as u64 + 1);
@@ -633,9 +650,14 @@ fn run(args: &Args) -> Result<(), Error> {
                     args.save_dtype,
                 )?;
                 let note = format!(
-                    "{} rows, {} steps, loss {:.3} -> {:.3}",
+                    "{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
                     encoded.len(),
                     report.losses.len(),
+                    if report.stopped_by_time {
+                        " (stopped by --max-train-minutes)"
+                    } else {
+                        ""
+                    },
                     report.head_mean(10),
                     report.tail_mean(10)
                 );

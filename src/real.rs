@@ -115,7 +115,9 @@ struct TemplateFile {
 
 /// Save a real model as a Hugging Face folder: `config.json`, `model.safetensors` (f32),
 /// the grown `tokenizer.json`, the tokenizer and generation files of `source` copied as they
-/// are, and [`TEMPLATE_FILE`]. The folder is replaced atomically (a failed save leaves the
+/// are (or, when `source` is a `.gguf` file, written from the tokenizer:
+/// [`TaoTokenizer::config_files`](taosr1_model::TaoTokenizer::config_files)), and
+/// [`TEMPLATE_FILE`]. The folder is replaced atomically (a failed save leaves the
 /// old one); transformers' `AutoModelForCausalLM`/`AutoTokenizer` read it.
 ///
 /// # Errors
@@ -171,12 +173,21 @@ pub fn save_as(
         dir,
     )?;
     let tokenizer_text = codec.tokenizer().to_json()?;
+    // a GGUF file has no tokenizer files to copy: write them from the tokenizer it gave
+    let generated = if source.is_file() {
+        codec.tokenizer().config_files()?
+    } else {
+        Vec::new()
+    };
     taosr1_model::replace_dir_atomic(dir, |staging| {
         for name in COPIED {
             let from = source.join(name);
             if from.is_file() {
                 std::fs::copy(&from, staging.join(name))?;
             }
+        }
+        for (name, text) in &generated {
+            std::fs::write(staging.join(name), text)?;
         }
         std::fs::write(staging.join("config.json"), &config_text)?;
         std::fs::write(staging.join("model.safetensors"), &weights)?;

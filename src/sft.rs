@@ -74,6 +74,12 @@ pub struct SftConfig {
     /// Stop after this many optimizer steps (for quick runs), if set (`>= 1`).
     #[config(default = "None")]
     pub max_steps: Option<usize>,
+    /// Stop after the first step that ends this many seconds after training began, if set
+    /// (`>= 0`; for a time-boxed lease of a GPU). The learning-rate schedule still runs to
+    /// the planned total, so a stop here leaves the rate where it was: set
+    /// [`max_steps`](Self::max_steps) to what fits and use this as the guard.
+    #[config(default = "None")]
+    pub time_limit_secs: Option<f64>,
     /// Sequences per step (`>= 1`).
     #[config(default = 16)]
     pub batch_size: usize,
@@ -102,6 +108,7 @@ impl SftConfig {
     /// ```
     /// use taosr1::sft::SftConfig;
     /// assert!(SftConfig::new().with_max_steps(Some(0)).validate().is_err());
+    /// assert!(SftConfig::new().with_time_limit_secs(Some(f64::NAN)).validate().is_err());
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
         if self.epochs == 0 {
@@ -112,6 +119,13 @@ impl SftConfig {
         }
         if self.max_steps == Some(0) {
             return Err(Error::Input("SFT max_steps must be at least 1".into()));
+        }
+        if let Some(t) = self.time_limit_secs {
+            if !(t >= 0.0 && t.is_finite()) {
+                return Err(Error::Input(format!(
+                    "SFT time_limit_secs must be a finite number of seconds >= 0, not {t}"
+                )));
+            }
         }
         self.optimizer
             .validate()
@@ -137,6 +151,8 @@ pub struct StepLog {
 pub struct SftReport {
     /// Loss at every step.
     pub losses: Vec<f32>,
+    /// Whether [`SftConfig::time_limit_secs`] ended the run before its planned steps.
+    pub stopped_by_time: bool,
 }
 
 impl SftReport {
@@ -199,6 +215,7 @@ pub fn train(
     let device = model.embed_tokens.weight.device();
     let mut order: Vec<usize> = (0..data.len()).collect();
     let mut report = SftReport::default();
+    let started = std::time::Instant::now();
     'outer: for _epoch in 0..cfg.epochs {
         order.shuffle(&mut rng);
         for chunk in order.chunks(cfg.batch_size) {
@@ -231,6 +248,13 @@ pub fn train(
                 },
                 &model,
             );
+            if cfg
+                .time_limit_secs
+                .is_some_and(|t| started.elapsed().as_secs_f64() >= t)
+            {
+                report.stopped_by_time = true;
+                break 'outer;
+            }
         }
     }
     Ok((model, report))

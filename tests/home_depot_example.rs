@@ -193,5 +193,23 @@ fn home_depot_runs_its_stages_and_resumes() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("validation row") && err.contains("context of 64"), "{err}");
     assert!(!short_out.join("sft-labels/steps.jsonl").exists());
+    // a .gguf file is a model too (weights and tokenizer from the one file), --max-steps
+    // caps the steps, and the stage's checkpoint is a folder that loads on its own
+    let gguf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/taosr1-model/tests/fixtures/gguf/tiny_llama.gguf");
+    let gguf_out = dir.join("gguf-out");
+    let mut from_gguf: Vec<&str> = args.clone();
+    from_gguf[1] = gguf.to_str().unwrap(); // --model
+    from_gguf[5] = gguf_out.to_str().unwrap(); // --out
+    from_gguf[7] = "sft-labels"; // --stages
+    from_gguf.extend(["--max-steps", "1"]);
+    common::run_ok(&bin, &from_gguf);
+    let steps = std::fs::read_to_string(gguf_out.join("sft-labels/steps.jsonl")).unwrap();
+    assert_eq!(steps.lines().count(), 1, "{steps}");
+    let table = std::fs::read_to_string(gguf_out.join("staircase.md")).unwrap();
+    assert!(table.contains("16 rows, 1 of 1 steps"), "{table}");
+    let saved = gguf_out.join("sft-labels/model");
+    assert!(saved.join("tokenizer_config.json").is_file());
+    taosr1::real::load(&saved, &Default::default()).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -176,6 +176,58 @@ fn a_saved_real_checkpoint_loads_back_identical() {
 }
 
 #[test]
+fn a_checkpoint_adapted_from_a_gguf_file_saves_as_a_folder_that_loads_back_identical() {
+    // a GGUF source has no tokenizer files to copy: save writes them from its tokenizer
+    let gguf = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/taosr1-model/tests/fixtures/gguf/tiny_llama.gguf");
+    let p = taosr1_model::load_pretrained(&gguf, &Default::default()).unwrap();
+    let tok = TaoTokenizer::from_gguf(&gguf).unwrap();
+    let a = real::adapt(p.model, p.config, tok, template()).unwrap();
+    let dir = std::env::temp_dir().join(format!("taosr1-real-gguf-{}", std::process::id()));
+    real::save(&dir, &a.model, &a.config, &a.codec, &gguf).unwrap();
+    for f in ["tokenizer_config.json", "generation_config.json"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let (model, _, codec) = real::load(&dir, &Default::default()).unwrap();
+    let (before, after) = (a.codec.tokenizer(), codec.tokenizer());
+    assert_eq!(after.eos_ids(), before.eos_ids());
+    assert_eq!((after.pad_id(), after.bos_id()), (before.pad_id(), before.bos_id()));
+    assert_eq!(codec.grade_ids(), a.codec.grade_ids());
+    let e = example("cordless drill", "Cordless Drill 18V", 3);
+    let slot = codec.label_slot_ids(&e.item()).unwrap();
+    assert_eq!(slot, a.codec.label_slot_ids(&e.item()).unwrap());
+    let diff: f32 = (model.forward(ids(&slot)) - a.model.forward(ids(&slot)))
+        .abs()
+        .max()
+        .into_scalar();
+    assert!(diff < 1e-6, "logits moved by {diff}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_time_limit_stops_sft_after_the_step_that_reaches_it() {
+    let data: Vec<Example> = ["hammer", "ladder", "faucet", "shovel"]
+        .iter()
+        .enumerate()
+        .map(|(g, w)| example(w, &format!("Steel {w}"), g))
+        .collect();
+    let a = adapted(4);
+    let encoded = a.codec.encode_all(&data).unwrap();
+    let cfg = SftConfig::new().with_epochs(3).with_batch_size(2);
+    // no limit: every planned step (3 epochs x 2 batches)
+    let (_, all) = train(a.model.clone(), &a.codec, &encoded, &cfg, |_, _| {}).unwrap();
+    assert_eq!((all.losses.len(), all.stopped_by_time), (6, false));
+    // a limit already reached when the first step ends: that step, and no other
+    let mut seen = Vec::new();
+    let cfg = cfg.with_time_limit_secs(Some(0.0));
+    let (_, cut) = train(a.model, &a.codec, &encoded, &cfg, |s, _| seen.push((s.step, s.total)))
+        .unwrap();
+    assert_eq!((cut.losses.len(), cut.stopped_by_time), (1, true));
+    assert_eq!(seen, vec![(0, 6)]);
+    assert_eq!(cut.losses[0], all.losses[0]);
+}
+
+#[test]
 fn sft_through_the_chat_codec_learns_and_label_first_scoring_reads_it() {
     // the grade is a function of the query word: learnable from the prompt alone
     let words = ["hammer", "ladder", "faucet", "shovel"];

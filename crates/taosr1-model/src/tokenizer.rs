@@ -265,6 +265,89 @@ impl TaoTokenizer {
         self.inner.to_string(true).map_err(tok_err)
     }
 
+    /// The files besides `tokenizer.json` that make a Hugging Face tokenizer folder of this
+    /// tokenizer: `tokenizer_config.json` (the bos/eos/unk/pad token strings and the chat
+    /// templates) and `generation_config.json` (`eos_token_id`, every id of
+    /// [`eos_ids`](Self::eos_ids); `pad_token_id`; `bos_token_id`). Written next to
+    /// [`to_json`](Self::to_json), [`from_pretrained`](Self::from_pretrained) reads back the
+    /// same special ids and templates; this is how a tokenizer read from a GGUF file
+    /// becomes a folder.
+    ///
+    /// ```
+    /// use taosr1_model::TaoTokenizer;
+    /// let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf/tiny_llama.gguf");
+    /// let tok = TaoTokenizer::from_gguf(&path).unwrap();
+    /// let dir = std::env::temp_dir().join(format!("taosr1-doc-folder-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("tokenizer.json"), tok.to_json().unwrap()).unwrap();
+    /// for (name, text) in tok.config_files().unwrap() {
+    ///     std::fs::write(dir.join(name), text).unwrap();
+    /// }
+    /// let back = TaoTokenizer::from_pretrained(&dir).unwrap();
+    /// assert_eq!((back.eos_ids(), back.pad_id(), back.bos_id()), (tok.eos_ids(), tok.pad_id(), tok.bos_id()));
+    /// assert_eq!(back.chat_template().unwrap().source(), tok.chat_template().unwrap().source());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`ModelError::Tokenizer`] when a special id has no token string.
+    pub fn config_files(&self) -> Result<Vec<(&'static str, String)>, ModelError> {
+        let token = |id: u32| {
+            self.inner.id_to_token(id).ok_or_else(|| ModelError::Tokenizer(format!(
+                "special id {id} has no token in the vocabulary"
+            )))
+        };
+        let optional = |id: Option<u32>| -> Result<serde_json::Value, ModelError> {
+            Ok(match id {
+                Some(id) => serde_json::Value::String(token(id)?),
+                None => serde_json::Value::Null,
+            })
+        };
+        let mut config = serde_json::Map::new();
+        config.insert("bos_token".into(), optional(self.bos)?);
+        config.insert("eos_token".into(), optional(Some(self.eos))?);
+        config.insert("unk_token".into(), optional(self.unk)?);
+        config.insert("pad_token".into(), optional(Some(self.pad))?);
+        config.insert(
+            "tokenizer_class".into(),
+            serde_json::Value::String("PreTrainedTokenizerFast".into()),
+        );
+        let templates: Vec<serde_json::Value> = self
+            .templates
+            .iter()
+            .map(|(name, t)| serde_json::json!({"name": name, "template": t.source()}))
+            .collect();
+        match (self.templates.len(), self.chat_template()) {
+            (0, _) => {}
+            (1, Some(t)) => {
+                config.insert("chat_template".into(), t.source().into());
+            }
+            _ => {
+                config.insert("chat_template".into(), templates.into());
+            }
+        }
+        let mut generation = serde_json::Map::new();
+        generation.insert(
+            "eos_token_id".into(),
+            match self.eos_ids.as_slice() {
+                [one] => (*one).into(),
+                many => many.to_vec().into(),
+            },
+        );
+        generation.insert("pad_token_id".into(), self.pad.into());
+        if let Some(bos) = self.bos {
+            generation.insert("bos_token_id".into(), bos.into());
+        }
+        let pretty = |m: serde_json::Map<String, serde_json::Value>| {
+            serde_json::to_string_pretty(&serde_json::Value::Object(m))
+                .map_err(|e| ModelError::Tokenizer(e.to_string()))
+        };
+        Ok(vec![
+            ("tokenizer_config.json", pretty(config)?),
+            ("generation_config.json", pretty(generation)?),
+        ])
+    }
+
     /// Token ids of `text`, no special tokens added (`add_special_tokens=False`); special
     /// tokens written in the text (`<|im_start|>`) are still recognised as such.
     ///
