@@ -51,8 +51,8 @@ pack)
     xz -T2 -6 .lease/a/home_depot
     # part 1 with the binary in call 1, part 2 with the data in call 2 (each call under 64 MiB
     # with the ~6 MiB working tree)
-    head -c 48M "$GGUF" > .lease/a/model.gguf.part1
-    tail -c +$((48 * 1024 * 1024 + 1)) "$GGUF" > .lease/b/model.gguf.part2
+    head -c 44M "$GGUF" > .lease/a/model.gguf.part1
+    tail -c +$((44 * 1024 * 1024 + 1)) "$GGUF" > .lease/b/model.gguf.part2
     sha256sum < "$GGUF" | cut -d' ' -f1 > .lease/b/model.gguf.sha256
     xz -T2 -9 -c ../shared/data/home-depot-search-relevance/train_utf8.csv > .lease/b/train_utf8.csv.xz
     du -sh .lease/a .lease/b
