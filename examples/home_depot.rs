@@ -27,7 +27,9 @@
 //! validation rows.
 //!
 //! Resumable: a stage whose `OUT/STAGE/eval.json` exists is not recomputed (`--force` redoes
-//! it). Each training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step: loss,
+//! it), and its scores on the deployment choice's validation rows are kept in
+//! `OUT/STAGE/validation.jsonl` (reused while the rows are the same; a recomputed stage
+//! deletes it). Each training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step: loss,
 //! learning rate, the trainer's metrics, and every `--val-every` steps the accuracy and
 //! macro-F1 on the first `--val-rows` validation rows) and its checkpoint as a Hugging Face
 //! folder; `OUT/staircase.md` holds the table and `OUT/plots/` the PNG plots.
@@ -64,6 +66,8 @@ use taosr1_partition::metrics::{
 };
 
 const STAGES: [&str; 5] = ["zero-shot", "sft-labels", "sft-cot", "dpo", "grpo"];
+/// Where each stage keeps its scores on the deployment choice's validation rows.
+const VALIDATION_FILE: &str = "validation.jsonl";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -260,15 +264,7 @@ fn evaluate(
     let ms = started.elapsed().as_secs_f64() * 1000.0 / test.len().max(1) as f64;
     let pred: Vec<usize> = dists.iter().map(|d| d.argmax()).collect();
     let score: Vec<f32> = dists.iter().map(expected_grade).collect();
-    let mut lines = String::new();
-    for ((e, d), s) in test.iter().zip(&dists).zip(&score) {
-        lines += &serde_json::json!({
-            "id": e.id, "gold": e.grade.index(), "probs": d.probs(), "score": s,
-        })
-        .to_string();
-        lines.push('\n');
-    }
-    write(&dir.join("predictions.jsonl"), &lines)?;
+    write(&dir.join("predictions.jsonl"), &predictions_text(test, &dists))?;
     let mut m = metrics(name, test, &pred, &score, args.resamples, args.seed)?;
     m.eval_ms_per_item = ms;
     Ok(m)
@@ -601,6 +597,11 @@ fn run(args: &Args) -> Result<(), Error> {
             continue;
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // the deployment choice's cached validation scores belong to the old model
+        let cached = dir.join(VALIDATION_FILE);
+        if cached.is_file() {
+            std::fs::remove_file(&cached).map_err(|e| Error::io(&cached, e))?;
+        }
         let started = Instant::now();
         let (model, codec, note) = match *stage {
             "zero-shot" => {
@@ -814,13 +815,28 @@ fn expected_grade(d: &taosr1_partition::GradeDistribution) -> f32 {
     d.probs().iter().enumerate().map(|(g, q)| g as f32 * q).sum()
 }
 
-/// A stage's test predictions back from `predictions.jsonl`: distributions and gold grades.
-fn read_predictions(
-    path: &Path,
-) -> Result<(Vec<taosr1_partition::GradeDistribution>, Vec<usize>), Error> {
+/// One JSON line per row: its id, gold grade index, grade probabilities and expected grade
+/// (`predictions.jsonl`, and the deployment choice's `validation.jsonl`).
+fn predictions_text(rows: &[Example], dists: &[taosr1_partition::GradeDistribution]) -> String {
+    let mut lines = String::new();
+    for (e, d) in rows.iter().zip(dists) {
+        lines += &serde_json::json!({
+            "id": e.id, "gold": e.grade.index(), "probs": d.probs(), "score": expected_grade(d),
+        })
+        .to_string();
+        lines.push('\n');
+    }
+    lines
+}
+
+/// Predictions back from a file [`predictions_text`] wrote: distributions, gold grades, ids.
+type Predictions = (Vec<taosr1_partition::GradeDistribution>, Vec<usize>, Vec<String>);
+
+fn read_predictions(path: &Path) -> Result<Predictions, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut dists = Vec::new();
     let mut gold = Vec::new();
+    let mut ids = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let at = |field: &str, e: &dyn std::fmt::Display| {
             Error::Input(format!("{}:{}: {field}: {e}", path.display(), i + 1))
@@ -836,8 +852,45 @@ fn read_predictions(
             .filter(|&g| g < 4)
             .ok_or_else(|| at("gold", &"not a grade index 0..4"))?;
         gold.push(g as usize);
+        let id = v["id"].as_str().ok_or_else(|| at("id", &"not a string"))?;
+        ids.push(id.to_string());
     }
-    Ok((dists, gold))
+    Ok((dists, gold, ids))
+}
+
+/// A stage's grade distributions on the deployment choice's validation rows: read back from
+/// `STAGE/validation.jsonl` when that file holds exactly these rows (same ids, same order),
+/// else scored and written there. A stage that is recomputed deletes the file first, so a
+/// resumed run rescores only what changed.
+fn validation_scores(
+    args: &Args,
+    stage: &str,
+    template: &Template,
+    rows: &[Example],
+) -> Result<Vec<taosr1_partition::GradeDistribution>, Error> {
+    let path = args.out.join(stage).join(VALIDATION_FILE);
+    if path.is_file() {
+        let (dists, _, ids) = read_predictions(&path)?;
+        if ids.len() == rows.len() && ids.iter().zip(rows).all(|(id, e)| *id == e.id) {
+            println!("{stage}: validation scores reused ({})", path.display());
+            return Ok(dists);
+        }
+    }
+    let bar = bar(rows.len(), &format!("{stage}: scoring validation"));
+    let (model, codec) = match stage {
+        "zero-shot" => {
+            let a = load_base(args, template)?;
+            (a.model.valid(), a.codec)
+        }
+        _ => {
+            let (m, _, c) = real::load(&args.out.join(stage).join("model"), &backend::device())?;
+            (m, c)
+        }
+    };
+    let dists = score_rows(&model, &codec, rows, args.eval_batch)?;
+    bar.finish_and_clear();
+    write(&path, &predictions_text(rows, &dists))?;
+    Ok(dists)
 }
 
 /// The deployment view, post-CoT style (label first, one prefill per item):
@@ -869,20 +922,7 @@ fn deployment(
     );
     let mut best: Option<(f64, &str, Vec<taosr1_partition::GradeDistribution>, [f32; 3])> = None;
     for &stage in candidates {
-        let bar = bar(rows.len(), &format!("{stage}: scoring validation"));
-        let (model, codec) = match stage {
-            "zero-shot" => {
-                let a = load_base(args, template)?;
-                (a.model.valid(), a.codec)
-            }
-            _ => {
-                let (m, _, c) =
-                    real::load(&args.out.join(stage).join("model"), &backend::device())?;
-                (m, c)
-            }
-        };
-        let vdists = score_rows(&model, &codec, rows, args.eval_batch)?;
-        bar.finish_and_clear();
+        let vdists = validation_scores(args, stage, template, rows)?;
         let argmax: Vec<usize> = vdists.iter().map(|d| d.argmax()).collect();
         let f_argmax = macro_f1(&argmax, &vgold, 4).map_err(perr)?;
         let vscore: Vec<f32> = vdists.iter().map(expected_grade).collect();
@@ -899,7 +939,7 @@ fn deployment(
     };
     out += &format!("\nDeployed: {last}.\n");
     let last_dir = args.out.join(last);
-    let (dists, gold) = read_predictions(&last_dir.join("predictions.jsonl"))?;
+    let (dists, gold, _) = read_predictions(&last_dir.join("predictions.jsonl"))?;
     if gold.len() != test.len() {
         return Err(Error::Input(format!(
             "{}: {} predictions for {} test rows (rerun {last} with --force)",

@@ -165,6 +165,12 @@ fn home_depot_runs_its_stages_and_resumes() {
     let second = common::run_ok(&bin, &args);
     assert!(second.contains("zero-shot: done before"), "{second}");
     assert!(second.contains("sft-labels: done before"), "{second}");
+    // the deployment choice's validation scores are read back, not rescored
+    for stage in ["zero-shot", "sft-labels"] {
+        assert!(second.contains(&format!("{stage}: validation scores reused")), "{second}");
+        let cached = std::fs::read_to_string(out.join(stage).join("validation.jsonl")).unwrap();
+        assert_eq!(cached.lines().count(), 8, "--beta-rows 8");
+    }
     let again = std::fs::read_to_string(out.join("staircase.md")).unwrap();
     let rows = |t: &str| {
         t.lines()
@@ -173,6 +179,20 @@ fn home_depot_runs_its_stages_and_resumes() {
             .collect::<Vec<_>>()
     };
     assert_eq!(rows(&table), rows(&again));
+    // other validation rows: rescored and rewritten, the same choice made on them
+    let mut fewer = args.clone();
+    let at = fewer.iter().position(|a| *a == "--beta-rows").unwrap();
+    fewer[at + 1] = "6";
+    let third = common::run_ok(&bin, &fewer);
+    assert!(!third.contains("validation scores reused"), "{third}");
+    let cached = std::fs::read_to_string(out.join("sft-labels/validation.jsonl")).unwrap();
+    assert_eq!(cached.lines().count(), 6);
+    // a recomputed stage drops its cached scores with its old model
+    let mut forced = fewer.clone();
+    forced[7] = "sft-labels"; // --stages
+    forced.push("--force");
+    let fourth = common::run_ok(&bin, &forced);
+    assert!(!fourth.contains("validation scores reused"), "{fourth}");
     // a deployed stage the run does not have is refused before anything runs
     let mut bad = args.clone();
     bad.extend(["--deploy", "grpo"]);
