@@ -45,8 +45,7 @@ fn home_depot_runs_its_stages_and_resumes() {
         eprintln!("skipped: the home_depot example binary is not built (run under cargo test)");
         return;
     };
-    let dir = std::env::temp_dir().join(format!("taosr1-hd-example-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::scratch_dir("hd-example");
     tiny_checkpoint(&dir.join("model"), 1024);
     let csv = dir.join("pairs.csv");
     let mut text = String::from("id,product_uid,product_title,search_term,relevance\n");

@@ -470,8 +470,7 @@ fn serve_example_answers_over_http_and_stops_on_sigterm() {
         eprintln!("skipped: the serve example is not built (run through `cargo test`)");
         return;
     };
-    let root = std::env::temp_dir().join(format!("taosr1-http-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = common::scratch_dir("http");
     let codec = load_codec().unwrap();
     let cfg = ModelConfig::tiny(codec.tokenizer().vocab_size());
     let model = Transformer::new(&cfg, &Device::default()).unwrap();

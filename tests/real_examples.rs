@@ -87,9 +87,7 @@ fn generate_prints_the_greedy_reply_through_the_chat_template() {
         return;
     };
     // a tiny qwen3 checkpoint next to the tiny qwen3 tokenizer folder (both vocab 512)
-    let dir = std::env::temp_dir().join(format!("taosr1-generate-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch_dir("generate");
     for src in [
         fixtures().join("models/qwen3"),
         fixtures().join("tokenizers/qwen3"),

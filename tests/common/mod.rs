@@ -25,3 +25,12 @@ pub fn run_ok(bin: &std::path::Path, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A fresh, empty folder under the temp dir for one test (`taosr1-NAME-PID`); whatever an
+/// earlier run of the same process id left there is removed first.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("taosr1-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
