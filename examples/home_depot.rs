@@ -12,6 +12,10 @@
 //! SFT stages from the base checkpoint):
 //! * `zero-shot`: the checkpoint with TaoSR1's tags and grade labels added as tokens, each
 //!   initialised from the pieces it replaced (`taosr1::real::adapt`);
+//! * `label-probe`: the base model frozen, only the grade tokens' output rows fitted (a
+//!   softmax regression on the logits of `--probe-basis` tokens at the label position, over
+//!   the rows of the first `--probe-queries` training queries, written into the model
+//!   exactly; `taosr1::probe`): what the deployed read-out alone can get from the base model;
 //! * `sft-labels`: SFT on `<answer>G</answer><think></think>` (labels only);
 //! * `sft-cot`: SFT on the label followed by the rule teacher's five-step rationale (rows
 //!   whose rationale the teacher rejected keep only their label);
@@ -51,7 +55,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use taosr1::codec::Codec;
-use taosr1::infer::{score_label_first, InferConfig};
+use taosr1::infer::{label_logits, score_label_first, InferConfig};
 use taosr1::sft::{train, SftConfig};
 use taosr1::stages::{run_dpo, run_grpo, DpoRun, GrpoRun, RolloutConfig};
 use taosr1::{backend, real, Error};
@@ -65,7 +69,14 @@ use taosr1_partition::metrics::{
     accuracy, bootstrap_groups, macro_f1, mean_ndcg_by_group, Interval,
 };
 
-const STAGES: [&str; 5] = ["zero-shot", "sft-labels", "sft-cot", "dpo", "grpo"];
+const STAGES: [&str; 6] = [
+    "zero-shot",
+    "label-probe",
+    "sft-labels",
+    "sft-cot",
+    "dpo",
+    "grpo",
+];
 /// Where each stage keeps its scores on the deployment choice's validation rows.
 const VALIDATION_FILE: &str = "validation.jsonl";
 
@@ -88,7 +99,8 @@ struct Args {
     /// Output folder: one sub-folder per stage, staircase.md.
     #[arg(long, value_name = "DIR", default_value = "runs/home-depot")]
     out: PathBuf,
-    /// Comma-separated stages to run, from: zero-shot, sft-labels, sft-cot, dpo, grpo.
+    /// Comma-separated stages to run, from: zero-shot, label-probe, sft-labels, sft-cot, dpo,
+    /// grpo.
     #[arg(long, default_value = "zero-shot,sft-labels,sft-cot")]
     stages: String,
     /// Training queries (their rows are the SFT data).
@@ -103,6 +115,13 @@ struct Args {
     /// SFT epochs.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
+    /// label-probe: training queries whose rows fit the probe (the first of the training
+    /// split, independent of --train-queries; each row costs one prefill, no backward).
+    #[arg(long, default_value_t = 150)]
+    probe_queries: usize,
+    /// label-probe: basis tokens whose label-position logits are the probe's features.
+    #[arg(long, default_value_t = 1024)]
+    probe_basis: usize,
     /// SFT: at most this many optimizer steps (the learning-rate schedule ends there).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -337,6 +356,105 @@ impl Validator<'_> {
     }
 }
 
+/// The `label-probe` stage: the base model frozen, the grade tokens' output rows fitted by a
+/// softmax regression on the logits of `--probe-basis` tokens at the label position
+/// ([`taosr1::probe`]), over the rows of the first `--probe-queries` training queries. Eight
+/// candidates (L2 1e-4 … 1e-1, plain or class-balanced) are compared on the validation rows by
+/// the deployment's rule (expected grade with fitted cuts); each is one line of
+/// `steps.jsonl`. The best is written into the model.
+fn label_probe(
+    args: &Args,
+    model: Transformer,
+    base: &real::Adapted,
+    train: &[Example],
+    validation: &[Example],
+    dir: &Path,
+) -> Result<(Transformer, String), Error> {
+    use taosr1::probe::{apply, basis, features, fit, ProbeConfig};
+    if train.is_empty() || validation.is_empty() {
+        return Err(Error::Input(
+            "label-probe needs training rows (--probe-queries) and validation rows (--beta-rows)"
+                .into(),
+        ));
+    }
+    let codec = &base.codec;
+    let tok = codec.tokenizer();
+    let skip: Vec<u32> = base
+        .added
+        .iter()
+        .filter_map(|(t, _)| tok.token_to_id(t))
+        .collect();
+    let basis = basis(model.vocab_size(), args.probe_basis, &skip);
+    let feats = |rows: &[Example], what: &str| -> Result<Vec<Vec<f32>>, Error> {
+        let bar = bar(rows.len(), &format!("label-probe: {what} features"));
+        let cfg = InferConfig::new()
+            .with_batch_size(args.eval_batch)
+            .with_prefix_reuse(!cfg!(feature = "cuda"));
+        let mut out = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(args.eval_batch * 4) {
+            let items: Vec<_> = chunk.iter().map(Example::item).collect();
+            for row in label_logits(&model, codec, &items, &cfg)? {
+                out.push(features(&row, &basis));
+            }
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        Ok(out)
+    };
+    let x = feats(train, "training")?;
+    let vx = feats(validation, "validation")?;
+    let gold: Vec<usize> = train.iter().map(|e| e.grade.index()).collect();
+    let vgold: Vec<usize> = validation.iter().map(|e| e.grade.index()).collect();
+    let mut log = StepWriter::create(dir)?;
+    let mut best: Option<(f64, taosr1::probe::Probe, String)> = None;
+    let mut step = 0;
+    for balanced in [false, true] {
+        for l2 in [1e-4, 1e-3, 1e-2, 1e-1] {
+            let cfg = ProbeConfig::new().with_l2(l2).with_balanced(balanced);
+            let probe = fit(&x, &gold, 4, &cfg)?;
+            let dists = vx
+                .iter()
+                .map(|v| {
+                    taosr1_partition::grade_distribution(&probe.logits(v), &[0, 1, 2, 3])
+                        .map_err(|e| Error::Input(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let argmax: Vec<usize> = dists.iter().map(|d| d.argmax()).collect();
+            let score: Vec<f32> = dists.iter().map(expected_grade).collect();
+            let cuts = fit_cuts(&score, &vgold)?;
+            let cut: Vec<usize> = score.iter().map(|&s| grade_of(s, &cuts)).collect();
+            let err = |e: taosr1_partition::PartitionError| Error::Input(e.to_string());
+            let f_cuts = macro_f1(&cut, &vgold, 4).map_err(err)?;
+            let f_argmax = macro_f1(&argmax, &vgold, 4).map_err(err)?;
+            let train_acc = accuracy(&probe.predict(&x), &gold).map_err(err)?;
+            log.line(serde_json::json!({
+                "step": step, "l2": l2, "balanced": balanced, "train_ce": probe.train_loss,
+                "train_accuracy": train_acc, "val_macro_f1_argmax": f_argmax,
+                "val_macro_f1_cuts": f_cuts,
+            }))?;
+            step += 1;
+            let name = format!("l2 {l2:e}{}", if balanced { ", balanced" } else { "" });
+            if best.as_ref().is_none_or(|b| f_cuts > b.0) {
+                best = Some((f_cuts, probe, name));
+            }
+        }
+    }
+    log.finish()?;
+    let Some((f, probe, name)) = best else {
+        unreachable!("eight candidates were fitted")
+    };
+    let model = apply(model, codec.grade_ids(), &basis, &probe)?;
+    Ok((
+        model,
+        format!(
+            "{} rows of {} queries, {} basis logits; {name} (validation macro-F1 {f:.3} with cuts)",
+            train.len(),
+            query_groups(train).len(),
+            basis.len()
+        ),
+    ))
+}
+
 fn bar(len: usize, label: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(
@@ -395,6 +513,13 @@ impl StepWriter {
         if let Err(e) = logged {
             self.failed = Some(e);
         }
+    }
+
+    /// Log one line as it is (a stage without a trainer's callback).
+    fn line(&mut self, line: serde_json::Value) -> Result<(), Error> {
+        writeln!(self.file, "{line}")
+            .and_then(|_| self.file.flush())
+            .map_err(|e| Error::io(&self.path, e))
     }
 
     /// The first failure of the stage's logging, if any.
@@ -492,6 +617,11 @@ fn run(args: &Args) -> Result<(), Error> {
     let read = read_csv(&args.data, &ColumnSpec::home_depot(), &scale, false)?;
     let brands = brand_lexicon(read.examples.iter().map(|e| e.product.title.as_str()), 5);
     let split = split_by_query(read.examples, 0.8, 0.1)?;
+    let probe_rows = if wanted.contains(&"label-probe") {
+        first_queries(split.train.clone(), args.probe_queries)
+    } else {
+        Vec::new()
+    };
     let train_rows = first_queries(split.train, args.train_queries);
     let validation = first_queries(split.validation, args.validation_queries);
     let test = first_queries(split.test, args.test_queries);
@@ -608,6 +738,23 @@ fn run(args: &Args) -> Result<(), Error> {
                 let a = load_base(args, &template)?;
                 let note = format!("{} tokens added", a.added.len());
                 (a.model, a.codec, note)
+            }
+            "label-probe" => {
+                let a = load_base(args, &template)?;
+                let rows = &validation[..validation.len().min(args.beta_rows)];
+                let (model, note) = label_probe(args, a.model.valid(), &a, &probe_rows, rows, &dir)?;
+                real::save_as(
+                    &dir.join("model"),
+                    &model,
+                    &ModelConfig {
+                        tie_word_embeddings: model.is_tied(),
+                        ..a.config.clone()
+                    },
+                    &a.codec,
+                    &args.model,
+                    args.save_dtype,
+                )?;
+                (model, a.codec, note)
             }
             "sft-labels" | "sft-cot" => {
                 let a = load_base(args, &template)?;

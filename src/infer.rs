@@ -135,6 +135,58 @@ pub fn score_label_first(
     items: &[Item],
     cfg: &InferConfig,
 ) -> Result<Vec<Prediction>, Error> {
+    let (seqs, logits) = label_slot_logits(model, codec, items, cfg)?;
+    seqs.iter()
+        .zip(logits)
+        .map(|(seq, row)| {
+            Ok(Prediction {
+                thinking: String::new(),
+                slot: SlotStatus::LabelFirst,
+                distribution: grade_distribution(&row, codec.grade_ids())?,
+                generated_tokens: 0,
+                unknown_share: codec.unknown_share(&seq[..seq.len() - 1]),
+            })
+        })
+        .collect()
+}
+
+/// The full next-token logits (`[vocab]` each) at every item's label position: what
+/// [`score_label_first`] reads the grade distribution from, with the same batching and
+/// prefix reuse. Being `W · h` for the final hidden state `h`, they are also features that
+/// a linear read-out of the label position can be fitted on ([`crate::probe`]).
+///
+/// # Errors
+/// As [`score_label_first`].
+///
+/// ```
+/// use taosr1::infer::{label_logits, score_label_first, InferConfig};
+/// use taosr1_model::{ModelConfig, Transformer};
+/// let codec = taosr1::assets::load_codec().unwrap();
+/// let items: Vec<_> = taosr1::assets::load_split(taosr1::assets::Split::Test).unwrap()
+///     .iter().take(3).map(|e| e.item()).collect();
+/// let model = Transformer::new(&ModelConfig::tiny(codec.tokenizer().vocab_size()), &Default::default()).unwrap();
+/// let rows = label_logits(&model, &codec, &items, &InferConfig::new()).unwrap();
+/// let preds = score_label_first(&model, &codec, &items, &InferConfig::new()).unwrap();
+/// assert_eq!((rows.len(), rows[0].len()), (3, model.vocab_size()));
+/// let again = taosr1_partition::grade_distribution(&rows[0], codec.grade_ids()).unwrap();
+/// assert_eq!(again.probs(), preds[0].distribution.probs());
+/// ```
+pub fn label_logits(
+    model: &Transformer,
+    codec: &Codec,
+    items: &[Item],
+    cfg: &InferConfig,
+) -> Result<Vec<Vec<f32>>, Error> {
+    Ok(label_slot_logits(model, codec, items, cfg)?.1)
+}
+
+/// Each item's `prompt <answer>` ids and the logits at its last position.
+fn label_slot_logits(
+    model: &Transformer,
+    codec: &Codec,
+    items: &[Item],
+    cfg: &InferConfig,
+) -> Result<(Vec<Vec<u32>>, Vec<Vec<f32>>), Error> {
     if cfg.batch_size == 0 {
         return Err(Error::Input("batch_size must be positive".into()));
     }
@@ -186,19 +238,11 @@ pub fn score_label_first(
             logits[i] = Some(row.clone());
         }
     }
-    seqs.iter()
-        .zip(logits)
-        .map(|(seq, row)| {
-            let row = row.ok_or_else(|| Error::Input("an item was not scored".into()))?;
-            Ok(Prediction {
-                thinking: String::new(),
-                slot: SlotStatus::LabelFirst,
-                distribution: grade_distribution(&row, codec.grade_ids())?,
-                generated_tokens: 0,
-                unknown_share: codec.unknown_share(&seq[..seq.len() - 1]),
-            })
-        })
-        .collect()
+    let logits = logits
+        .into_iter()
+        .map(|row| row.ok_or_else(|| Error::Input("an item was not scored".into())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((seqs, logits))
 }
 
 /// Indices of `items` grouped by query (first appearance order); every item alone when

@@ -29,6 +29,7 @@ pub mod http;
 pub mod infer;
 pub mod pipeline;
 pub mod plots;
+pub mod probe;
 pub mod real;
 pub mod sft;
 pub mod stages;

@@ -65,7 +65,7 @@ fn home_depot_runs_its_stages_and_resumes() {
         "--out",
         out.to_str().unwrap(),
         "--stages",
-        "zero-shot,sft-labels",
+        "zero-shot,label-probe,sft-labels",
         "--train-queries",
         "4",
         "--validation-queries",
@@ -108,7 +108,7 @@ fn home_depot_runs_its_stages_and_resumes() {
             (cells[1].to_string(), cells[3].parse().unwrap())
         })
         .collect();
-    assert_eq!(choice.len(), 2, "{table}");
+    assert_eq!(choice.len(), 3, "{table}");
     let best = choice
         .iter()
         .fold(&choice[0], |b, c| if c.1 > b.1 { c } else { b });
@@ -117,7 +117,7 @@ fn home_depot_runs_its_stages_and_resumes() {
         table.contains(&format!("| post-CoT deployment ({}, fitted cuts) |", best.0)),
         "{table}"
     );
-    for stage in ["zero-shot", "sft-labels"] {
+    for stage in ["zero-shot", "label-probe", "sft-labels"] {
         let e: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(out.join(stage).join("eval.json")).unwrap(),
         )
@@ -133,6 +133,18 @@ fn home_depot_runs_its_stages_and_resumes() {
         let preds = std::fs::read_to_string(out.join(stage).join("predictions.jsonl")).unwrap();
         assert_eq!(preds.lines().count(), 12);
     }
+    // the probe: eight candidates compared on validation, the model untied and loadable
+    let probe = std::fs::read_to_string(out.join("label-probe/steps.jsonl")).unwrap();
+    assert_eq!(probe.lines().count(), 8, "{probe}");
+    for l in probe.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let f = v["val_macro_f1_cuts"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&f) && v["train_ce"].as_f64().unwrap() > 0.0, "{l}");
+    }
+    assert!(table.contains("basis logits"), "{table}");
+    let (probed, config, _) =
+        taosr1::real::load(&out.join("label-probe/model"), &Default::default()).unwrap();
+    assert!(!probed.is_tied() && !config.tie_word_embeddings);
     // 16 training rows, batch 8: two steps logged, and the checkpoint is a loadable folder
     let steps = std::fs::read_to_string(out.join("sft-labels/steps.jsonl")).unwrap();
     assert_eq!(steps.lines().count(), 2, "{steps}");
@@ -164,8 +176,9 @@ fn home_depot_runs_its_stages_and_resumes() {
     let second = common::run_ok(&bin, &args);
     assert!(second.contains("zero-shot: done before"), "{second}");
     assert!(second.contains("sft-labels: done before"), "{second}");
+    assert!(second.contains("label-probe: done before"), "{second}");
     // the deployment choice's validation scores are read back, not rescored
-    for stage in ["zero-shot", "sft-labels"] {
+    for stage in ["zero-shot", "label-probe", "sft-labels"] {
         assert!(second.contains(&format!("{stage}: validation scores reused")), "{second}");
         let cached = std::fs::read_to_string(out.join(stage).join("validation.jsonl")).unwrap();
         assert_eq!(cached.lines().count(), 8, "--beta-rows 8");

@@ -228,6 +228,77 @@ fn a_time_limit_stops_sft_after_the_step_that_reaches_it() {
 }
 
 #[test]
+fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_the_task() {
+    use taosr1::infer::label_logits;
+    use taosr1::probe::{apply, basis, features, fit, objective, ProbeConfig};
+    // the grade is a function of the query word; the body stays frozen
+    let words = ["hammer", "ladder", "faucet", "shovel"];
+    let mut data = Vec::new();
+    for (g, w) in words.iter().enumerate() {
+        for t in ["Steel", "Blue", "Large"] {
+            data.push(example(w, &format!("{t} {w}"), g));
+        }
+    }
+    let a = adapted(5);
+    let model = a.model.valid();
+    assert!(model.is_tied());
+    let items: Vec<Item> = data.iter().map(Example::item).collect();
+    let cfg = InferConfig::new();
+    let rows = label_logits(&model, &a.codec, &items, &cfg).unwrap();
+    let grade_ids = a.codec.grade_ids().to_vec();
+    let skip: Vec<u32> = a.added.iter().map(|(t, _)| a.codec.tokenizer().token_to_id(t).unwrap()).collect();
+    let b = basis(model.vocab_size(), 48, &skip);
+    assert_eq!(b.len(), 48);
+    let x: Vec<Vec<f32>> = rows.iter().map(|r| features(r, &b)).collect();
+    let gold: Vec<usize> = data.iter().map(|e| e.grade.index()).collect();
+    let probe = fit(&x, &gold, 4, &ProbeConfig::new().with_l2(1e-4).with_iterations(600)).unwrap();
+    // learnable from the frozen features: every training row right, loss far below ln 4
+    assert_eq!(probe.predict(&x), gold);
+    assert!(probe.train_loss < 0.3 * 4f64.ln(), "{}", probe.train_loss);
+    // written into the model, the grade distribution is the probe's softmax, exactly
+    let new = apply(model.clone(), &grade_ids, &b, &probe).unwrap();
+    assert!(!new.is_tied());
+    let preds = score_label_first(&new, &a.codec, &items, &cfg).unwrap();
+    for (p, xi) in preds.iter().zip(&x) {
+        let z = probe.logits(xi);
+        let top = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f32> = z.iter().map(|v| (v - top).exp()).collect();
+        let s: f32 = e.iter().sum();
+        for (got, want) in p.distribution.probs().iter().zip(e.iter().map(|v| v / s)) {
+            assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        }
+    }
+    // the body did not move: every other token's logits are the old ones
+    let after = label_logits(&new, &a.codec, &items, &cfg).unwrap();
+    for (r0, r1) in rows.iter().zip(&after) {
+        for (i, (u, v)) in r0.iter().zip(r1).enumerate() {
+            if !grade_ids.contains(&(i as u32)) {
+                assert!((u - v).abs() < 1e-4, "token {i}: {u} vs {v}");
+            }
+        }
+    }
+    // the objective's gradient against central finite differences, at a non-zero point
+    let xs: Vec<Vec<f64>> = x.iter().map(|r| r.iter().map(|v| f64::from(*v) / 10.0).collect()).collect();
+    let rw: Vec<f64> = gold.iter().map(|&g| 1.0 + g as f64).collect();
+    let total: f64 = rw.iter().sum();
+    let w: Vec<Vec<f64>> = (0..4)
+        .map(|c| (0..b.len()).map(|j| ((c * 7 + j * 3) % 11) as f64 / 50.0 - 0.1).collect())
+        .collect();
+    let (_, grad) = objective(&xs, &gold, &rw, total, &w, 0.3);
+    for (c, j) in [(0, 0), (1, 5), (3, 47), (2, 20)] {
+        let h = 1e-5;
+        let mut up = w.clone();
+        up[c][j] += h;
+        let mut down = w.clone();
+        down[c][j] -= h;
+        let fd = (objective(&xs, &gold, &rw, total, &up, 0.3).0
+            - objective(&xs, &gold, &rw, total, &down, 0.3).0)
+            / (2.0 * h);
+        approx::assert_relative_eq!(grad[c][j], fd, epsilon = 1e-7, max_relative = 1e-5);
+    }
+}
+
+#[test]
 fn sft_through_the_chat_codec_learns_and_label_first_scoring_reads_it() {
     // the grade is a function of the query word: learnable from the prompt alone
     let words = ["hammer", "ladder", "faucet", "shovel"];

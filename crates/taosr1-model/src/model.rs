@@ -463,6 +463,116 @@ impl Transformer {
         self.layers.len()
     }
 
+    /// The output-embedding rows of `ids` (`[hidden]` each): the vectors whose dot product
+    /// with the final hidden state is each token's logit (the embedding rows when tied).
+    ///
+    /// ```
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// let model = Transformer::new(&ModelConfig::tiny(20), &Default::default()).unwrap();
+    /// let rows = model.output_rows(&[3, 7]).unwrap();
+    /// assert_eq!((rows.len(), rows[0].len()), (2, ModelConfig::tiny(20).hidden_size));
+    /// assert!(model.output_rows(&[20]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] for an id outside the vocabulary.
+    pub fn output_rows(&self, ids: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let matrix = self.output_matrix_host()?;
+        let d = matrix.len() / self.vocab_size;
+        ids.iter()
+            .map(|&id| {
+                let i = self.check_id(id)?;
+                Ok(matrix[i * d..(i + 1) * d].to_vec())
+            })
+            .collect()
+    }
+
+    /// The model with the output-embedding rows of `ids` replaced by `rows` (`[hidden]`
+    /// each), every other weight unchanged. A tied model is untied first (it gets an LM head
+    /// equal to its embeddings): the input embeddings of `ids` stay as they were, so the
+    /// hidden states do not move and the new logits are exactly `rows · hidden`. Save it with
+    /// `tie_word_embeddings = false` ([`is_tied`](Self::is_tied)).
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// let device = Default::default();
+    /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+    /// assert!(model.is_tied());
+    /// let row = vec![0.5f32; ModelConfig::tiny(20).hidden_size];
+    /// let new = model.clone().with_output_rows(&[4], &[row]).unwrap();
+    /// assert!(!new.is_tied());
+    /// let ids = Tensor::<2, Int>::from_ints([[1, 4, 2]], &device);
+    /// let (a, b) = (model.forward(ids.clone()), new.forward(ids));
+    /// // other tokens' logits are unchanged, token 4's is new
+    /// let others = |t: Tensor<3>| t.slice([0..1, 0..3, 0..4]);
+    /// assert!((others(a.clone()) - others(b.clone())).abs().max().into_scalar::<f32>() < 1e-6);
+    /// assert!((a.slice([0..1, 0..3, 4..5]) - b.slice([0..1, 0..3, 4..5])).abs().max().into_scalar::<f32>() > 1e-3);
+    /// ```
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] for an id outside the vocabulary, a row of the wrong length, a
+    /// non-finite value, or `ids` and `rows` of different lengths.
+    pub fn with_output_rows(mut self, ids: &[u32], rows: &[Vec<f32>]) -> Result<Self, ModelError> {
+        if ids.len() != rows.len() {
+            return Err(ModelError::Input(format!(
+                "with_output_rows: {} ids but {} rows",
+                ids.len(),
+                rows.len()
+            )));
+        }
+        let mut matrix = self.output_matrix_host()?; // [vocab, d], row-major
+        let (v, d) = (self.vocab_size, matrix.len() / self.vocab_size);
+        for (&id, row) in ids.iter().zip(rows) {
+            let i = self.check_id(id)?;
+            if row.len() != d || row.iter().any(|x| !x.is_finite()) {
+                return Err(ModelError::Input(format!(
+                    "with_output_rows: the row of token {id} must be {d} finite values"
+                )));
+            }
+            matrix[i * d..(i + 1) * d].copy_from_slice(row);
+        }
+        let device = self.embed_tokens.weight.device();
+        // burn's Linear stores `[in, out]`
+        let data = TensorData::new(crate::weights::transpose_host(&matrix, v, d), [d, v]);
+        let mut head = linear(d, v, false, &device);
+        head.weight = burn::module::Param::from_tensor(Tensor::from_data(data, &device));
+        self.lm_head = Some(head);
+        Ok(self)
+    }
+
+    /// Whether the LM head is the token embedding matrix (`tie_word_embeddings`).
+    ///
+    /// ```
+    /// let m = taosr1_model::Transformer::new(&taosr1_model::ModelConfig::tiny(20), &Default::default()).unwrap();
+    /// assert!(m.is_tied());
+    /// ```
+    pub fn is_tied(&self) -> bool {
+        self.lm_head.is_none()
+    }
+
+    fn check_id(&self, id: u32) -> Result<usize, ModelError> {
+        let i = id as usize;
+        if i >= self.vocab_size {
+            return Err(ModelError::Input(format!(
+                "token {id} is outside the vocabulary of {}",
+                self.vocab_size
+            )));
+        }
+        Ok(i)
+    }
+
+    /// The output matrix `[vocab, hidden]` on the host, row-major.
+    fn output_matrix_host(&self) -> Result<Vec<f32>, ModelError> {
+        let w = match &self.lm_head {
+            Some(head) => head.weight.val().transpose(),
+            None => self.embed_tokens.weight.val(),
+        };
+        w.into_data()
+            .try_to_vec_as::<f32>()
+            .map_err(|e| ModelError::Input(format!("reading the output matrix: {e:?}")))
+    }
+
     /// Logits `[batch, t, vocab]` of a full causal pass over `input_ids` `[batch, t]`.
     ///
     /// Right padding needs no mask: causal attention never lets a real token see the padding

@@ -1,0 +1,344 @@
+//! Fit the grade tokens' output rows on a frozen model: a linear probe of the label position.
+//!
+//! Label-first scoring reads `softmax(r_g · h)` over the grade tokens `g`, where `h` is the
+//! final hidden state at the label position and `r_g` the grade token's output-embedding row.
+//! Those rows are all a frozen model needs to become a relevance classifier, and they are
+//! the cheapest part to fit: no backward pass through the body, only one prefill per
+//! training row. This is the "linear probe" half of LP-FT (Kumar et al., 2022: fit the head
+//! on frozen features before fine-tuning, so the features are not distorted by a random
+//! head); in TaoSR1 terms it is the best the deployed read-out can do on the base model.
+//!
+//! The features are the logits of a fixed set of `basis` tokens at the label position
+//! ([`crate::infer::label_logits`]). They are `W_basis · h`, a linear map of `h`, so a
+//! softmax regression `w_g · logits_basis` on them is a linear read-out of `h`, and it is
+//! written into the model exactly: `r_g = Σ_k w_gk W_{basis_k}`
+//! ([`taosr1_model::Transformer::with_output_rows`]). The deployed model is an ordinary
+//! checkpoint, scored by the same one prefill per item.
+//!
+//! ```
+//! use taosr1::probe::{fit, ProbeConfig};
+//! // two classes, separable on the first feature
+//! let x = vec![vec![1.0, 0.2], vec![0.9, -0.1], vec![-1.0, 0.1], vec![-0.8, 0.0]];
+//! let y = vec![1, 1, 0, 0];
+//! let p = fit(&x, &y, 2, &ProbeConfig::new()).unwrap();
+//! assert_eq!(p.predict(&x), y);
+//! ```
+
+use burn::config::Config;
+use taosr1_model::Transformer;
+
+use crate::Error;
+
+/// How [`fit`] trains the softmax regression.
+#[derive(Config, Debug, PartialEq)]
+pub struct ProbeConfig {
+    /// L2 penalty on the weights (in the standardised feature space), `>= 0`.
+    #[config(default = 1e-3)]
+    pub l2: f64,
+    /// Weight each row by `n / (classes · n_class)`, so every grade counts the same.
+    #[config(default = false)]
+    pub balanced: bool,
+    /// Full-batch Adam iterations.
+    #[config(default = 400)]
+    pub iterations: usize,
+    /// Adam step size.
+    #[config(default = 0.05)]
+    pub learning_rate: f64,
+}
+
+impl ProbeConfig {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::Input`] naming the bad setting.
+    ///
+    /// ```
+    /// assert!(taosr1::probe::ProbeConfig::new().with_l2(-1.0).validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(self.l2 >= 0.0 && self.l2.is_finite()) {
+            return Err(Error::Input(format!("probe: l2 must be >= 0, not {}", self.l2)));
+        }
+        if self.iterations == 0 {
+            return Err(Error::Input("probe: iterations must be at least 1".into()));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(Error::Input(format!(
+                "probe: learning_rate must be > 0, not {}",
+                self.learning_rate
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A fitted softmax regression without intercept: class `c`'s logit is `weights[c] · x`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    /// One row per class, one weight per feature (in the original feature space).
+    pub weights: Vec<Vec<f32>>,
+    /// The weighted mean cross-entropy on the training rows at the end (penalty excluded).
+    pub train_loss: f64,
+}
+
+impl Probe {
+    /// Class logits of one feature row.
+    ///
+    /// ```
+    /// let p = taosr1::probe::Probe { weights: vec![vec![1.0, 0.0], vec![0.0, 2.0]], train_loss: 0.0 };
+    /// assert_eq!(p.logits(&[3.0, 1.0]), vec![3.0, 2.0]);
+    /// ```
+    pub fn logits(&self, x: &[f32]) -> Vec<f32> {
+        self.weights
+            .iter()
+            .map(|w| w.iter().zip(x).map(|(a, b)| a * b).sum())
+            .collect()
+    }
+
+    /// The argmax class of every row.
+    ///
+    /// ```
+    /// let p = taosr1::probe::Probe { weights: vec![vec![1.0], vec![-1.0]], train_loss: 0.0 };
+    /// assert_eq!(p.predict(&[vec![2.0], vec![-2.0]]), vec![0, 1]);
+    /// ```
+    pub fn predict(&self, rows: &[Vec<f32>]) -> Vec<usize> {
+        rows.iter()
+            .map(|x| {
+                let z = self.logits(x);
+                (0..z.len()).fold(0, |b, c| if z[c] > z[b] { c } else { b })
+            })
+            .collect()
+    }
+}
+
+/// Fit a softmax regression without intercept on `features` (rows of equal length) for
+/// `gold` classes `0..classes`: weighted mean cross-entropy plus `l2/2 · |W|²` on the
+/// weights of the features scaled to unit root-mean-square (the scale is folded back into
+/// [`Probe::weights`]), minimised by full-batch Adam from zero. The objective is convex.
+///
+/// # Errors
+/// [`Error::Input`] for no rows, rows of different lengths, a non-finite feature, a gold
+/// class `>= classes`, fewer than 2 classes, or a bad config.
+pub fn fit(
+    features: &[Vec<f32>],
+    gold: &[usize],
+    classes: usize,
+    cfg: &ProbeConfig,
+) -> Result<Probe, Error> {
+    cfg.validate()?;
+    let (n, k) = shape(features)?;
+    if gold.len() != n {
+        return Err(Error::Input(format!("probe: {n} rows but {} labels", gold.len())));
+    }
+    if classes < 2 {
+        return Err(Error::Input("probe: at least 2 classes".into()));
+    }
+    if let Some((i, g)) = gold.iter().enumerate().find(|(_, g)| **g >= classes) {
+        return Err(Error::Input(format!("probe: row {i} has class {g} of {classes}")));
+    }
+    // unit root-mean-square columns (not centred: the mean direction is the intercept)
+    let scale: Vec<f64> = (0..k)
+        .map(|j| {
+            let ms = features.iter().map(|r| f64::from(r[j]).powi(2)).sum::<f64>() / n as f64;
+            if ms > 0.0 {
+                1.0 / ms.sqrt()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let x: Vec<Vec<f64>> = features
+        .iter()
+        .map(|r| r.iter().zip(&scale).map(|(v, s)| f64::from(*v) * s).collect())
+        .collect();
+    let mut counts = vec![0usize; classes];
+    for &g in gold {
+        counts[g] += 1;
+    }
+    let row_weight: Vec<f64> = gold
+        .iter()
+        .map(|&g| {
+            if cfg.balanced {
+                n as f64 / (classes as f64 * counts[g] as f64)
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let total: f64 = row_weight.iter().sum();
+    let mut w = vec![vec![0.0f64; k]; classes];
+    let (mut m, mut v) = (vec![vec![0.0f64; k]; classes], vec![vec![0.0f64; k]; classes]);
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
+    for t in 1..=cfg.iterations {
+        let (_, grad) = objective(&x, gold, &row_weight, total, &w, cfg.l2);
+        for c in 0..classes {
+            for j in 0..k {
+                let g = grad[c][j];
+                m[c][j] = b1 * m[c][j] + (1.0 - b1) * g;
+                v[c][j] = b2 * v[c][j] + (1.0 - b2) * g * g;
+                let mh = m[c][j] / (1.0 - b1.powi(t as i32));
+                let vh = v[c][j] / (1.0 - b2.powi(t as i32));
+                w[c][j] -= cfg.learning_rate * mh / (vh.sqrt() + eps);
+            }
+        }
+    }
+    let (ce, _) = objective(&x, gold, &row_weight, total, &w, 0.0);
+    Ok(Probe {
+        weights: w
+            .iter()
+            .map(|row| row.iter().zip(&scale).map(|(a, s)| (a * s) as f32).collect())
+            .collect(),
+        train_loss: ce,
+    })
+}
+
+/// The objective [`fit`] minimises and its gradient, at weights `w` of the scaled features
+/// `x`: `Σ_i row_weight_i · CE_i / total + l2/2 · |w|²`.
+///
+/// ```
+/// // one row, two classes, zero weights: the loss is ln 2
+/// let (l, g) = taosr1::probe::objective(&[vec![1.0]], &[0], &[1.0], 1.0, &[vec![0.0], vec![0.0]], 0.0);
+/// assert!((l - 2f64.ln()).abs() < 1e-12);
+/// assert!((g[0][0] + 0.5).abs() < 1e-12 && (g[1][0] - 0.5).abs() < 1e-12);
+/// ```
+pub fn objective(
+    x: &[Vec<f64>],
+    gold: &[usize],
+    row_weight: &[f64],
+    total: f64,
+    w: &[Vec<f64>],
+    l2: f64,
+) -> (f64, Vec<Vec<f64>>) {
+    let classes = w.len();
+    let k = w.first().map_or(0, Vec::len);
+    let mut grad = vec![vec![0.0f64; k]; classes];
+    let mut loss = 0.0;
+    for ((row, &g), &rw) in x.iter().zip(gold).zip(row_weight) {
+        let z: Vec<f64> = w
+            .iter()
+            .map(|wc| wc.iter().zip(row).map(|(a, b)| a * b).sum())
+            .collect();
+        let top = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = z.iter().map(|v| (v - top).exp()).sum();
+        let log_norm = top + sum.ln();
+        loss += rw * (log_norm - z[g]);
+        for c in 0..classes {
+            let p = (z[c] - log_norm).exp();
+            let d = rw * (p - if c == g { 1.0 } else { 0.0 }) / total;
+            for (gj, xj) in grad[c].iter_mut().zip(row) {
+                *gj += d * xj;
+            }
+        }
+    }
+    loss /= total;
+    for c in 0..classes {
+        for j in 0..k {
+            loss += 0.5 * l2 * w[c][j] * w[c][j];
+            grad[c][j] += l2 * w[c][j];
+        }
+    }
+    (loss, grad)
+}
+
+fn shape(features: &[Vec<f32>]) -> Result<(usize, usize), Error> {
+    let k = features
+        .first()
+        .map(Vec::len)
+        .ok_or_else(|| Error::Input("probe: no training rows".into()))?;
+    for (i, r) in features.iter().enumerate() {
+        if r.len() != k {
+            return Err(Error::Input(format!(
+                "probe: row {i} has {} features, row 0 has {k}",
+                r.len()
+            )));
+        }
+        if r.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Input(format!("probe: row {i} has a non-finite feature")));
+        }
+    }
+    Ok((features.len(), k))
+}
+
+/// `n` token ids spread evenly over `0..vocab`, skipping `skip` (the grade and tag tokens
+/// whose rows the probe replaces): the basis whose logits are the probe's features.
+///
+/// ```
+/// let b = taosr1::probe::basis(100, 4, &[25]);
+/// assert_eq!(b, vec![0, 26, 50, 75]);
+/// assert_eq!(taosr1::probe::basis(3, 10, &[]), vec![0, 1, 2]);
+/// ```
+pub fn basis(vocab: usize, n: usize, skip: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::with_capacity(n.min(vocab));
+    for i in 0..n.min(vocab) {
+        let mut id = (i * vocab / n.min(vocab)) as u32;
+        while (skip.contains(&id) || out.contains(&id)) && (id as usize) + 1 < vocab {
+            id += 1;
+        }
+        if !skip.contains(&id) && !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// The probe's features of one label-position logits row: its `basis` entries.
+///
+/// ```
+/// assert_eq!(taosr1::probe::features(&[0.5, 1.5, 2.5], &[2, 0]), vec![2.5, 0.5]);
+/// ```
+pub fn features(logits: &[f32], basis: &[u32]) -> Vec<f32> {
+    basis.iter().map(|&i| logits[i as usize]).collect()
+}
+
+/// Write a probe fitted on `basis` logits into `model` as the output rows of `grade_ids`
+/// (`r_g = Σ_k w_gk W_{basis_k}`): afterwards the model's grade logits at the label position
+/// are exactly the probe's logits (up to float rounding). A tied model is untied
+/// ([`Transformer::with_output_rows`]).
+///
+/// # Errors
+/// [`Error::Input`] when the probe has a class count other than `grade_ids.len()` or a
+/// feature count other than `basis.len()`; [`Error::Model`] for an id outside the vocabulary.
+///
+/// ```
+/// use taosr1::probe::{apply, Probe};
+/// use taosr1_model::{ModelConfig, Transformer};
+/// let model = Transformer::new(&ModelConfig::tiny(20), &Default::default()).unwrap();
+/// let p = Probe { weights: vec![vec![1.0, 0.0], vec![0.0, 1.0]], train_loss: 0.0 };
+/// let new = apply(model.clone(), &[10, 11], &[3, 4], &p).unwrap();
+/// // grade token 10's row is now token 3's row
+/// assert_eq!(new.output_rows(&[10]).unwrap(), model.output_rows(&[3]).unwrap());
+/// ```
+pub fn apply(
+    model: Transformer,
+    grade_ids: &[u32],
+    basis: &[u32],
+    probe: &Probe,
+) -> Result<Transformer, Error> {
+    if probe.weights.len() != grade_ids.len()
+        || probe.weights.iter().any(|w| w.len() != basis.len())
+    {
+        return Err(Error::Input(format!(
+            "probe: {} classes x {} features do not match {} grade tokens x {} basis tokens",
+            probe.weights.len(),
+            probe.weights.first().map_or(0, Vec::len),
+            grade_ids.len(),
+            basis.len()
+        )));
+    }
+    let rows_b = model.output_rows(basis)?;
+    let d = rows_b.first().map_or(0, Vec::len);
+    let rows: Vec<Vec<f32>> = probe
+        .weights
+        .iter()
+        .map(|w| {
+            let mut r = vec![0.0f64; d];
+            for (wk, row) in w.iter().zip(&rows_b) {
+                for (rj, bj) in r.iter_mut().zip(row) {
+                    *rj += f64::from(*wk) * f64::from(*bj);
+                }
+            }
+            r.into_iter().map(|v| v as f32).collect()
+        })
+        .collect();
+    Ok(model.with_output_rows(grade_ids, &rows)?)
+}
