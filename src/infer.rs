@@ -180,13 +180,15 @@ pub fn label_logits(
     Ok(label_slot_logits(model, codec, items, cfg)?.1)
 }
 
-/// Each item's `prompt <answer>` ids and the logits at its last position.
+/// Each item's `prompt <answer>` ids, and the logits at its last position.
+type SlotLogits = (Vec<Vec<u32>>, Vec<Vec<f32>>);
+
 fn label_slot_logits(
     model: &Transformer,
     codec: &Codec,
     items: &[Item],
     cfg: &InferConfig,
-) -> Result<(Vec<Vec<u32>>, Vec<Vec<f32>>), Error> {
+) -> Result<SlotLogits, Error> {
     if cfg.batch_size == 0 {
         return Err(Error::Input("batch_size must be positive".into()));
     }
