@@ -38,11 +38,12 @@ pub struct ProbeConfig {
     /// Weight each row by `n / (classes · n_class)`, so every grade counts the same.
     #[config(default = false)]
     pub balanced: bool,
-    /// Full-batch Adam iterations.
-    #[config(default = 400)]
+    /// Full-batch gradient-descent iterations.
+    #[config(default = 300)]
     pub iterations: usize,
-    /// Adam step size.
-    #[config(default = 0.05)]
+    /// Step size as a fraction of the safe step `1 / (1/2 + l2)` on whitened features, in
+    /// `(0, 1]`.
+    #[config(default = 1.0)]
     pub learning_rate: f64,
 }
 
@@ -62,9 +63,9 @@ impl ProbeConfig {
         if self.iterations == 0 {
             return Err(Error::Input("probe: iterations must be at least 1".into()));
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
             return Err(Error::Input(format!(
-                "probe: learning_rate must be > 0, not {}",
+                "probe: learning_rate must be in (0, 1], not {}",
                 self.learning_rate
             )));
         }
@@ -112,9 +113,18 @@ impl Probe {
 }
 
 /// Fit a softmax regression without intercept on `features` (rows of equal length) for
-/// `gold` classes `0..classes`: weighted mean cross-entropy plus `l2/2 · |W|²` on the
-/// weights of the features scaled to unit root-mean-square (the scale is folded back into
-/// [`Probe::weights`]), minimised by full-batch Adam from zero. The objective is convex.
+/// `gold` classes `0..classes`: weighted mean cross-entropy plus `l2/2 · |W|²`, minimised by
+/// full-batch Nesterov gradient descent from zero. The objective is convex.
+///
+/// The features are whitened first: scaled to unit root-mean-square per column, then
+/// multiplied by `L⁻¹` where `L Lᵀ` is their (uncentred, row-weighted) second moment plus
+/// `1e-4 · I`. Label
+/// logits of different tokens are strongly correlated (they are all `W_v · h` for the same
+/// `h`), and without this a first-order method barely moves along the weak directions. The
+/// L2 penalty is on the weights of the whitened features; [`Probe::weights`] are mapped back
+/// to the original features (`Lᵀ w` solved for, then the scale folded in), so
+/// `Probe::logits` takes the raw rows. Not centring keeps the mean direction in the model:
+/// it is the only intercept a read-out of `h` without a bias can have.
 ///
 /// # Errors
 /// [`Error::Input`] for no rows, rows of different lengths, a non-finite feature, a gold
@@ -136,7 +146,7 @@ pub fn fit(
     if let Some((i, g)) = gold.iter().enumerate().find(|(_, g)| **g >= classes) {
         return Err(Error::Input(format!("probe: row {i} has class {g} of {classes}")));
     }
-    // unit root-mean-square columns (not centred: the mean direction is the intercept)
+    // unit root-mean-square columns
     let scale: Vec<f64> = (0..k)
         .map(|j| {
             let ms = features.iter().map(|r| f64::from(r[j]).powi(2)).sum::<f64>() / n as f64;
@@ -147,7 +157,7 @@ pub fn fit(
             }
         })
         .collect();
-    let x: Vec<Vec<f64>> = features
+    let scaled: Vec<Vec<f64>> = features
         .iter()
         .map(|r| r.iter().zip(&scale).map(|(v, s)| f64::from(*v) * s).collect())
         .collect();
@@ -166,30 +176,112 @@ pub fn fit(
         })
         .collect();
     let total: f64 = row_weight.iter().sum();
-    let mut w = vec![vec![0.0f64; k]; classes];
-    let (mut m, mut v) = (vec![vec![0.0f64; k]; classes], vec![vec![0.0f64; k]; classes]);
-    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
-    for t in 1..=cfg.iterations {
-        let (_, grad) = objective(&x, gold, &row_weight, total, &w, cfg.l2);
-        for c in 0..classes {
-            for j in 0..k {
-                let g = grad[c][j];
-                m[c][j] = b1 * m[c][j] + (1.0 - b1) * g;
-                v[c][j] = b2 * v[c][j] + (1.0 - b2) * g * g;
-                let mh = m[c][j] / (1.0 - b1.powi(t as i32));
-                let vh = v[c][j] / (1.0 - b2.powi(t as i32));
-                w[c][j] -= cfg.learning_rate * mh / (vh.sqrt() + eps);
+    // whitening: L Lᵀ = E[x xᵀ] (rows weighted as in the loss) + 1e-4 I, z = L⁻¹ x
+    let mut moment = vec![0.0f64; k * k];
+    for (r, rw) in scaled.iter().zip(&row_weight) {
+        for a in 0..k {
+            let ra = r[a] * rw;
+            for b in 0..=a {
+                moment[a * k + b] += ra * r[b];
             }
         }
+    }
+    for a in 0..k {
+        for b in 0..=a {
+            moment[a * k + b] /= total;
+        }
+        moment[a * k + a] += 1e-4;
+    }
+    let chol = cholesky(&moment, k)?;
+    let x: Vec<Vec<f64>> = scaled.iter().map(|r| forward_solve(&chol, k, r)).collect();
+    // whitened features: the cross-entropy's curvature is at most 1/2 per direction, so
+    // steps of `learning_rate / (1/2 + l2)` are safe for learning_rate <= 1
+    let step = cfg.learning_rate / (0.5 + cfg.l2);
+    let mut w = vec![vec![0.0f64; k]; classes];
+    let mut prev = w.clone();
+    for t in 1..=cfg.iterations {
+        // Nesterov: the gradient at the look-ahead point
+        let momentum = (t as f64 - 1.0) / (t as f64 + 2.0);
+        let ahead: Vec<Vec<f64>> = w
+            .iter()
+            .zip(&prev)
+            .map(|(a, p)| a.iter().zip(p).map(|(x, y)| x + momentum * (x - y)).collect())
+            .collect();
+        let (_, grad) = objective(&x, gold, &row_weight, total, &ahead, cfg.l2);
+        prev = std::mem::replace(
+            &mut w,
+            ahead
+                .iter()
+                .zip(&grad)
+                .map(|(a, g)| a.iter().zip(g).map(|(x, d)| x - step * d).collect())
+                .collect(),
+        );
     }
     let (ce, _) = objective(&x, gold, &row_weight, total, &w, 0.0);
     Ok(Probe {
         weights: w
             .iter()
-            .map(|row| row.iter().zip(&scale).map(|(a, s)| (a * s) as f32).collect())
+            .map(|wz| {
+                backward_solve(&chol, k, wz)
+                    .iter()
+                    .zip(&scale)
+                    .map(|(a, s)| (a * s) as f32)
+                    .collect()
+            })
             .collect(),
         train_loss: ce,
     })
+}
+
+/// The lower Cholesky factor of the symmetric positive-definite `k × k` matrix whose lower
+/// triangle `a` holds (row-major).
+fn cholesky(a: &[f64], k: usize) -> Result<Vec<f64>, Error> {
+    let mut l = vec![0.0f64; k * k];
+    for i in 0..k {
+        for j in 0..=i {
+            let mut sum = a[i * k + j];
+            for p in 0..j {
+                sum -= l[i * k + p] * l[j * k + p];
+            }
+            if i == j {
+                if sum <= 0.0 || !sum.is_finite() {
+                    return Err(Error::Input(
+                        "probe: the features' second moment is not positive definite".into(),
+                    ));
+                }
+                l[i * k + i] = sum.sqrt();
+            } else {
+                l[i * k + j] = sum / l[j * k + j];
+            }
+        }
+    }
+    Ok(l)
+}
+
+/// `L⁻¹ b` for the lower-triangular `L`.
+fn forward_solve(l: &[f64], k: usize, b: &[f64]) -> Vec<f64> {
+    let mut x = vec![0.0f64; k];
+    for i in 0..k {
+        let mut sum = b[i];
+        for p in 0..i {
+            sum -= l[i * k + p] * x[p];
+        }
+        x[i] = sum / l[i * k + i];
+    }
+    x
+}
+
+/// `L⁻ᵀ b` for the lower-triangular `L`.
+fn backward_solve(l: &[f64], k: usize, b: &[f64]) -> Vec<f64> {
+    let mut x = vec![0.0f64; k];
+    for i in (0..k).rev() {
+        let mut sum = b[i];
+        for p in i + 1..k {
+            sum -= l[p * k + i] * x[p];
+        }
+        x[i] = sum / l[i * k + i];
+    }
+    x
 }
 
 /// The objective [`fit`] minimises and its gradient, at weights `w` of the scaled features

@@ -255,6 +255,14 @@ fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_th
     // learnable from the frozen features: every training row right, loss far below ln 4
     assert_eq!(probe.predict(&x), gold);
     assert!(probe.train_loss < 0.3 * 4f64.ln(), "{}", probe.train_loss);
+    // converged: ten times the iterations lowers the loss by under 1 %, for every setting
+    // (a strong penalty keeps the loss up, but never above the ln 4 of zero weights)
+    for (l2, balanced) in [(1e-1, false), (1e-2, true)] {
+        let cfg = ProbeConfig::new().with_l2(l2).with_balanced(balanced);
+        let short = fit(&x, &gold, 4, &cfg).unwrap().train_loss;
+        let long = fit(&x, &gold, 4, &cfg.clone().with_iterations(3000)).unwrap().train_loss;
+        assert!(short < 4f64.ln() && (short - long).abs() < 0.01 * long.max(0.05), "{short} vs {long}");
+    }
     // written into the model, the grade distribution is the probe's softmax, exactly
     let new = apply(model.clone(), &grade_ids, &b, &probe).unwrap();
     assert!(!new.is_tied());
