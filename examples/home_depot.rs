@@ -358,8 +358,8 @@ impl Validator<'_> {
 
 /// The `label-probe` stage: the base model frozen, the grade tokens' output rows fitted by a
 /// softmax regression on the logits of `--probe-basis` tokens at the label position
-/// ([`taosr1::probe`]), over the rows of the first `--probe-queries` training queries. Eight
-/// candidates (L2 1e-4 … 1e-1, plain or class-balanced) are compared on the validation rows by
+/// ([`taosr1::probe`]), over the rows of the first `--probe-queries` training queries. Twelve
+/// candidates (L2 1e-4 … 10, plain or class-balanced) are compared on the validation rows by
 /// the deployment's rule (expected grade with fitted cuts); each is one line of
 /// `steps.jsonl`. The best is written into the model.
 fn label_probe(
@@ -409,7 +409,7 @@ fn label_probe(
     let mut best: Option<(f64, taosr1::probe::Probe, String)> = None;
     let mut step = 0;
     for balanced in [false, true] {
-        for l2 in [1e-4, 1e-3, 1e-2, 1e-1] {
+        for l2 in [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0] {
             let cfg = ProbeConfig::new().with_l2(l2).with_balanced(balanced);
             let probe = fit(&x, &gold, 4, &cfg)?;
             let dists = vx
@@ -441,7 +441,7 @@ fn label_probe(
     }
     log.finish()?;
     let Some((f, probe, name)) = best else {
-        unreachable!("eight candidates were fitted")
+        unreachable!("twelve candidates were fitted")
     };
     let model = apply(model, codec.grade_ids(), &basis, &probe)?;
     Ok((

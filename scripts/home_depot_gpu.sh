@@ -15,8 +15,9 @@
 # 7 223 rows), EPOCHS=2, LR=5e-5, BATCH=16, DPO_PROMPTS=512, GRPO_STEPS=60, VAL_ROWS=256 scored
 # every VAL_EVERY=50 steps, SAVE_DTYPE=bf16 (checkpoints at half the size of f32).
 #
-# Status: the CPU run of the same binary is in docs/RESULTS.md; this script's CUDA run has not
-# been made yet (the lent GPU cannot receive the 94 MB weights within one call's 64 MiB).
+# MODEL_DIR may also be a .gguf file. Status: the CPU run of the same binary is in
+# docs/RESULTS.md; this script's CUDA run has not been made yet. For a GPU lent for minutes
+# with 64 MiB per call, use scripts/home_depot_lease.sh (prebuilt binary, GGUF in two parts).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,7 +36,7 @@ BIN="${CARGO_TARGET_DIR:-target}/release/examples/home_depot"
 
 "$BIN" --model "$MODEL" --out "$OUT" \
     --data "${DATA:-../shared/data/home-depot-search-relevance/train_utf8.csv}" \
-    --stages zero-shot,sft-labels,sft-cot,dpo,grpo \
+    --stages zero-shot,label-probe,sft-labels,sft-cot,dpo,grpo \
     --train-queries "${TRAIN_QUERIES:-2000}" \
     --validation-queries "${VALIDATION_QUERIES:-400}" \
     --test-queries "${TEST_QUERIES:-100000}" \

@@ -133,9 +133,9 @@ fn home_depot_runs_its_stages_and_resumes() {
         let preds = std::fs::read_to_string(out.join(stage).join("predictions.jsonl")).unwrap();
         assert_eq!(preds.lines().count(), 12);
     }
-    // the probe: eight candidates compared on validation, the model untied and loadable
+    // the probe: twelve candidates compared on validation, the model untied and loadable
     let probe = std::fs::read_to_string(out.join("label-probe/steps.jsonl")).unwrap();
-    assert_eq!(probe.lines().count(), 8, "{probe}");
+    assert_eq!(probe.lines().count(), 12, "{probe}");
     for l in probe.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         let f = v["val_macro_f1_cuts"].as_f64().unwrap();
