@@ -103,23 +103,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 for f in "$HERE"/bin/*.xz "$HERE"/lib/*.xz; do
     [ -e "$f" ] && [ ! -e "${f%.xz}" ] && xz -dk "$f"
 done
-pipnv="$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])' 2>/dev/null || true)"
-dirs="$HERE/lib"
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
-         ${pipnv:+"$pipnv/cu13/lib" "$pipnv/cuda_nvrtc/lib"}; do
-    [ -d "$d" ] && dirs="$dirs:$d"
-done
-export LD_LIBRARY_PATH="$dirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-if [ -z "${CUDA_PATH:-}" ] && [ ! -e /usr/local/cuda ] && [ ! -e /opt/cuda ] && [ ! -e /usr/bin/nvcc ]; then
-    if command -v nvcc >/dev/null; then
-        CUDA_PATH="$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")"
-    elif [ -n "$pipnv" ] && [ -e "$pipnv/cu13/include/cuda_fp16.h" ]; then
-        CUDA_PATH="$pipnv/cu13"
-    fi
-    [ -n "${CUDA_PATH:-}" ] && export CUDA_PATH
-fi
+. "$HERE/cuda_env.sh" "$HERE/lib"
 exec "$@"
 SH
 chmod +x "$OUT/run.sh"
+cp scripts/cuda_env.sh "$OUT/cuda_env.sh"
 ls -l "$OUT"/bin
 echo "bundle: $OUT ($(du -sh "$OUT" | cut -f1))"
