@@ -122,10 +122,6 @@ struct Args {
     /// label-probe: basis tokens whose label-position logits are the probe's features.
     #[arg(long, default_value_t = 1024)]
     probe_basis: usize,
-    /// Where the SFT stages start: `base` (the adapted checkpoint) or `label-probe` (its
-    /// fitted read-out, LP-FT: the head is fitted before the body is fine-tuned).
-    #[arg(long, value_name = "base|label-probe", default_value = "base")]
-    sft_from: String,
     /// SFT: at most this many optimizer steps (the learning-rate schedule ends there).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -602,18 +598,6 @@ fn run(args: &Args) -> Result<(), Error> {
             STAGES.join(", ")
         )));
     }
-    match args.sft_from.as_str() {
-        "base" => {}
-        "label-probe"
-            if wanted.contains(&"label-probe")
-                || args.out.join("label-probe/model").is_dir() => {}
-        other => {
-            return Err(Error::Input(format!(
-                "--sft-from: {other:?} is neither base nor label-probe (run in this or an \
-                 earlier run into the same --out)"
-            )))
-        }
-    }
     let deploy: Vec<&str> = match args.deploy.as_str() {
         "auto" => STAGES
             .iter()
@@ -773,19 +757,7 @@ fn run(args: &Args) -> Result<(), Error> {
                 (model, a.codec, note)
             }
             "sft-labels" | "sft-cot" => {
-                // LP-FT: `--sft-from label-probe` starts from the probe's fitted read-out
-                let a = if args.sft_from == "label-probe" {
-                    let init = args.out.join("label-probe").join("model");
-                    let (model, config, codec) = real::load(&init, &backend::train_device())?;
-                    real::Adapted {
-                        model,
-                        config,
-                        codec,
-                        added: Vec::new(),
-                    }
-                } else {
-                    load_base(args, &template)?
-                };
+                let a = load_base(args, &template)?;
                 let data = if *stage == "sft-labels" {
                     &labels_only
                 } else {
@@ -826,12 +798,7 @@ fn run(args: &Args) -> Result<(), Error> {
                     args.save_dtype,
                 )?;
                 let note = format!(
-                    "{}{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
-                    if args.sft_from == "label-probe" {
-                        "from label-probe; "
-                    } else {
-                        ""
-                    },
+                    "{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
                     encoded.len(),
                     report.losses.len(),
                     if report.stopped_by_time {
