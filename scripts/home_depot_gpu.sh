@@ -11,7 +11,7 @@
 # skips the stages whose OUT_DIR/STAGE/eval.json exists.
 #
 # Sizes (override through the environment): PROBE_QUERIES=2000 (label-probe's rows),
-# SFT_FROM=base (or label-probe: LP-FT), TRAIN_QUERIES=2000 (about 16 000 rows, a third of
+# TRAIN_QUERIES=2000 (about 16 000 rows, a third of
 # the training split), VALIDATION_QUERIES=400, TEST_QUERIES=100000 (all 1 025 test queries,
 # 7 223 rows), EPOCHS=2, LR=5e-5, BATCH=16, DPO_PROMPTS=512, GRPO_STEPS=60, VAL_ROWS=256 scored
 # every VAL_EVERY=50 steps, SAVE_DTYPE=bf16 (checkpoints at half the size of f32).
@@ -39,7 +39,6 @@ BIN="${CARGO_TARGET_DIR:-target}/release/examples/home_depot"
     --data "${DATA:-../shared/data/home-depot-search-relevance/train_utf8.csv}" \
     --stages zero-shot,label-probe,sft-labels,sft-cot,dpo,grpo \
     --train-queries "${TRAIN_QUERIES:-2000}" --probe-queries "${PROBE_QUERIES:-2000}" \
-    --sft-from "${SFT_FROM:-base}" \
     --validation-queries "${VALIDATION_QUERIES:-400}" \
     --test-queries "${TEST_QUERIES:-100000}" \
     --epochs "${EPOCHS:-2}" --lr "${LR:-5e-5}" --batch-size "${BATCH:-16}" \

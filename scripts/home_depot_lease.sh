@@ -11,8 +11,8 @@
 #                                             checked), run the staircase, pack the small results
 #                                             into $OUT/results.tar.gz
 #
-# run's sizes come from the environment: STAGES (label-probe,sft-labels), SFT_FROM (label-probe:
-# LP-FT), PROBE_QUERIES (1000), TRAIN_QUERIES (1600),
+# run's sizes come from the environment: STAGES (label-probe,sft-labels), PROBE_QUERIES (1000),
+# TRAIN_QUERIES (1600),
 # MAX_STEPS (700), MAX_TRAIN_MINUTES (4.5), LR (1e-4), BATCH (16), VALIDATION_QUERIES (400),
 # VAL_ROWS (256), VAL_EVERY (50), BETA_ROWS (300), TEST_QUERIES (100000: all), TIME_LIMIT (whole run, seconds: 500). With no
 # GPU time limit, use scripts/home_depot_gpu.sh instead (it builds on the GPU host).
@@ -81,7 +81,7 @@ run)
     set +e
     timeout "${TIME_LIMIT:-500}" "$LEASE/home_depot" --model "$LEASE/model.gguf" --out "$RUN" \
         --data "$LEASE/train_utf8.csv" --stages "${STAGES:-label-probe,sft-labels}" \
-        --sft-from "${SFT_FROM:-label-probe}" --probe-queries "${PROBE_QUERIES:-1000}" \
+        --probe-queries "${PROBE_QUERIES:-1000}" \
         --train-queries "${TRAIN_QUERIES:-1600}" --validation-queries "${VALIDATION_QUERIES:-400}" \
         --test-queries "${TEST_QUERIES:-100000}" --epochs 1 --max-steps "${MAX_STEPS:-700}" \
         --max-train-minutes "${MAX_TRAIN_MINUTES:-4.5}" --lr "${LR:-1e-4}" \

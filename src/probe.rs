@@ -4,9 +4,9 @@
 //! final hidden state at the label position and `r_g` the grade token's output-embedding row.
 //! Those rows are all a frozen model needs to become a relevance classifier, and they are
 //! the cheapest part to fit: no backward pass through the body, only one prefill per
-//! training row. This is the "linear probe" half of LP-FT (Kumar et al., 2022: fit the head
-//! on frozen features before fine-tuning, so the features are not distorted by a random
-//! head); in TaoSR1 terms it is the best the deployed read-out can do on the base model.
+//! training row. This is the "linear probe" of LP-FT (Kumar et al., 2022: fit the head on
+//! frozen features before fine-tuning); in TaoSR1 terms it is the best the deployed
+//! read-out can do on the base model.
 //!
 //! The features are the logits of a fixed set of `basis` tokens at the label position
 //! ([`crate::infer::label_logits`]). They are `W_basis · h`, a linear map of `h`, so a
@@ -14,6 +14,14 @@
 //! written into the model exactly: `r_g = Σ_k w_gk W_{basis_k}`
 //! ([`taosr1_model::Transformer::with_output_rows`]). The deployed model is an ordinary
 //! checkpoint, scored by the same one prefill per item.
+//!
+//! **Only the label position is fitted.** At every other position the new grade rows meet
+//! hidden states they were not fitted on, and their logits are not controlled: a probed
+//! model scores label-first exactly, but what it writes after the label is not preserved.
+//! Fine-tuning from it (LP-FT) fails for that reason: SFT on labels started from the probe
+//! at a loss of 150 (3.5 from the base), and validation accuracy fell to 0.09 by step 9
+//! (docs/RESULTS.md). Making LP-FT work needs a fit that also keeps the grade tokens
+//! improbable at the positions that are not the label.
 //!
 //! ```
 //! use taosr1::probe::{fit, ProbeConfig};
