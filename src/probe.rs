@@ -19,7 +19,7 @@
 //! hidden states they were not fitted on, and their logits are not controlled: a probed
 //! model scores label-first exactly, but what it writes after the label is not preserved.
 //! Fine-tuning from it (LP-FT) fails for that reason: SFT on labels started from the probe
-//! at a loss of 150 (3.5 from the base), and validation accuracy fell to 0.09 by step 9
+//! at a loss of 150 (7.0 from the base), and validation accuracy fell to 0.09 by step 9
 //! (docs/RESULTS.md). Making LP-FT work needs a fit that also keeps the grade tokens
 //! improbable at the positions that are not the label.
 //!
