@@ -58,7 +58,8 @@ fn bench_train_step(c: &mut Criterion) {
         b.iter_batched(
             || tiny.clone(),
             |model| {
-                let (model, report) = train(model, &codec, &data, &sft, |_, _| {}).expect("SFT step");
+                let (model, report) =
+                    train(model, &codec, &data, &sft, |_, _| {}).expect("SFT step");
                 assert_eq!(report.losses.len(), 1);
                 black_box(model)
             },

@@ -36,19 +36,16 @@ fn run(args: &DpoArgs) -> Result<(), taosr1::Error> {
     let train = data.load_nonempty(Split::Train)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let start = std::time::Instant::now();
-    let (model, report) = run_dpo(
-        model,
-        &codec,
-        &train,
-        &run,
-        &mut rng,
-        |l, _| {
-            let (step, total) = (l.metrics.step, l.total);
-            if step % 20 == 0 || step + 1 == total {
-                println!("dpo step {:>4}/{total}  loss {:.4}", step + 1, l.metrics.loss);
-            }
-        },
-    )?;
+    let (model, report) = run_dpo(model, &codec, &train, &run, &mut rng, |l, _| {
+        let (step, total) = (l.metrics.step, l.total);
+        if step % 20 == 0 || step + 1 == total {
+            println!(
+                "dpo step {:>4}/{total}  loss {:.4}",
+                step + 1,
+                l.metrics.loss
+            );
+        }
+    })?;
     let s = &report.pair_stats;
     println!(
         "pass@N over {} prompts (N = {}): pass@1 {:.3}, pass@{} {:.3}; {} pairs ({} mixed, {} all-wrong vs gold, {} all-correct skipped); {:.1}s",

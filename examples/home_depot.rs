@@ -283,7 +283,10 @@ fn evaluate(
     let ms = started.elapsed().as_secs_f64() * 1000.0 / test.len().max(1) as f64;
     let pred: Vec<usize> = dists.iter().map(|d| d.argmax()).collect();
     let score: Vec<f32> = dists.iter().map(expected_grade).collect();
-    write(&dir.join("predictions.jsonl"), &predictions_text(test, &dists))?;
+    write(
+        &dir.join("predictions.jsonl"),
+        &predictions_text(test, &dists),
+    )?;
     let mut m = metrics(name, test, &pred, &score, args.resamples, args.seed)?;
     m.eval_ms_per_item = ms;
     Ok(m)
@@ -361,11 +364,14 @@ impl Validator<'_> {
 /// ([`taosr1::probe`]), over the rows of the first `--probe-queries` training queries. Twelve
 /// candidates (L2 1e-4 … 10, plain or class-balanced) are compared on the validation rows by
 /// the deployment's rule (expected grade with fitted cuts); each is one line of
-/// `steps.jsonl`. The best is written into the model.
+/// `steps.jsonl`. The best is written into the model. Those are the `--beta-rows` rows the
+/// deployment choice scores every stage on, so the probe's figure there is flattered by its
+/// pick among twelve.
 fn label_probe(
     args: &Args,
     model: Transformer,
-    base: &real::Adapted,
+    codec: &Codec,
+    added: &[(String, Vec<u32>)],
     train: &[Example],
     validation: &[Example],
     dir: &Path,
@@ -377,10 +383,8 @@ fn label_probe(
                 .into(),
         ));
     }
-    let codec = &base.codec;
     let tok = codec.tokenizer();
-    let skip: Vec<u32> = base
-        .added
+    let skip: Vec<u32> = added
         .iter()
         .filter_map(|(t, _)| tok.token_to_id(t))
         .collect();
@@ -742,7 +746,15 @@ fn run(args: &Args) -> Result<(), Error> {
             "label-probe" => {
                 let a = load_base(args, &template)?;
                 let rows = &validation[..validation.len().min(args.beta_rows)];
-                let (model, note) = label_probe(args, a.model.valid(), &a, &probe_rows, rows, &dir)?;
+                let (model, note) = label_probe(
+                    args,
+                    a.model.valid(),
+                    &a.codec,
+                    &a.added,
+                    &probe_rows,
+                    rows,
+                    &dir,
+                )?;
                 real::save_as(
                     &dir.join("model"),
                     &model,
@@ -858,11 +870,12 @@ fn run(args: &Args) -> Result<(), Error> {
                         .with_class_balanced(true)
                         .with_trainer(trainer);
                     let bar = bar(args.grpo_steps, "grpo: training");
-                    let (model, rep) = run_grpo(model, &codec, &cot, &run, &mut rng, |l, model| {
-                        bar.inc(1);
-                        let line = serde_json::to_value(l.metrics).unwrap_or_default();
-                        log.step(line, (l.metrics.step, l.total), &validator, model, &codec);
-                    })?;
+                    let (model, rep) =
+                        run_grpo(model, &codec, &cot, &run, &mut rng, |l, model| {
+                            bar.inc(1);
+                            let line = serde_json::to_value(l.metrics).unwrap_or_default();
+                            log.step(line, (l.metrics.step, l.total), &validator, model, &codec);
+                        })?;
                     bar.finish_and_clear();
                     let s = rep.sampling;
                     let note = format!(
@@ -959,7 +972,11 @@ fn curve(dir: &Path, field: &str) -> Result<Vec<(f64, f64)>, Error> {
 /// The expected grade (0-based) of a distribution: the ranking score and the deployed row's
 /// decision variable.
 fn expected_grade(d: &taosr1_partition::GradeDistribution) -> f32 {
-    d.probs().iter().enumerate().map(|(g, q)| g as f32 * q).sum()
+    d.probs()
+        .iter()
+        .enumerate()
+        .map(|(g, q)| g as f32 * q)
+        .sum()
 }
 
 /// One JSON line per row: its id, gold grade index, grade probabilities and expected grade
@@ -977,7 +994,11 @@ fn predictions_text(rows: &[Example], dists: &[taosr1_partition::GradeDistributi
 }
 
 /// Predictions back from a file [`predictions_text`] wrote: distributions, gold grades, ids.
-type Predictions = (Vec<taosr1_partition::GradeDistribution>, Vec<usize>, Vec<String>);
+type Predictions = (
+    Vec<taosr1_partition::GradeDistribution>,
+    Vec<usize>,
+    Vec<String>,
+);
 
 fn read_predictions(path: &Path) -> Result<Predictions, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -1067,7 +1088,12 @@ fn deployment(
         "\nDeployment choice on {} validation rows (macro-F1):\n\n| stage | argmax grade | expected grade, fitted cuts |\n|---|---|---|\n",
         rows.len()
     );
-    let mut best: Option<(f64, &str, Vec<taosr1_partition::GradeDistribution>, [f32; 3])> = None;
+    let mut best: Option<(
+        f64,
+        &str,
+        Vec<taosr1_partition::GradeDistribution>,
+        [f32; 3],
+    )> = None;
     for &stage in candidates {
         let vdists = validation_scores(args, stage, template, rows)?;
         let argmax: Vec<usize> = vdists.iter().map(|d| d.argmax()).collect();
@@ -1098,8 +1124,7 @@ fn deployment(
     let stage: StageEval = {
         let path = last_dir.join("eval.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?
+        serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?
     };
     // the deployed row: the chosen stage's expected-grade cuts on the test rows
     let score: Vec<f32> = dists.iter().map(expected_grade).collect();

@@ -36,16 +36,23 @@ fn run(args: &PostCotArgs) -> Result<(), taosr1::Error> {
     let train = data.load_nonempty(Split::Train)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
     let start = std::time::Instant::now();
-    let (model, r) = run_post_cot(model, &think_first, &train, &args.run(), &mut rng, |s, _| {
-        if s.step % 20 == 0 || s.step + 1 == s.total {
-            println!(
-                "post-cot step {:>4}/{}  loss {:.4}",
-                s.step + 1,
-                s.total,
-                s.loss
-            );
-        }
-    })?;
+    let (model, r) = run_post_cot(
+        model,
+        &think_first,
+        &train,
+        &args.run(),
+        &mut rng,
+        |s, _| {
+            if s.step % 20 == 0 || s.step + 1 == s.total {
+                println!(
+                    "post-cot step {:>4}/{}  loss {:.4}",
+                    s.step + 1,
+                    s.total,
+                    s.loss
+                );
+            }
+        },
+    )?;
     println!(
         "{} prompts: {} targets from the model's own correct reasoning, {} from gold; {:.1}s",
         r.prompts,

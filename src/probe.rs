@@ -66,7 +66,10 @@ impl ProbeConfig {
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
         if !(self.l2 >= 0.0 && self.l2.is_finite()) {
-            return Err(Error::Input(format!("probe: l2 must be >= 0, not {}", self.l2)));
+            return Err(Error::Input(format!(
+                "probe: l2 must be >= 0, not {}",
+                self.l2
+            )));
         }
         if self.iterations == 0 {
             return Err(Error::Input("probe: iterations must be at least 1".into()));
@@ -146,18 +149,27 @@ pub fn fit(
     cfg.validate()?;
     let (n, k) = shape(features)?;
     if gold.len() != n {
-        return Err(Error::Input(format!("probe: {n} rows but {} labels", gold.len())));
+        return Err(Error::Input(format!(
+            "probe: {n} rows but {} labels",
+            gold.len()
+        )));
     }
     if classes < 2 {
         return Err(Error::Input("probe: at least 2 classes".into()));
     }
     if let Some((i, g)) = gold.iter().enumerate().find(|(_, g)| **g >= classes) {
-        return Err(Error::Input(format!("probe: row {i} has class {g} of {classes}")));
+        return Err(Error::Input(format!(
+            "probe: row {i} has class {g} of {classes}"
+        )));
     }
     // unit root-mean-square columns
     let scale: Vec<f64> = (0..k)
         .map(|j| {
-            let ms = features.iter().map(|r| f64::from(r[j]).powi(2)).sum::<f64>() / n as f64;
+            let ms = features
+                .iter()
+                .map(|r| f64::from(r[j]).powi(2))
+                .sum::<f64>()
+                / n as f64;
             if ms > 0.0 {
                 1.0 / ms.sqrt()
             } else {
@@ -167,7 +179,12 @@ pub fn fit(
         .collect();
     let scaled: Vec<Vec<f64>> = features
         .iter()
-        .map(|r| r.iter().zip(&scale).map(|(v, s)| f64::from(*v) * s).collect())
+        .map(|r| {
+            r.iter()
+                .zip(&scale)
+                .map(|(v, s)| f64::from(*v) * s)
+                .collect()
+        })
         .collect();
     let mut counts = vec![0usize; classes];
     for &g in gold {
@@ -213,7 +230,12 @@ pub fn fit(
         let ahead: Vec<Vec<f64>> = w
             .iter()
             .zip(&prev)
-            .map(|(a, p)| a.iter().zip(p).map(|(x, y)| x + momentum * (x - y)).collect())
+            .map(|(a, p)| {
+                a.iter()
+                    .zip(p)
+                    .map(|(x, y)| x + momentum * (x - y))
+                    .collect()
+            })
             .collect();
         let (_, grad) = objective(&x, gold, &row_weight, total, &ahead, cfg.l2);
         prev = std::mem::replace(
@@ -353,7 +375,9 @@ fn shape(features: &[Vec<f32>]) -> Result<(usize, usize), Error> {
             )));
         }
         if r.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Input(format!("probe: row {i} has a non-finite feature")));
+            return Err(Error::Input(format!(
+                "probe: row {i} has a non-finite feature"
+            )));
         }
     }
     Ok((features.len(), k))

@@ -308,13 +308,7 @@ pub fn run_dpo<R: Rng + ?Sized>(
     trainer.set_total_steps(total)?;
     let metrics = trainer
         .fit(&offline.pairs, run.batch_size, run.epochs, |m, policy| {
-            on_step(
-                &DpoStepLog {
-                    total,
-                    metrics: *m,
-                },
-                &policy.lm,
-            )
+            on_step(&DpoStepLog { total, metrics: *m }, &policy.lm)
         })
         .map_err(|e| Error::Input(format!("DPO ({total} planned steps): {e}")))?;
     report.losses = metrics.iter().map(|m| m.loss).collect();

@@ -114,7 +114,10 @@ fn home_depot_runs_its_stages_and_resumes() {
         .fold(&choice[0], |b, c| if c.1 > b.1 { c } else { b });
     assert!(table.contains(&format!("Deployed: {}.", best.0)), "{table}");
     assert!(
-        table.contains(&format!("| post-CoT deployment ({}, fitted cuts) |", best.0)),
+        table.contains(&format!(
+            "| post-CoT deployment ({}, fitted cuts) |",
+            best.0
+        )),
         "{table}"
     );
     for stage in ["zero-shot", "label-probe", "sft-labels"] {
@@ -139,7 +142,10 @@ fn home_depot_runs_its_stages_and_resumes() {
     for l in probe.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         let f = v["val_macro_f1_cuts"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&f) && v["train_ce"].as_f64().unwrap() > 0.0, "{l}");
+        assert!(
+            (0.0..=1.0).contains(&f) && v["train_ce"].as_f64().unwrap() > 0.0,
+            "{l}"
+        );
     }
     assert!(table.contains("basis logits"), "{table}");
     let (probed, config, _) =
@@ -155,7 +161,10 @@ fn home_depot_runs_its_stages_and_resumes() {
         .collect();
     assert!(lines[0].get("val_accuracy").is_none(), "{steps}");
     let acc = lines[1]["val_accuracy"].as_f64().unwrap();
-    assert!((acc * 4.0 - (acc * 4.0).round()).abs() < 1e-9, "{acc}: 4 rows");
+    assert!(
+        (acc * 4.0 - (acc * 4.0).round()).abs() < 1e-9,
+        "{acc}: 4 rows"
+    );
     let f1 = lines[1]["val_macro_f1"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc) && (0.0..=1.0).contains(&f1));
     taosr1::real::load(&out.join("sft-labels/model"), &Default::default()).unwrap();
@@ -170,7 +179,10 @@ fn home_depot_runs_its_stages_and_resumes() {
         .filter(|(k, _)| *k != "__metadata__")
         .map(|(_, v)| v["dtype"].as_str().unwrap())
         .collect();
-    assert!(!dtypes.is_empty() && dtypes.iter().all(|d| *d == "BF16"), "{dtypes:?}");
+    assert!(
+        !dtypes.is_empty() && dtypes.iter().all(|d| *d == "BF16"),
+        "{dtypes:?}"
+    );
     assert!(!first.contains("not recomputed"));
     // resumed: nothing is recomputed and the table is the same
     let second = common::run_ok(&bin, &args);
@@ -179,7 +191,10 @@ fn home_depot_runs_its_stages_and_resumes() {
     assert!(second.contains("label-probe: done before"), "{second}");
     // the deployment choice's validation scores are read back, not rescored
     for stage in ["zero-shot", "label-probe", "sft-labels"] {
-        assert!(second.contains(&format!("{stage}: validation scores reused")), "{second}");
+        assert!(
+            second.contains(&format!("{stage}: validation scores reused")),
+            "{second}"
+        );
         let cached = std::fs::read_to_string(out.join(stage).join("validation.jsonl")).unwrap();
         assert_eq!(cached.lines().count(), 8, "--beta-rows 8");
     }
@@ -208,7 +223,10 @@ fn home_depot_runs_its_stages_and_resumes() {
     // a deployed stage the run does not have is refused before anything runs
     let mut bad = args.clone();
     bad.extend(["--deploy", "grpo"]);
-    let refused = std::process::Command::new(&bin).args(&bad).output().unwrap();
+    let refused = std::process::Command::new(&bin)
+        .args(&bad)
+        .output()
+        .unwrap();
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("--deploy") && err.contains("grpo"), "{err}");
@@ -220,10 +238,16 @@ fn home_depot_runs_its_stages_and_resumes() {
     short[1] = short_model.to_str().unwrap(); // --model
     short[5] = short_dir.to_str().unwrap(); // --out
     short[7] = "sft-labels"; // --stages
-    let refused = std::process::Command::new(&bin).args(&short).output().unwrap();
+    let refused = std::process::Command::new(&bin)
+        .args(&short)
+        .output()
+        .unwrap();
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(err.contains("validation row") && err.contains("context of 64"), "{err}");
+    assert!(
+        err.contains("validation row") && err.contains("context of 64"),
+        "{err}"
+    );
     assert!(!short_out.join("sft-labels/steps.jsonl").exists());
     // a .gguf file is a model too (weights and tokenizer from the one file), --max-steps
     // caps the steps, and the stage's checkpoint is a folder that loads on its own

@@ -198,8 +198,14 @@ fn sft_refuses_examples_longer_than_the_context() {
     let mut cfg = ModelConfig::tiny(codec.tokenizer().vocab_size());
     cfg.max_position_embeddings = 8;
     let model = Transformer::new(&cfg, &dev().autodiff()).unwrap();
-    let err = taosr1::sft::train(model, &codec, &data, &taosr1::sft::SftConfig::new(), |_, _| {})
-        .unwrap_err();
+    let err = taosr1::sft::train(
+        model,
+        &codec,
+        &data,
+        &taosr1::sft::SftConfig::new(),
+        |_, _| {},
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains("training example 0") && err.to_string().contains("context of 8"),
         "{err}"
@@ -311,7 +317,15 @@ fn think_first_sft_then_post_cot_gives_a_working_label_first_model() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
     let post = PostCotRun::new().with_prompts(800).with_n(2);
     // the stage refuses a label-first starting codec
-    assert!(run_post_cot(out.model.clone(), &codec, &train, &post, &mut rng, |_, _| {}).is_err());
+    assert!(run_post_cot(
+        out.model.clone(),
+        &codec,
+        &train,
+        &post,
+        &mut rng,
+        |_, _| {}
+    )
+    .is_err());
     let think_first = codec.clone().with_order(ResponseOrder::ThinkFirst);
     let (model, report) =
         run_post_cot(out.model, &think_first, &train, &post, &mut rng, |_, _| {}).unwrap();

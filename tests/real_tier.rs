@@ -147,7 +147,11 @@ fn a_saved_real_checkpoint_loads_back_identical() {
         StorageDtype::Bf16,
     )
     .unwrap();
-    let size = |d: &std::path::Path| std::fs::metadata(d.join("model.safetensors")).unwrap().len();
+    let size = |d: &std::path::Path| {
+        std::fs::metadata(d.join("model.safetensors"))
+            .unwrap()
+            .len()
+    };
     let (f32_bytes, bf16_bytes) = (size(&dir), size(&half));
     assert!(
         bf16_bytes * 2 < f32_bytes + 4096 && bf16_bytes * 2 > f32_bytes - 4096,
@@ -155,7 +159,12 @@ fn a_saved_real_checkpoint_loads_back_identical() {
     );
     let (rounded, _, _) = real::load(&half, &Default::default()).unwrap();
     let values = |m: &Transformer| -> Vec<f32> {
-        m.embed_tokens.weight.val().into_data().try_to_vec_as::<f32>().unwrap()
+        m.embed_tokens
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec_as::<f32>()
+            .unwrap()
     };
     let (exact, got) = (values(&model), values(&rounded));
     assert_eq!(exact.len(), got.len());
@@ -191,7 +200,10 @@ fn a_checkpoint_adapted_from_a_gguf_file_saves_as_a_folder_that_loads_back_ident
     let (model, _, codec) = real::load(&dir, &Default::default()).unwrap();
     let (before, after) = (a.codec.tokenizer(), codec.tokenizer());
     assert_eq!(after.eos_ids(), before.eos_ids());
-    assert_eq!((after.pad_id(), after.bos_id()), (before.pad_id(), before.bos_id()));
+    assert_eq!(
+        (after.pad_id(), after.bos_id()),
+        (before.pad_id(), before.bos_id())
+    );
     assert_eq!(codec.grade_ids(), a.codec.grade_ids());
     let e = example("cordless drill", "Cordless Drill 18V", 3);
     let slot = codec.label_slot_ids(&e.item()).unwrap();
@@ -220,8 +232,10 @@ fn a_time_limit_stops_sft_after_the_step_that_reaches_it() {
     // a limit already reached when the first step ends: that step, and no other
     let mut seen = Vec::new();
     let cfg = cfg.with_time_limit_secs(Some(0.0));
-    let (_, cut) = train(a.model, &a.codec, &encoded, &cfg, |s, _| seen.push((s.step, s.total)))
-        .unwrap();
+    let (_, cut) = train(a.model, &a.codec, &encoded, &cfg, |s, _| {
+        seen.push((s.step, s.total))
+    })
+    .unwrap();
     assert_eq!((cut.losses.len(), cut.stopped_by_time), (1, true));
     assert_eq!(seen, vec![(0, 6)]);
     assert_eq!(cut.losses[0], all.losses[0]);
@@ -246,12 +260,22 @@ fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_th
     let cfg = InferConfig::new();
     let rows = label_logits(&model, &a.codec, &items, &cfg).unwrap();
     let grade_ids = a.codec.grade_ids().to_vec();
-    let skip: Vec<u32> = a.added.iter().map(|(t, _)| a.codec.tokenizer().token_to_id(t).unwrap()).collect();
+    let skip: Vec<u32> = a
+        .added
+        .iter()
+        .map(|(t, _)| a.codec.tokenizer().token_to_id(t).unwrap())
+        .collect();
     let b = basis(model.vocab_size(), 48, &skip);
     assert_eq!(b.len(), 48);
     let x: Vec<Vec<f32>> = rows.iter().map(|r| features(r, &b)).collect();
     let gold: Vec<usize> = data.iter().map(|e| e.grade.index()).collect();
-    let probe = fit(&x, &gold, 4, &ProbeConfig::new().with_l2(1e-4).with_iterations(600)).unwrap();
+    let probe = fit(
+        &x,
+        &gold,
+        4,
+        &ProbeConfig::new().with_l2(1e-4).with_iterations(600),
+    )
+    .unwrap();
     // learnable from the frozen features: every training row right, loss far below ln 4
     assert_eq!(probe.predict(&x), gold);
     assert!(probe.train_loss < 0.3 * 4f64.ln(), "{}", probe.train_loss);
@@ -260,8 +284,13 @@ fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_th
     for (l2, balanced) in [(1e-1, false), (1e-2, true)] {
         let cfg = ProbeConfig::new().with_l2(l2).with_balanced(balanced);
         let short = fit(&x, &gold, 4, &cfg).unwrap().train_loss;
-        let long = fit(&x, &gold, 4, &cfg.clone().with_iterations(3000)).unwrap().train_loss;
-        assert!(short < 4f64.ln() && (short - long).abs() < 0.01 * long.max(0.05), "{short} vs {long}");
+        let long = fit(&x, &gold, 4, &cfg.clone().with_iterations(3000))
+            .unwrap()
+            .train_loss;
+        assert!(
+            short < 4f64.ln() && (short - long).abs() < 0.01 * long.max(0.05),
+            "{short} vs {long}"
+        );
     }
     // written into the model, the grade distribution is the probe's softmax, exactly
     let new = apply(model.clone(), &grade_ids, &b, &probe).unwrap();
@@ -286,11 +315,18 @@ fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_th
         }
     }
     // the objective's gradient against central finite differences, at a non-zero point
-    let xs: Vec<Vec<f64>> = x.iter().map(|r| r.iter().map(|v| f64::from(*v) / 10.0).collect()).collect();
+    let xs: Vec<Vec<f64>> = x
+        .iter()
+        .map(|r| r.iter().map(|v| f64::from(*v) / 10.0).collect())
+        .collect();
     let rw: Vec<f64> = gold.iter().map(|&g| 1.0 + g as f64).collect();
     let total: f64 = rw.iter().sum();
     let w: Vec<Vec<f64>> = (0..4)
-        .map(|c| (0..b.len()).map(|j| ((c * 7 + j * 3) % 11) as f64 / 50.0 - 0.1).collect())
+        .map(|c| {
+            (0..b.len())
+                .map(|j| ((c * 7 + j * 3) % 11) as f64 / 50.0 - 0.1)
+                .collect()
+        })
         .collect();
     let (_, grad) = objective(&xs, &gold, &rw, total, &w, 0.3);
     for (c, j) in [(0, 0), (1, 5), (3, 47), (2, 20)] {
@@ -340,7 +376,12 @@ fn sft_through_the_chat_codec_learns_and_label_first_scoring_reads_it() {
     let mut at_last = None;
     let (model, report) = train(a.model, &a.codec, &encoded, &cfg, |s, m| {
         if s.step + 1 == s.total {
-            at_last = Some(score_label_first(&m.valid(), &a.codec, &items, &InferConfig::new()));
+            at_last = Some(score_label_first(
+                &m.valid(),
+                &a.codec,
+                &items,
+                &InferConfig::new(),
+            ));
         }
     })
     .unwrap();

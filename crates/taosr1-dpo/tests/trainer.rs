@@ -143,7 +143,10 @@ fn dpo_trainer_raises_the_reward_of_a_bandit_policy() {
     let end = trainer.policy().expected_reward();
     assert_eq!(seen.len(), metrics.len());
     assert!((seen[seen.len() - 1] - end).abs() < 1e-6);
-    assert!((seen[0] - start).abs() > 1e-6, "step 0 already moved the policy");
+    assert!(
+        (seen[0] - start).abs() > 1e-6,
+        "step 0 already moved the policy"
+    );
     eprintln!(
         "expected reward {start} -> {end}; {} pairs",
         offline.pairs.len()

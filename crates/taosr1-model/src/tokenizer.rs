@@ -293,9 +293,9 @@ impl TaoTokenizer {
     /// [`ModelError::Tokenizer`] when a special id has no token string.
     pub fn config_files(&self) -> Result<Vec<(&'static str, String)>, ModelError> {
         let token = |id: u32| {
-            self.inner.id_to_token(id).ok_or_else(|| ModelError::Tokenizer(format!(
-                "special id {id} has no token in the vocabulary"
-            )))
+            self.inner.id_to_token(id).ok_or_else(|| {
+                ModelError::Tokenizer(format!("special id {id} has no token in the vocabulary"))
+            })
         };
         let optional = |id: Option<u32>| -> Result<serde_json::Value, ModelError> {
             Ok(match id {
