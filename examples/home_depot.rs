@@ -122,6 +122,17 @@ struct Args {
     /// label-probe: basis tokens whose label-position logits are the probe's features.
     #[arg(long, default_value_t = 1024)]
     probe_basis: usize,
+    /// label-probe: what the softmax regression is fitted on. `logits`: the basis logits,
+    /// whitened (the best read-out on its own, but its output rows grow ~100x the size of
+    /// other tokens' rows, which breaks SFT started from it). `hidden`: the hidden states
+    /// recovered from them, with the penalty on the output rows' size (what
+    /// `--sft-from label-probe` needs).
+    #[arg(long, value_name = "logits|hidden", default_value = "logits")]
+    probe_space: String,
+    /// Where the SFT stages start: `base` (the adapted checkpoint) or `label-probe` (its
+    /// fitted read-out, LP-FT: the head is fitted before the body is fine-tuned).
+    #[arg(long, value_name = "base|label-probe", default_value = "base")]
+    sft_from: String,
     /// SFT: at most this many optimizer steps (the learning-rate schedule ends there).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -376,7 +387,7 @@ fn label_probe(
     validation: &[Example],
     dir: &Path,
 ) -> Result<(Transformer, String), Error> {
-    use taosr1::probe::{apply, basis, features, fit, ProbeConfig};
+    use taosr1::probe::{apply, basis, features, fit, hidden_states, ProbeConfig};
     if train.is_empty() || validation.is_empty() {
         return Err(Error::Input(
             "label-probe needs training rows (--probe-queries) and validation rows (--beta-rows)"
@@ -405,8 +416,16 @@ fn label_probe(
         bar.finish_and_clear();
         Ok(out)
     };
-    let x = feats(train, "training")?;
-    let vx = feats(validation, "validation")?;
+    // `hidden`: the label position's hidden states, recovered from the basis logits; the
+    // probe's weights are then output rows, and the penalty is on their size
+    let hidden = args.probe_space == "hidden";
+    let rows_b = model.output_rows(&basis)?;
+    let (x, vx) = (feats(train, "training")?, feats(validation, "validation")?);
+    let (x, vx) = if hidden {
+        (hidden_states(&rows_b, &x)?, hidden_states(&rows_b, &vx)?)
+    } else {
+        (x, vx)
+    };
     let gold: Vec<usize> = train.iter().map(|e| e.grade.index()).collect();
     let vgold: Vec<usize> = validation.iter().map(|e| e.grade.index()).collect();
     let mut log = StepWriter::create(dir)?;
@@ -414,7 +433,10 @@ fn label_probe(
     let mut step = 0;
     for balanced in [false, true] {
         for l2 in [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0] {
-            let cfg = ProbeConfig::new().with_l2(l2).with_balanced(balanced);
+            let cfg = ProbeConfig::new()
+                .with_l2(l2)
+                .with_balanced(balanced)
+                .with_whiten(!hidden);
             let probe = fit(&x, &gold, 4, &cfg)?;
             let dists = vx
                 .iter()
@@ -447,14 +469,19 @@ fn label_probe(
     let Some((f, probe, name)) = best else {
         unreachable!("twelve candidates were fitted")
     };
-    let model = apply(model, codec.grade_ids(), &basis, &probe)?;
+    let model = if hidden {
+        model.with_output_rows(codec.grade_ids(), &probe.weights)?
+    } else {
+        apply(model, codec.grade_ids(), &basis, &probe)?
+    };
     Ok((
         model,
         format!(
-            "{} rows of {} queries, {} basis logits; {name} (validation macro-F1 {f:.3} with cuts)",
+            "{} rows of {} queries, {} basis logits, fitted on {}; {name} (validation macro-F1 {f:.3} with cuts)",
             train.len(),
             query_groups(train).len(),
-            basis.len()
+            basis.len(),
+            if hidden { "hidden states" } else { "whitened logits" }
         ),
     ))
 }
@@ -601,6 +628,34 @@ fn run(args: &Args) -> Result<(), Error> {
             "--stages: unknown stage {bad:?} (expected some of {})",
             STAGES.join(", ")
         )));
+    }
+    if !["logits", "hidden"].contains(&args.probe_space.as_str()) {
+        return Err(Error::Input(format!(
+            "--probe-space: {:?} is neither logits nor hidden",
+            args.probe_space
+        )));
+    }
+    if args.sft_from == "label-probe"
+        && wanted.contains(&"label-probe")
+        && args.probe_space != "hidden"
+    {
+        return Err(Error::Input(
+            "--sft-from label-probe needs --probe-space hidden: a probe fitted on whitened \
+             logits has output rows ~100x the size of other tokens' rows, and SFT from it \
+             starts at a loss of 150 (docs/RESULTS.md)"
+                .into(),
+        ));
+    }
+    match args.sft_from.as_str() {
+        "base" => {}
+        "label-probe"
+            if wanted.contains(&"label-probe") || args.out.join("label-probe/model").is_dir() => {}
+        other => {
+            return Err(Error::Input(format!(
+                "--sft-from: {other:?} is neither base nor label-probe (run in this or an \
+                 earlier run into the same --out)"
+            )))
+        }
     }
     let deploy: Vec<&str> = match args.deploy.as_str() {
         "auto" => STAGES
@@ -769,7 +824,19 @@ fn run(args: &Args) -> Result<(), Error> {
                 (model, a.codec, note)
             }
             "sft-labels" | "sft-cot" => {
-                let a = load_base(args, &template)?;
+                // LP-FT: `--sft-from label-probe` starts from the probe's fitted read-out
+                let a = if args.sft_from == "label-probe" {
+                    let init = args.out.join("label-probe").join("model");
+                    let (model, config, codec) = real::load(&init, &backend::train_device())?;
+                    real::Adapted {
+                        model,
+                        config,
+                        codec,
+                        added: Vec::new(),
+                    }
+                } else {
+                    load_base(args, &template)?
+                };
                 let data = if *stage == "sft-labels" {
                     &labels_only
                 } else {
@@ -810,7 +877,12 @@ fn run(args: &Args) -> Result<(), Error> {
                     args.save_dtype,
                 )?;
                 let note = format!(
-                    "{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
+                    "{}{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
+                    if args.sft_from == "label-probe" {
+                        "from label-probe; "
+                    } else {
+                        ""
+                    },
                     encoded.len(),
                     report.losses.len(),
                     if report.stopped_by_time {

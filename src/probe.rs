@@ -22,8 +22,10 @@
 //! at a loss of 150 (7.0 from the base), and validation accuracy fell to 0.09 by step 9
 //! (docs/RESULTS.md). The fitted rows had norms of 170–340 against 2.9 for a typical token:
 //! the penalty acts on whitened features, so directions where the label position's `h`
-//! barely varies get large weights. A penalty on `|r_g|` itself (the Gram matrix of the basis
-//! rows) is the fix to try.
+//! barely varies get large weights. The other route fits `h` itself: [`hidden_states`]
+//! recovers it from the basis logits, and [`fit`] with [`ProbeConfig::whiten`] off puts the
+//! penalty on the rows' size (SmolLM2: norms 0.2–0.5, and SFT from it starts at 11.8). It
+//! is a weaker read-out on its own (docs/RESULTS.md).
 //!
 //! ```
 //! use taosr1::probe::{fit, ProbeConfig};
@@ -48,6 +50,11 @@ pub struct ProbeConfig {
     /// Weight each row by `n / (classes · n_class)`, so every grade counts the same.
     #[config(default = false)]
     pub balanced: bool,
+    /// Whiten the features before fitting (see [`fit`]); `false` fits them as they are, with
+    /// the penalty on the raw weights: what [`hidden_states`] features need, so that the
+    /// penalty is on the size of the output rows themselves.
+    #[config(default = true)]
+    pub whiten: bool,
     /// Full-batch gradient-descent iterations.
     #[config(default = 300)]
     pub iterations: usize,
@@ -129,7 +136,10 @@ impl Probe {
 /// `gold` classes `0..classes`: weighted mean cross-entropy plus `l2/2 · |W|²`, minimised by
 /// full-batch Nesterov gradient descent from zero. The objective is convex.
 ///
-/// The features are whitened first: scaled to unit root-mean-square per column, then
+/// With [`ProbeConfig::whiten`] off, the features are used as they are, the penalty is on the
+/// raw weights, and the step is set by the top eigenvalue of their second moment (so weak
+/// directions move slowly, as in early-stopped ridge). Otherwise (the default) the features
+/// are whitened first: scaled to unit root-mean-square per column, then
 /// multiplied by `L⁻¹` where `L Lᵀ` is their (uncentred, row-weighted) second moment plus
 /// `1e-4 · I`. Label
 /// logits of different tokens are strongly correlated (they are all `W_v · h` for the same
@@ -164,30 +174,6 @@ pub fn fit(
             "probe: row {i} has class {g} of {classes}"
         )));
     }
-    // unit root-mean-square columns
-    let scale: Vec<f64> = (0..k)
-        .map(|j| {
-            let ms = features
-                .iter()
-                .map(|r| f64::from(r[j]).powi(2))
-                .sum::<f64>()
-                / n as f64;
-            if ms > 0.0 {
-                1.0 / ms.sqrt()
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let scaled: Vec<Vec<f64>> = features
-        .iter()
-        .map(|r| {
-            r.iter()
-                .zip(&scale)
-                .map(|(v, s)| f64::from(*v) * s)
-                .collect()
-        })
-        .collect();
     let mut counts = vec![0usize; classes];
     for &g in gold {
         counts[g] += 1;
@@ -203,7 +189,33 @@ pub fn fit(
         })
         .collect();
     let total: f64 = row_weight.iter().sum();
-    // whitening: L Lᵀ = E[x xᵀ] (rows weighted as in the loss) + 1e-4 I, z = L⁻¹ x
+    // unit root-mean-square columns when whitening; the raw features otherwise
+    let scale: Vec<f64> = (0..k)
+        .map(|j| {
+            let ms = features
+                .iter()
+                .map(|r| f64::from(r[j]).powi(2))
+                .sum::<f64>()
+                / n as f64;
+            if !cfg.whiten {
+                1.0
+            } else if ms > 0.0 {
+                1.0 / ms.sqrt()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let scaled: Vec<Vec<f64>> = features
+        .iter()
+        .map(|r| {
+            r.iter()
+                .zip(&scale)
+                .map(|(v, s)| f64::from(*v) * s)
+                .collect()
+        })
+        .collect();
+    // the row-weighted second moment E[x xᵀ] (lower triangle)
     let mut moment = vec![0.0f64; k * k];
     for (r, rw) in scaled.iter().zip(&row_weight) {
         for a in 0..k {
@@ -217,13 +229,21 @@ pub fn fit(
         for b in 0..=a {
             moment[a * k + b] /= total;
         }
-        moment[a * k + a] += 1e-4;
     }
-    let chol = cholesky(&moment, k)?;
-    let x: Vec<Vec<f64>> = scaled.iter().map(|r| forward_solve(&chol, k, r)).collect();
-    // whitened features: the cross-entropy's curvature is at most 1/2 per direction, so
-    // steps of `learning_rate / (1/2 + l2)` are safe for learning_rate <= 1
-    let step = cfg.learning_rate / (0.5 + cfg.l2);
+    // whitening: L Lᵀ = E[x xᵀ] + 1e-4 I, z = L⁻¹ x; the cross-entropy's curvature is then
+    // at most 1/2 per direction. Raw features: at most 1/2 of E[x xᵀ]'s top eigenvalue.
+    let (x, chol, curvature) = if cfg.whiten {
+        for a in 0..k {
+            moment[a * k + a] += 1e-4;
+        }
+        let chol = cholesky(&moment, k)?;
+        let x: Vec<Vec<f64>> = scaled.iter().map(|r| forward_solve(&chol, k, r)).collect();
+        (x, Some(chol), 0.5)
+    } else {
+        (scaled, None, 0.5 * 1.05 * top_eigenvalue(&moment, k))
+    };
+    // steps of `learning_rate / (curvature + l2)` are safe for learning_rate <= 1
+    let step = cfg.learning_rate / (curvature + cfg.l2);
     let mut w = vec![vec![0.0f64; k]; classes];
     let mut prev = w.clone();
     for t in 1..=cfg.iterations {
@@ -254,15 +274,98 @@ pub fn fit(
         weights: w
             .iter()
             .map(|wz| {
-                backward_solve(&chol, k, wz)
-                    .iter()
-                    .zip(&scale)
-                    .map(|(a, s)| (a * s) as f32)
-                    .collect()
+                let wx = match &chol {
+                    Some(chol) => backward_solve(chol, k, wz),
+                    None => wz.clone(),
+                };
+                wx.iter().zip(&scale).map(|(a, s)| (a * s) as f32).collect()
             })
             .collect(),
         train_loss: ce,
     })
+}
+
+/// The largest eigenvalue of the symmetric positive semi-definite `k × k` matrix whose lower
+/// triangle `a` holds, by power iteration (from the all-ones vector, 100 rounds).
+fn top_eigenvalue(a: &[f64], k: usize) -> f64 {
+    let at = |i: usize, j: usize| if j <= i { a[i * k + j] } else { a[j * k + i] };
+    let mut v = vec![1.0 / (k as f64).sqrt(); k];
+    let mut value = 0.0;
+    for _ in 0..100 {
+        let next: Vec<f64> = (0..k)
+            .map(|i| (0..k).map(|j| at(i, j) * v[j]).sum())
+            .collect();
+        let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return 0.0;
+        }
+        value = norm;
+        v = next.into_iter().map(|x| x / norm).collect();
+    }
+    value
+}
+
+/// The final hidden states `h` behind label-position logits of `basis` tokens: the least
+/// squares solution of `rows · h = logits` (`rows`: the basis tokens' output rows,
+/// [`Transformer::output_rows`], at least as many as the hidden size). Exact up to float
+/// rounding when the rows span the hidden space, which is what makes a probe fitted on them
+/// a probe of `h` itself: its weights are output rows (`ProbeConfig::whiten = false` puts
+/// the penalty on their size).
+///
+/// # Errors
+/// [`Error::Input`] when the rows do not span the hidden space (fewer rows than the hidden
+/// size, or dependent ones), or a logits row's length is not the number of basis rows.
+///
+/// ```
+/// use taosr1::probe::hidden_states;
+/// // two basis rows in a 2-d hidden space; h = (1, -2) gives logits (1·1 + 0, 1 - 2) = (1, -1)
+/// let rows = vec![vec![1.0, 0.0], vec![1.0, 1.0], vec![0.0, 2.0]];
+/// let h = hidden_states(&rows, &[vec![1.0, -1.0, -4.0]]).unwrap();
+/// assert!((h[0][0] - 1.0).abs() < 1e-5 && (h[0][1] + 2.0).abs() < 1e-5);
+/// ```
+pub fn hidden_states(rows: &[Vec<f32>], logits: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, Error> {
+    let k = rows.len();
+    let d = rows.first().map_or(0, Vec::len);
+    if k < d || d == 0 {
+        return Err(Error::Input(format!(
+            "probe: {k} basis rows cannot span a hidden space of {d}"
+        )));
+    }
+    // A = Rᵀ R (lower triangle), then h = A⁻¹ Rᵀ x by its Cholesky factor
+    let mut a = vec![0.0f64; d * d];
+    for r in rows {
+        for i in 0..d {
+            let ri = f64::from(r[i]);
+            for j in 0..=i {
+                a[i * d + j] += ri * f64::from(r[j]);
+            }
+        }
+    }
+    let chol = cholesky(&a, d)
+        .map_err(|_| Error::Input("probe: the basis rows do not span the hidden space".into()))?;
+    logits
+        .iter()
+        .enumerate()
+        .map(|(n, x)| {
+            if x.len() != k {
+                return Err(Error::Input(format!(
+                    "probe: logits row {n} has {} values for {k} basis rows",
+                    x.len()
+                )));
+            }
+            let mut b = vec![0.0f64; d];
+            for (r, &xv) in rows.iter().zip(x) {
+                for (bj, rj) in b.iter_mut().zip(r) {
+                    *bj += f64::from(*rj) * f64::from(xv);
+                }
+            }
+            let y = forward_solve(&chol, d, &b);
+            Ok(backward_solve(&chol, d, &y)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect())
+        })
+        .collect()
 }
 
 /// The lower Cholesky factor of the symmetric positive-definite `k × k` matrix whose lower

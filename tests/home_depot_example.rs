@@ -215,11 +215,40 @@ fn home_depot_runs_its_stages_and_resumes() {
     let cached = std::fs::read_to_string(out.join("sft-labels/validation.jsonl")).unwrap();
     assert_eq!(cached.lines().count(), 6);
     // a recomputed stage drops its cached scores with its old model
+    // (and LP-FT: SFT starts from the label probe's checkpoint)
     let mut forced = fewer.clone();
     forced[7] = "sft-labels"; // --stages
-    forced.push("--force");
+    forced.extend(["--force", "--sft-from", "label-probe"]);
     let fourth = common::run_ok(&bin, &forced);
     assert!(!fourth.contains("validation scores reused"), "{fourth}");
+    assert!(fourth.contains("from label-probe; 16 rows"), "{fourth}");
+    let (lpft, _, _) =
+        taosr1::real::load(&out.join("sft-labels/model"), &Default::default()).unwrap();
+    assert!(!lpft.is_tied(), "the probe's untied head came along");
+    let mut unknown = args.clone();
+    unknown.extend(["--sft-from", "dpo"]);
+    let refused = std::process::Command::new(&bin)
+        .args(&unknown)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--sft-from"));
+    // LP-FT from a whitened-logits probe is refused before anything runs
+    let mut whitened = args.clone();
+    whitened.extend(["--sft-from", "label-probe"]);
+    let refused = std::process::Command::new(&bin)
+        .args(&whitened)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--probe-space hidden"));
+    // the hidden-state probe (its penalty is on the output rows' size) saves a loadable model
+    let mut on_hidden = args.clone();
+    on_hidden[7] = "label-probe"; // --stages
+    on_hidden.extend(["--probe-space", "hidden", "--force"]);
+    let out_h = common::run_ok(&bin, &on_hidden);
+    assert!(out_h.contains("fitted on hidden states"), "{out_h}");
+    taosr1::real::load(&out.join("label-probe/model"), &Default::default()).unwrap();
     // a deployed stage the run does not have is refused before anything runs
     let mut bad = args.clone();
     bad.extend(["--deploy", "grpo"]);

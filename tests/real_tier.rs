@@ -314,6 +314,48 @@ fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_th
             }
         }
     }
+    // the hidden states behind the logits: a probe of h whose weights are output rows, with
+    // its penalty on their size, is written into the model exactly as well
+    let wide = basis(model.vocab_size(), 96, &skip); // the tiny model's hidden size is 64
+    let rows_b = model.output_rows(&wide).unwrap();
+    let h = taosr1::probe::hidden_states(
+        &rows_b,
+        &rows.iter().map(|r| features(r, &wide)).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert_eq!(h[0].len(), 64);
+    // h reproduces every logit of the basis (and of any other token)
+    let check = model.output_rows(&[7, 300]).unwrap();
+    for (hi, r) in h.iter().zip(&rows) {
+        for (id, row) in [7usize, 300].iter().zip(&check) {
+            let z: f32 = row.iter().zip(hi).map(|(a, b)| a * b).sum();
+            assert!(
+                (z - r[*id]).abs() < 1e-3 * (1.0 + r[*id].abs()),
+                "{z} vs {}",
+                r[*id]
+            );
+        }
+    }
+    let cfg_h = ProbeConfig::new()
+        .with_l2(1e-3)
+        .with_whiten(false)
+        .with_iterations(2000);
+    let probe_h = fit(&h, &gold, 4, &cfg_h).unwrap();
+    assert!(probe_h.train_loss < 4f64.ln(), "{}", probe_h.train_loss);
+    let new_h = model
+        .clone()
+        .with_output_rows(&grade_ids, &probe_h.weights)
+        .unwrap();
+    let preds = score_label_first(&new_h, &a.codec, &items, &cfg).unwrap();
+    for (p, hi) in preds.iter().zip(&h) {
+        let z = probe_h.logits(hi);
+        let top = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f32> = z.iter().map(|v| (v - top).exp()).collect();
+        let s: f32 = e.iter().sum();
+        for (got, want) in p.distribution.probs().iter().zip(e.iter().map(|v| v / s)) {
+            assert!((got - want).abs() < 1e-3, "{got} vs {want}");
+        }
+    }
     // the objective's gradient against central finite differences, at a non-zero point
     let xs: Vec<Vec<f64>> = x
         .iter()
