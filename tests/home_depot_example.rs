@@ -227,21 +227,13 @@ fn home_depot_runs_its_stages_and_resumes() {
     assert!(!lpft.is_tied(), "the probe's untied head came along");
     let mut unknown = args.clone();
     unknown.extend(["--sft-from", "dpo"]);
-    let refused = std::process::Command::new(&bin)
-        .args(&unknown)
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--sft-from"));
+    let err = common::run_err(&bin, &unknown);
+    assert!(err.contains("--sft-from"), "{err}");
     // LP-FT from a whitened-logits probe is refused before anything runs
     let mut whitened = args.clone();
     whitened.extend(["--sft-from", "label-probe"]);
-    let refused = std::process::Command::new(&bin)
-        .args(&whitened)
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--probe-space hidden"));
+    let err = common::run_err(&bin, &whitened);
+    assert!(err.contains("--probe-space hidden"), "{err}");
     // the hidden-state probe (its penalty is on the output rows' size) saves a loadable model
     let mut on_hidden = args.clone();
     on_hidden[7] = "label-probe"; // --stages
@@ -252,12 +244,7 @@ fn home_depot_runs_its_stages_and_resumes() {
     // a deployed stage the run does not have is refused before anything runs
     let mut bad = args.clone();
     bad.extend(["--deploy", "grpo"]);
-    let refused = std::process::Command::new(&bin)
-        .args(&bad)
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    let err = String::from_utf8_lossy(&refused.stderr);
+    let err = common::run_err(&bin, &bad);
     assert!(err.contains("--deploy") && err.contains("grpo"), "{err}");
     // validation rows longer than the context stop a stage before it trains, not after
     tiny_checkpoint(&dir.join("short"), 64);
@@ -267,12 +254,7 @@ fn home_depot_runs_its_stages_and_resumes() {
     short[1] = short_model.to_str().unwrap(); // --model
     short[5] = short_dir.to_str().unwrap(); // --out
     short[7] = "sft-labels"; // --stages
-    let refused = std::process::Command::new(&bin)
-        .args(&short)
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    let err = String::from_utf8_lossy(&refused.stderr);
+    let err = common::run_err(&bin, &short);
     assert!(
         err.contains("validation row") && err.contains("context of 64"),
         "{err}"

@@ -241,6 +241,24 @@ fn a_time_limit_stops_sft_after_the_step_that_reaches_it() {
     assert_eq!(cut.losses[0], all.losses[0]);
 }
 
+/// Each prediction's grade distribution is the softmax of the probe's logits on its row.
+fn assert_probe_softmax(
+    preds: &[taosr1::infer::Prediction],
+    probe: &taosr1::probe::Probe,
+    rows: &[Vec<f32>],
+    tol: f32,
+) {
+    for (p, x) in preds.iter().zip(rows) {
+        let z = probe.logits(x);
+        let top = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f32> = z.iter().map(|v| (v - top).exp()).collect();
+        let s: f32 = e.iter().sum();
+        for (got, want) in p.distribution.probs().iter().zip(e.iter().map(|v| v / s)) {
+            assert!((got - want).abs() < tol, "{got} vs {want}");
+        }
+    }
+}
+
 #[test]
 fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_the_task() {
     use taosr1::infer::label_logits;
@@ -296,15 +314,7 @@ fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_th
     let new = apply(model.clone(), &grade_ids, &b, &probe).unwrap();
     assert!(!new.is_tied());
     let preds = score_label_first(&new, &a.codec, &items, &cfg).unwrap();
-    for (p, xi) in preds.iter().zip(&x) {
-        let z = probe.logits(xi);
-        let top = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let e: Vec<f32> = z.iter().map(|v| (v - top).exp()).collect();
-        let s: f32 = e.iter().sum();
-        for (got, want) in p.distribution.probs().iter().zip(e.iter().map(|v| v / s)) {
-            assert!((got - want).abs() < 1e-4, "{got} vs {want}");
-        }
-    }
+    assert_probe_softmax(&preds, &probe, &x, 1e-4);
     // the body did not move: every other token's logits are the old ones
     let after = label_logits(&new, &a.codec, &items, &cfg).unwrap();
     for (r0, r1) in rows.iter().zip(&after) {
@@ -347,15 +357,7 @@ fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_th
         .with_output_rows(&grade_ids, &probe_h.weights)
         .unwrap();
     let preds = score_label_first(&new_h, &a.codec, &items, &cfg).unwrap();
-    for (p, hi) in preds.iter().zip(&h) {
-        let z = probe_h.logits(hi);
-        let top = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let e: Vec<f32> = z.iter().map(|v| (v - top).exp()).collect();
-        let s: f32 = e.iter().sum();
-        for (got, want) in p.distribution.probs().iter().zip(e.iter().map(|v| v / s)) {
-            assert!((got - want).abs() < 1e-3, "{got} vs {want}");
-        }
-    }
+    assert_probe_softmax(&preds, &probe_h, &h, 1e-3);
     // the objective's gradient against central finite differences, at a non-zero point
     let xs: Vec<Vec<f64>> = x
         .iter()

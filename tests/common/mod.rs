@@ -34,3 +34,14 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Run `bin` with `args`, assert that it fails, and return its stderr.
+pub fn run_err(bin: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(bin).args(args).output().unwrap();
+    assert!(
+        !out.status.success(),
+        "{} {args:?} succeeded where it should fail",
+        bin.display()
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
