@@ -304,6 +304,14 @@ fn evaluate(
 }
 
 /// Grade probabilities of `rows`, one prefill each.
+/// Label-first scoring settings for `batch` items at a time. Prefix reuse pays on the CPU
+/// (4.6x) and loses on CUDA (0.68x, docs/RESULTS.md).
+fn infer_config(batch: usize) -> InferConfig {
+    InferConfig::new()
+        .with_batch_size(batch)
+        .with_prefix_reuse(!cfg!(feature = "cuda"))
+}
+
 fn score_rows(
     model: &Transformer,
     codec: &Codec,
@@ -311,14 +319,12 @@ fn score_rows(
     batch: usize,
 ) -> Result<Vec<taosr1_partition::GradeDistribution>, Error> {
     let items: Vec<_> = rows.iter().map(Example::item).collect();
-    // prefix reuse pays on the CPU (4.6x) and loses on CUDA (0.68x, docs/RESULTS.md)
-    let cfg = InferConfig::new()
-        .with_batch_size(batch)
-        .with_prefix_reuse(!cfg!(feature = "cuda"));
-    Ok(score_label_first(model, codec, &items, &cfg)?
-        .into_iter()
-        .map(|p| p.distribution)
-        .collect())
+    Ok(
+        score_label_first(model, codec, &items, &infer_config(batch))?
+            .into_iter()
+            .map(|p| p.distribution)
+            .collect(),
+    )
 }
 
 /// The per-step validation check: every `--val-every` steps and after the last one, accuracy
@@ -402,9 +408,7 @@ fn label_probe(
     let basis = basis(model.vocab_size(), args.probe_basis, &skip);
     let feats = |rows: &[Example], what: &str| -> Result<Vec<Vec<f32>>, Error> {
         let bar = bar(rows.len(), &format!("label-probe: {what} features"));
-        let cfg = InferConfig::new()
-            .with_batch_size(args.eval_batch)
-            .with_prefix_reuse(!cfg!(feature = "cuda"));
+        let cfg = infer_config(args.eval_batch);
         let mut out = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(args.eval_batch * 4) {
             let items: Vec<_> = chunk.iter().map(Example::item).collect();
@@ -419,9 +423,9 @@ fn label_probe(
     // `hidden`: the label position's hidden states, recovered from the basis logits; the
     // probe's weights are then output rows, and the penalty is on their size
     let hidden = args.probe_space == "hidden";
-    let rows_b = model.output_rows(&basis)?;
     let (x, vx) = (feats(train, "training")?, feats(validation, "validation")?);
     let (x, vx) = if hidden {
+        let rows_b = model.output_rows(&basis)?;
         (hidden_states(&rows_b, &x)?, hidden_states(&rows_b, &vx)?)
     } else {
         (x, vx)
@@ -536,11 +540,7 @@ impl StepWriter {
         }
         let logged = validator
             .check(step, total, model, codec, &mut line)
-            .and_then(|()| {
-                writeln!(self.file, "{line}")
-                    .and_then(|_| self.file.flush())
-                    .map_err(|e| Error::io(&self.path, e))
-            });
+            .and_then(|()| self.line(line));
         if let Err(e) = logged {
             self.failed = Some(e);
         }

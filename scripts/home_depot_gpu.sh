@@ -12,7 +12,7 @@
 #
 # Sizes (override through the environment): PROBE_QUERIES=2000 (label-probe's rows),
 # TRAIN_QUERIES=2000 (about 16 000 rows, a third of
-# the training split), VALIDATION_QUERIES=400, TEST_QUERIES=100000 (all 1 025 test queries,
+# the training split), VALIDATION_QUERIES=400, TEST_QUERIES=100000 (all 1 180 test queries,
 # 7 223 rows), EPOCHS=2, LR=5e-5, BATCH=16, DPO_PROMPTS=512, GRPO_STEPS=60, VAL_ROWS=256 scored
 # every VAL_EVERY=50 steps, SAVE_DTYPE=bf16 (checkpoints at half the size of f32).
 #

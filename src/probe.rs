@@ -44,7 +44,8 @@ use crate::Error;
 /// How [`fit`] trains the softmax regression.
 #[derive(Config, Debug, PartialEq)]
 pub struct ProbeConfig {
-    /// L2 penalty on the weights (in the standardised feature space), `>= 0`.
+    /// L2 penalty on the weights, `>= 0`: on the whitened features' weights when
+    /// [`whiten`](Self::whiten) is on, on the raw weights otherwise.
     #[config(default = 1e-3)]
     pub l2: f64,
     /// Weight each row by `n / (classes · n_class)`, so every grade counts the same.
@@ -58,8 +59,9 @@ pub struct ProbeConfig {
     /// Full-batch gradient-descent iterations.
     #[config(default = 300)]
     pub iterations: usize,
-    /// Step size as a fraction of the safe step `1 / (1/2 + l2)` on whitened features, in
-    /// `(0, 1]`.
+    /// Step size as a fraction of the safe step `1 / (c + l2)`, in `(0, 1]`; `c` bounds the
+    /// cross-entropy's curvature: 1/2 on whitened features, half the top eigenvalue of the
+    /// raw features' second moment otherwise.
     #[config(default = 1.0)]
     pub learning_rate: f64,
 }
@@ -192,14 +194,15 @@ pub fn fit(
     // unit root-mean-square columns when whitening; the raw features otherwise
     let scale: Vec<f64> = (0..k)
         .map(|j| {
+            if !cfg.whiten {
+                return 1.0;
+            }
             let ms = features
                 .iter()
                 .map(|r| f64::from(r[j]).powi(2))
                 .sum::<f64>()
                 / n as f64;
-            if !cfg.whiten {
-                1.0
-            } else if ms > 0.0 {
+            if ms > 0.0 {
                 1.0 / ms.sqrt()
             } else {
                 0.0

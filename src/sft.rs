@@ -248,9 +248,10 @@ pub fn train(
                 },
                 &model,
             );
-            if cfg
-                .time_limit_secs
-                .is_some_and(|t| started.elapsed().as_secs_f64() >= t)
+            if report.losses.len() < total
+                && cfg
+                    .time_limit_secs
+                    .is_some_and(|t| started.elapsed().as_secs_f64() >= t)
             {
                 report.stopped_by_time = true;
                 break 'outer;

@@ -47,6 +47,20 @@ fn example(query: &str, title: &str, grade: usize) -> Example {
     }
 }
 
+/// Twelve rows whose grade is a function of the query word: learnable from the prompt alone.
+fn word_task() -> Vec<Example> {
+    let words = ["hammer", "ladder", "faucet", "shovel"];
+    let mut data = Vec::new();
+    for (g, w) in words.iter().enumerate() {
+        for t in ["Steel", "Blue", "Large"] {
+            let mut e = example(w, &format!("{t} {w}"), g);
+            e.rationale = format!("The query asks for a {w}.");
+            data.push(e);
+        }
+    }
+    data
+}
+
 fn ids(v: &[u32]) -> Tensor<2, Int> {
     let data: Vec<i64> = v.iter().map(|&i| i64::from(i)).collect();
     Tensor::from_data(TensorData::new(data, [1, v.len()]), &Default::default())
@@ -232,13 +246,20 @@ fn a_time_limit_stops_sft_after_the_step_that_reaches_it() {
     // a limit already reached when the first step ends: that step, and no other
     let mut seen = Vec::new();
     let cfg = cfg.with_time_limit_secs(Some(0.0));
-    let (_, cut) = train(a.model, &a.codec, &encoded, &cfg, |s, _| {
+    let (_, cut) = train(a.model.clone(), &a.codec, &encoded, &cfg, |s, _| {
         seen.push((s.step, s.total))
     })
     .unwrap();
     assert_eq!((cut.losses.len(), cut.stopped_by_time), (1, true));
     assert_eq!(seen, vec![(0, 6)]);
     assert_eq!(cut.losses[0], all.losses[0]);
+    // the limit reached at the last planned step stops nothing: the run was complete
+    let one = SftConfig::new()
+        .with_epochs(1)
+        .with_batch_size(4)
+        .with_time_limit_secs(Some(0.0));
+    let (_, whole) = train(a.model, &a.codec, &encoded, &one, |_, _| {}).unwrap();
+    assert_eq!((whole.losses.len(), whole.stopped_by_time), (1, false));
 }
 
 /// Each prediction's grade distribution is the softmax of the probe's logits on its row.
@@ -263,14 +284,8 @@ fn assert_probe_softmax(
 fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_the_task() {
     use taosr1::infer::label_logits;
     use taosr1::probe::{apply, basis, features, fit, objective, ProbeConfig};
-    // the grade is a function of the query word; the body stays frozen
-    let words = ["hammer", "ladder", "faucet", "shovel"];
-    let mut data = Vec::new();
-    for (g, w) in words.iter().enumerate() {
-        for t in ["Steel", "Blue", "Large"] {
-            data.push(example(w, &format!("{t} {w}"), g));
-        }
-    }
+    // the body stays frozen
+    let data = word_task();
     let a = adapted(5);
     let model = a.model.valid();
     assert!(model.is_tied());
@@ -388,16 +403,7 @@ fn a_probe_of_the_label_position_is_written_into_the_model_exactly_and_learns_th
 
 #[test]
 fn sft_through_the_chat_codec_learns_and_label_first_scoring_reads_it() {
-    // the grade is a function of the query word: learnable from the prompt alone
-    let words = ["hammer", "ladder", "faucet", "shovel"];
-    let mut data = Vec::new();
-    for (g, w) in words.iter().enumerate() {
-        for t in ["Steel", "Blue", "Large"] {
-            let mut e = example(w, &format!("{t} {w}"), g);
-            e.rationale = format!("The query asks for a {w}.");
-            data.push(e);
-        }
-    }
+    let data = word_task();
     let a = adapted(3);
     let encoded = a.codec.encode_all(&data).unwrap();
     let before = score_label_first(
