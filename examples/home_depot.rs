@@ -140,6 +140,11 @@ struct Args {
     /// time-boxed GPU; the schedule is not shortened, so size --max-steps to fit).
     #[arg(long)]
     max_train_minutes: Option<f64>,
+    /// SFT: keep the token embeddings and the first K decoder blocks fixed (partial
+    /// fine-tuning: the backward pass covers only the blocks above them). A tied head is
+    /// untied first, so the output rows still train; the checkpoint then has its own head.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    frozen_layers: usize,
     /// SFT peak learning rate (AdamW, warmup then linear decay).
     #[arg(long, default_value_t = 5e-5)]
     lr: f64,
@@ -306,10 +311,14 @@ fn evaluate(
 /// Grade probabilities of `rows`, one prefill each.
 /// Label-first scoring settings for `batch` items at a time. Prefix reuse pays on the CPU
 /// (4.6x) and loses on CUDA (0.68x, docs/RESULTS.md).
+/// Whether a batch's shared prompt prefix runs once (scoring and SFT alike): faster on the
+/// CPU, slower on CUDA for scoring (0.68x in docs/RESULTS.md).
+const SHARE_PREFIX: bool = !cfg!(feature = "cuda");
+
 fn infer_config(batch: usize) -> InferConfig {
     InferConfig::new()
         .with_batch_size(batch)
-        .with_prefix_reuse(!cfg!(feature = "cuda"))
+        .with_prefix_reuse(SHARE_PREFIX)
 }
 
 fn score_rows(
@@ -837,6 +846,12 @@ fn run(args: &Args) -> Result<(), Error> {
                 } else {
                     load_base(args, &template)?
                 };
+                // frozen embeddings would freeze a tied head with them: untie it
+                let mut a = a;
+                if args.frozen_layers > 0 && a.model.is_tied() {
+                    a.model = a.model.with_output_rows(&[], &[])?;
+                    a.config.tie_word_embeddings = false;
+                }
                 let data = if *stage == "sft-labels" {
                     &labels_only
                 } else {
@@ -849,6 +864,8 @@ fn run(args: &Args) -> Result<(), Error> {
                     .with_time_limit_secs(args.max_train_minutes.map(|m| m * 60.0))
                     .with_batch_size(args.batch_size)
                     .with_seed(args.seed)
+                    .with_frozen_layers(args.frozen_layers)
+                    .with_share_prompt_prefix(SHARE_PREFIX)
                     .with_optimizer(
                         OptimizerConfig::new()
                             .with_learning_rate(args.lr)
@@ -877,11 +894,20 @@ fn run(args: &Args) -> Result<(), Error> {
                     args.save_dtype,
                 )?;
                 let note = format!(
-                    "{}{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
+                    "{}{}{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
                     if args.sft_from == "label-probe" {
                         "from label-probe; "
                     } else {
                         ""
+                    },
+                    if args.frozen_layers > 0 {
+                        format!(
+                            "blocks 0..{} of {} frozen; ",
+                            args.frozen_layers,
+                            model.num_layers()
+                        )
+                    } else {
+                        String::new()
                     },
                     encoded.len(),
                     report.losses.len(),

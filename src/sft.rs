@@ -34,22 +34,54 @@ pub fn masked_token_logprobs(
     input_ids: Tensor<2, Int>,
     mask: &Tensor<2>,
 ) -> Tensor<2> {
-    let scored = mask
-        .clone()
+    model.token_logprobs_from(input_ids, first_scored(mask))
+}
+
+/// The first column any row of `mask` scores (1 when none does).
+fn first_scored(mask: &Tensor<2>) -> usize {
+    mask.clone()
         .abs()
         .sum_dim(0)
         .into_data()
         .iter::<f32>()
         .position(|v| v > 0.0)
-        .unwrap_or(1);
-    model.token_logprobs_from(input_ids, scored)
+        .unwrap_or(1)
 }
 
 /// Mean negative log-likelihood of the response tokens of `batch` (prompt and padding masked).
 pub fn masked_nll(model: &Transformer, batch: &Batch) -> Tensor<1> {
     let logp = masked_token_logprobs(model, batch.input_ids.clone(), &batch.response_mask);
-    let mask = batch.response_mask.clone();
-    (logp * mask.clone()).sum().neg() / mask.sum()
+    mean_nll(logp, &batch.response_mask)
+}
+
+/// [`masked_nll`] with the batch's first `prefix` tokens, the same in every row, run once
+/// ([`Transformer::token_logprobs_shared`]): the same loss and gradients for less work.
+fn masked_nll_shared(
+    model: &Transformer,
+    batch: &Batch,
+    prefix: usize,
+) -> Result<Tensor<1>, Error> {
+    let mask = &batch.response_mask;
+    let logp = model.token_logprobs_shared(batch.input_ids.clone(), prefix, first_scored(mask))?;
+    Ok(mean_nll(logp, mask))
+}
+
+fn mean_nll(logp: Tensor<2>, mask: &Tensor<2>) -> Tensor<1> {
+    (logp * mask.clone()).sum().neg() / mask.clone().sum()
+}
+
+/// Length of the longest prefix every sequence shares.
+fn common_prefix(seqs: &[&[u32]]) -> usize {
+    let Some((first, rest)) = seqs.split_first() else {
+        return 0;
+    };
+    rest.iter().fold(first.len(), |n, s| {
+        first[..n]
+            .iter()
+            .zip(s.iter())
+            .take_while(|(a, b)| a == b)
+            .count()
+    })
 }
 
 /// Scalar value of a one-element tensor.
@@ -91,6 +123,17 @@ pub struct SftConfig {
     /// Shuffling seed.
     #[config(default = 7)]
     pub seed: u64,
+    /// Partial fine-tuning: keep the token embeddings and the first this many decoder blocks
+    /// fixed ([`Transformer::freeze_layers`]), so each step's backward pass covers only the
+    /// blocks above them (`<=` the model's blocks; `0` trains everything). The returned model
+    /// takes gradients everywhere again.
+    #[config(default = 0)]
+    pub frozen_layers: usize,
+    /// Run the tokens every prompt of a batch starts with (the chat template's system turn
+    /// and the instruction) once per step instead of once per row. The loss and gradients
+    /// are the same; on a CPU the step is cheaper by about the prefix's share of the tokens.
+    #[config(default = false)]
+    pub share_prompt_prefix: bool,
 }
 
 impl Default for SftConfig {
@@ -181,7 +224,7 @@ fn mean(v: &[f32]) -> f32 {
 /// [`Error::Input`] for empty data or a bad config (before any step), or when the loss
 /// becomes non-finite (naming the step).
 pub fn train(
-    mut model: Transformer,
+    model: Transformer,
     codec: &Codec,
     data: &[Encoded],
     cfg: &SftConfig,
@@ -205,6 +248,10 @@ pub fn train(
             e.prompt.len() + e.response.len()
         )));
     }
+    let frozen = cfg.frozen_layers;
+    let mut model = model
+        .freeze_layers(frozen)
+        .map_err(|e| Error::Input(format!("SFT frozen_layers: {e}")))?;
     let per_epoch = data.len().div_ceil(cfg.batch_size);
     let total = (per_epoch * cfg.epochs).min(cfg.max_steps.unwrap_or(usize::MAX));
     let mut optim = cfg
@@ -228,7 +275,12 @@ pub fn train(
                 .map(|i| (data[*i].prompt.as_slice(), data[*i].response.as_slice()))
                 .collect();
             let batch = codec.collate(&pairs, &device)?;
-            let loss = masked_nll(&model, &batch);
+            let loss = if cfg.share_prompt_prefix {
+                let prompts: Vec<&[u32]> = pairs.iter().map(|(p, _)| *p).collect();
+                masked_nll_shared(&model, &batch, common_prefix(&prompts))?
+            } else {
+                masked_nll(&model, &batch)
+            };
             let value = scalar(loss.clone());
             if !value.is_finite() {
                 return Err(Error::Input(format!(
@@ -258,5 +310,8 @@ pub fn train(
             }
         }
     }
+    let model = model
+        .unfreeze_layers(frozen)
+        .map_err(|e| Error::Input(format!("SFT frozen_layers: {e}")))?;
     Ok((model, report))
 }

@@ -462,3 +462,173 @@ fn sft_through_the_chat_codec_learns_and_label_first_scoring_reads_it() {
         "{right} of 12 right after SFT ({right_before} before)"
     );
 }
+
+/// Partial fine-tuning: the frozen embeddings and bottom block get no gradient and do not
+/// move, the block above gets exactly the gradient it gets in full fine-tuning (freezing
+/// only cuts the backward pass short), and the returned model trains everywhere again.
+#[test]
+fn frozen_layers_keep_their_weights_and_leave_the_top_gradient_unchanged() {
+    use burn::optim::GradientsParams;
+    let data = word_task();
+    let a = adapted(6);
+    let (n, k) = (a.model.num_layers(), 1);
+    assert!(n > k, "the tiny model needs a block above the frozen one");
+    let encoded = a.codec.encode_all(&data).unwrap();
+    let pairs: Vec<(&[u32], &[u32])> = encoded
+        .iter()
+        .map(|e| (e.prompt.as_slice(), e.response.as_slice()))
+        .collect();
+    let device = a.model.embed_tokens.weight.device();
+    let batch = a.codec.collate(&pairs, &device).unwrap();
+    let grads = |m: &Transformer| {
+        let g = GradientsParams::from_grads(taosr1::sft::masked_nll(m, &batch).backward(), m);
+        let top = g.get::<2>(m.layers[k].mlp.up_proj.weight.id);
+        let bottom = g.get::<2>(m.layers[0].mlp.up_proj.weight.id);
+        let embed = g.get::<2>(m.embed_tokens.weight.id);
+        (top, bottom.is_some(), embed.is_some())
+    };
+    let (full_top, full_bottom, full_embed) = grads(&a.model);
+    let frozen = a.model.clone().freeze_layers(k).unwrap();
+    let (top, bottom, embed) = grads(&frozen);
+    assert!(full_bottom && full_embed);
+    assert!(!bottom && !embed, "frozen parameters got a gradient");
+    let (full_top, top) = (full_top.unwrap(), top.unwrap());
+    let scale: f32 = full_top.clone().abs().max().into_scalar();
+    let diff: f32 = (full_top - top).abs().max().into_scalar();
+    assert!(
+        scale > 0.0 && diff <= 1e-5 * scale,
+        "top gradient moved by {diff} of {scale}"
+    );
+
+    let cfg = SftConfig::new()
+        .with_epochs(120)
+        .with_batch_size(12)
+        .with_frozen_layers(k)
+        .with_optimizer(
+            OptimizerConfig::new()
+                .with_learning_rate(3e-3)
+                .with_warmup_steps(Some(5)),
+        );
+    // untied, so the output matrix trains while the input embeddings stay fixed
+    let untied = a.model.clone().with_output_rows(&[], &[]).unwrap();
+    let (model, report) = train(untied, &a.codec, &encoded, &cfg, |_, m| {
+        assert!(!m.layers[0].mlp.up_proj.weight.is_require_grad());
+    })
+    .unwrap();
+    assert!(
+        report.tail_mean(5) < 0.5 * report.head_mean(5),
+        "loss {} -> {}",
+        report.head_mean(5),
+        report.tail_mean(5)
+    );
+    let host = |t: Tensor<2>| t.into_data().try_to_vec_as::<f32>().unwrap();
+    let w = |m: &Transformer, i: usize| host(m.layers[i].mlp.up_proj.weight.val());
+    assert_eq!(w(&model, 0), w(&a.model, 0));
+    assert_eq!(
+        host(model.embed_tokens.weight.val()),
+        host(a.model.embed_tokens.weight.val())
+    );
+    assert_ne!(w(&model, k), w(&a.model, k));
+    assert!(model.layers[0].mlp.up_proj.weight.is_require_grad());
+    assert!(model.embed_tokens.weight.is_require_grad());
+    // more frozen blocks than the model has: refused before any step
+    let too_many = SftConfig::new().with_frozen_layers(n + 1);
+    let err = train(a.model, &a.codec, &encoded, &too_many, |_, _| {
+        panic!("a step ran")
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("frozen_layers") && err.contains(&format!("{n}")),
+        "{err}"
+    );
+}
+
+/// The shared-prefix pass is the plain pass with the common prompt run once: same token
+/// log-probabilities, same gradient on every weight, and SFT takes the same steps with it.
+#[test]
+fn sharing_the_prompt_prefix_changes_neither_loss_nor_gradient() {
+    use burn::optim::GradientsParams;
+    let data = word_task();
+    let a = adapted(8);
+    let encoded = a.codec.encode_all(&data[..5]).unwrap();
+    let pairs: Vec<(&[u32], &[u32])> = encoded
+        .iter()
+        .map(|e| (e.prompt.as_slice(), e.response.as_slice()))
+        .collect();
+    let shared = {
+        let first = &encoded[0].prompt;
+        encoded
+            .iter()
+            .map(|e| {
+                first
+                    .iter()
+                    .zip(&e.prompt)
+                    .take_while(|(x, y)| x == y)
+                    .count()
+            })
+            .min()
+            .unwrap()
+    };
+    assert!(
+        shared > 20,
+        "the chat template and instruction are a long shared prefix"
+    );
+    let start = encoded.iter().map(|e| e.prompt.len()).min().unwrap();
+    let device = a.model.embed_tokens.weight.device();
+    let batch = a.codec.collate(&pairs, &device).unwrap();
+    let weight = |lp: Tensor<2>| (lp * batch.response_mask.clone()).sum();
+    let plain = a.model.token_logprobs_from(batch.input_ids.clone(), start);
+    let fast = a
+        .model
+        .token_logprobs_shared(batch.input_ids.clone(), shared, start)
+        .unwrap();
+    let diff: f32 = (plain.clone() - fast.clone()).abs().max().into_scalar();
+    assert!(diff < 1e-4, "log-probabilities moved by {diff}");
+    let (g1, g2) = (
+        GradientsParams::from_grads(weight(plain).backward(), &a.model),
+        GradientsParams::from_grads(weight(fast).backward(), &a.model),
+    );
+    for (name, id) in [
+        ("embeddings", a.model.embed_tokens.weight.id),
+        (
+            "block 0 q_proj",
+            a.model.layers[0].self_attn.q_proj.weight.id,
+        ),
+        (
+            "last block down_proj",
+            a.model.layers.last().unwrap().mlp.down_proj.weight.id,
+        ),
+    ] {
+        let (x, y) = (g1.get::<2>(id).unwrap(), g2.get::<2>(id).unwrap());
+        let scale: f32 = x.clone().abs().max().into_scalar();
+        let d: f32 = (x - y).abs().max().into_scalar();
+        assert!(
+            scale > 0.0 && d <= 1e-4 * scale,
+            "{name}: gradient moved by {d} of {scale}"
+        );
+    }
+    // a prefix longer than the rows share is refused, not silently wrong
+    assert!(a
+        .model
+        .token_logprobs_shared(batch.input_ids.clone(), start, start + 1)
+        .is_err());
+    let cfg = SftConfig::new()
+        .with_epochs(4)
+        .with_batch_size(3)
+        .with_optimizer(
+            OptimizerConfig::new()
+                .with_learning_rate(3e-3)
+                .with_warmup_steps(Some(2)),
+        );
+    let run = |c: &SftConfig| {
+        train(a.model.clone(), &a.codec, &encoded, c, |_, _| {})
+            .unwrap()
+            .1
+    };
+    let (base, fast) = (run(&cfg), run(&cfg.clone().with_share_prompt_prefix(true)));
+    assert_eq!(base.losses.len(), 8);
+    for (x, y) in base.losses.iter().zip(&fast.losses) {
+        approx::assert_relative_eq!(x, y, max_relative = 1e-3);
+    }
+}

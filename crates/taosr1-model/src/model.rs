@@ -463,6 +463,83 @@ impl Transformer {
         self.layers.len()
     }
 
+    /// Partial fine-tuning: the token embeddings and the first `k` decoder blocks stop taking
+    /// gradients (burn's [`Module::freeze`]). Their activations are then not tracked, so the
+    /// backward pass stops at block `k` and costs only the blocks above it. `k = 0` changes
+    /// nothing. With a tied head the embedding matrix is also the output matrix, so it stays
+    /// fixed too; untie first ([`with_output_rows`](Self::with_output_rows)) to train it.
+    ///
+    /// ```
+    /// use burn::module::{Module, ModuleVisitor, Param};
+    /// use burn::tensor::Tensor;
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// struct Count(usize, usize);
+    /// impl ModuleVisitor for Count {
+    ///     fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+    ///         if p.is_require_grad() { self.0 += 1 } else { self.1 += 1 }
+    ///     }
+    /// }
+    /// let device = burn::tensor::Device::default().autodiff();
+    /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+    /// let n = model.num_layers();
+    /// let frozen = model.freeze_layers(n).unwrap();
+    /// let mut c = Count(0, 0);
+    /// frozen.visit(&mut c);
+    /// assert_eq!(c.0, 1); // only the final norm trains (the head is tied to the embeddings)
+    /// assert!(frozen.freeze_layers(n + 1).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] when `k` is more than the number of blocks.
+    pub fn freeze_layers(self, k: usize) -> Result<Self, ModelError> {
+        self.set_layers_frozen(k, true)
+    }
+
+    /// Undoes [`freeze_layers`](Self::freeze_layers) for the same `k`: the embeddings and the
+    /// first `k` blocks take gradients again.
+    ///
+    /// ```
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// let device = burn::tensor::Device::default().autodiff();
+    /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+    /// let back = model.freeze_layers(1).unwrap().unfreeze_layers(1).unwrap();
+    /// assert!(back.layers[0].mlp.up_proj.weight.is_require_grad());
+    /// ```
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] when `k` is more than the number of blocks.
+    pub fn unfreeze_layers(self, k: usize) -> Result<Self, ModelError> {
+        self.set_layers_frozen(k, false)
+    }
+
+    fn set_layers_frozen(mut self, k: usize, frozen: bool) -> Result<Self, ModelError> {
+        let n = self.layers.len();
+        if k > n {
+            return Err(ModelError::Input(format!(
+                "cannot freeze {k} layers: the model has {n}"
+            )));
+        }
+        if k == 0 {
+            return Ok(self);
+        }
+        self.embed_tokens = if frozen {
+            self.embed_tokens.freeze()
+        } else {
+            self.embed_tokens.unfreeze()
+        };
+        let layers = std::mem::take(&mut self.layers);
+        self.layers = layers
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| match (i < k, frozen) {
+                (false, _) => l,
+                (true, true) => l.freeze(),
+                (true, false) => l.unfreeze(),
+            })
+            .collect();
+        Ok(self)
+    }
+
     /// The output-embedding rows of `ids` (`[hidden]` each): the vectors whose dot product
     /// with the final hidden state is each token's logit (the embedding rows when tied).
     ///
@@ -810,5 +887,75 @@ impl Transformer {
         let targets = input_ids.slice([0..b, start..t]).reshape([b, n, 1]);
         let picked = log_softmax(logits, 2).gather(2, targets).reshape([b, n]);
         Tensor::cat(vec![Tensor::zeros([b, start], &device), picked], 1)
+    }
+
+    /// As [`token_logprobs_from`](Self::token_logprobs_from) for a batch whose rows all start
+    /// with the same `prefix` tokens (one instruction and chat template before every item):
+    /// the prefix runs once, as a batch of one, and every row continues from its keys and
+    /// values. The values equal `token_logprobs_from`'s, and so do the gradients (the prefix's
+    /// one pass collects the gradient of every row), while the work on the prefix is divided
+    /// by the batch size. `prefix` is clipped to `start - 1`, the first position whose logits
+    /// are needed; a clipped prefix of 0 is a plain pass.
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// let device = Default::default();
+    /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+    /// let ids = Tensor::<2, Int>::from_ints([[1, 5, 7, 9, 3], [1, 5, 7, 2, 4]], &device);
+    /// let plain = model.token_logprobs_from(ids.clone(), 3);
+    /// let shared = model.token_logprobs_shared(ids.clone(), 3, 3).unwrap();
+    /// assert!((plain - shared).abs().max().into_scalar::<f32>() < 1e-5);
+    /// // rows that do not share the prefix are refused
+    /// let apart = Tensor::<2, Int>::from_ints([[1, 5, 7, 9], [1, 6, 7, 9]], &device);
+    /// assert!(model.token_logprobs_shared(apart, 2, 3).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] when the rows differ within the (clipped) prefix.
+    pub fn token_logprobs_shared(
+        &self,
+        input_ids: Tensor<2, Int>,
+        prefix: usize,
+        start: usize,
+    ) -> Result<Tensor<2>, ModelError> {
+        let [b, t] = input_ids.dims();
+        let start = start.max(1);
+        let p = prefix.min(start - 1).min(t);
+        if p == 0 || start >= t {
+            return Ok(self.token_logprobs_from(input_ids, start));
+        }
+        let device = input_ids.device();
+        let head = input_ids.clone().slice([0..b, 0..p]);
+        let first = head.clone().slice([0..1, 0..p]);
+        let same: bool = head
+            .equal(first.clone().expand([b, p]))
+            .all()
+            .into_scalar::<bool>();
+        if !same {
+            return Err(ModelError::Input(format!(
+                "the rows do not share their first {p} tokens"
+            )));
+        }
+        let range = |from: usize, to: usize, rows: usize| {
+            Tensor::<1, Int>::arange(from as i64..to as i64, &device)
+                .reshape([1, to - from])
+                .expand([rows, to - from])
+        };
+        let mut cache = KvCache::new(self.layers.len());
+        self.forward_inner(first, range(0, p, 1), None, &mut cache, true);
+        let mut cache = cache.repeat_batch(b)?;
+        let tail = input_ids.clone().slice([0..b, p..t]);
+        let hidden = self.forward_inner(tail, range(p, t, b), None, &mut cache, true);
+        // hidden row i is position p + i; position q predicts token q + 1
+        let d = hidden.dims()[2];
+        let n = t - start;
+        let logits = self.project(hidden.slice([0..b, start - 1 - p..t - 1 - p, 0..d]));
+        let targets = input_ids.slice([0..b, start..t]).reshape([b, n, 1]);
+        let picked = log_softmax(logits, 2).gather(2, targets).reshape([b, n]);
+        Ok(Tensor::cat(
+            vec![Tensor::zeros([b, start], &device), picked],
+            1,
+        ))
     }
 }
