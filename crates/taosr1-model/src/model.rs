@@ -89,6 +89,15 @@ pub struct Transformer {
     max_positions: usize,
 }
 
+/// Initialises every parameter it visits (burn initialises random weights lazily).
+struct Initialise;
+
+impl burn::module::ModuleVisitor for Initialise {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
 /// Keys and values of every layer for the tokens decoded so far.
 ///
 /// ```
@@ -482,7 +491,9 @@ impl Transformer {
     /// let device = burn::tensor::Device::default().autodiff();
     /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
     /// let n = model.num_layers();
-    /// let frozen = model.freeze_layers(n).unwrap();
+    /// let frozen = model.clone().freeze_layers(n).unwrap();
+    /// // a clone is frozen on its own: the original still trains
+    /// assert!(model.layers[0].mlp.up_proj.weight.is_require_grad());
     /// let mut c = Count(0, 0);
     /// frozen.visit(&mut c);
     /// assert_eq!(c.0, 1); // only the final norm trains (the head is tied to the embeddings)
@@ -521,6 +532,12 @@ impl Transformer {
         }
         if k == 0 {
             return Ok(self);
+        }
+        // burn keeps a lazily initialised parameter's gradient setting in the state its clones
+        // share: initialise first, so freezing this model leaves its clones alone
+        self.embed_tokens.visit(&mut Initialise);
+        for layer in &self.layers[..k] {
+            layer.visit(&mut Initialise);
         }
         self.embed_tokens = if frozen {
             self.embed_tokens.freeze()
