@@ -47,6 +47,16 @@ fn example(query: &str, title: &str, grade: usize) -> Example {
     }
 }
 
+/// The mean loss of the last five steps is under half that of the first five.
+fn assert_loss_halves(report: &taosr1::sft::SftReport) {
+    assert!(
+        report.tail_mean(5) < 0.5 * report.head_mean(5),
+        "loss {} -> {}",
+        report.head_mean(5),
+        report.tail_mean(5)
+    );
+}
+
 /// Twelve rows whose grade is a function of the query word: learnable from the prompt alone.
 fn word_task() -> Vec<Example> {
     let words = ["hammer", "ladder", "faucet", "shovel"];
@@ -435,12 +445,7 @@ fn sft_through_the_chat_codec_learns_and_label_first_scoring_reads_it() {
         }
     })
     .unwrap();
-    assert!(
-        report.tail_mean(5) < 0.5 * report.head_mean(5),
-        "loss {} -> {}",
-        report.head_mean(5),
-        report.tail_mean(5)
-    );
+    assert_loss_halves(&report);
     let preds = score_label_first(&model.valid(), &a.codec, &items, &InferConfig::new()).unwrap();
     for (p, q) in preds.iter().zip(at_last.unwrap().unwrap()) {
         for (x, y) in p.distribution.probs().iter().zip(q.distribution.probs()) {
@@ -515,12 +520,7 @@ fn frozen_layers_keep_their_weights_and_leave_the_top_gradient_unchanged() {
         assert!(!m.layers[0].mlp.up_proj.weight.is_require_grad());
     })
     .unwrap();
-    assert!(
-        report.tail_mean(5) < 0.5 * report.head_mean(5),
-        "loss {} -> {}",
-        report.head_mean(5),
-        report.tail_mean(5)
-    );
+    assert_loss_halves(&report);
     let host = |t: Tensor<2>| t.into_data().try_to_vec_as::<f32>().unwrap();
     let w = |m: &Transformer, i: usize| host(m.layers[i].mlp.up_proj.weight.val());
     assert_eq!(w(&model, 0), w(&a.model, 0));
