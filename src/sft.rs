@@ -125,8 +125,9 @@ pub struct SftConfig {
     pub seed: u64,
     /// Partial fine-tuning: keep the token embeddings and the first this many decoder blocks
     /// fixed ([`Transformer::freeze_layers`]), so each step's backward pass covers only the
-    /// blocks above them (`<=` the model's blocks; `0` trains everything). The returned model
-    /// takes gradients everywhere again.
+    /// blocks above them (`<=` the model's blocks; `0` trains everything). In the returned
+    /// model the embeddings and those blocks take gradients again
+    /// ([`Transformer::unfreeze_layers`]).
     #[config(default = 0)]
     pub frozen_layers: usize,
     /// Run the tokens every prompt of a batch starts with (the chat template's system turn
