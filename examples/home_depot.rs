@@ -308,19 +308,19 @@ fn evaluate(
     Ok(m)
 }
 
-/// Grade probabilities of `rows`, one prefill each.
-/// Label-first scoring settings for `batch` items at a time. Prefix reuse pays on the CPU
-/// (4.6x) and loses on CUDA (0.68x, docs/RESULTS.md).
-/// Whether a batch's shared prompt prefix runs once (scoring and SFT alike): faster on the
-/// CPU, slower on CUDA for scoring (0.68x in docs/RESULTS.md).
+/// Whether a batch's shared prompt prefix runs once (scoring's prefix reuse and SFT's
+/// `share_prompt_prefix`): it pays on the CPU (4.6x for scoring) and loses on CUDA (0.68x
+/// for scoring, docs/RESULTS.md).
 const SHARE_PREFIX: bool = !cfg!(feature = "cuda");
 
+/// Label-first scoring settings for `batch` items at a time.
 fn infer_config(batch: usize) -> InferConfig {
     InferConfig::new()
         .with_batch_size(batch)
         .with_prefix_reuse(SHARE_PREFIX)
 }
 
+/// Grade probabilities of `rows`, one prefill each.
 fn score_rows(
     model: &Transformer,
     codec: &Codec,
@@ -834,7 +834,7 @@ fn run(args: &Args) -> Result<(), Error> {
             }
             "sft-labels" | "sft-cot" => {
                 // LP-FT: `--sft-from label-probe` starts from the probe's fitted read-out
-                let a = if args.sft_from == "label-probe" {
+                let mut a = if args.sft_from == "label-probe" {
                     let init = args.out.join("label-probe").join("model");
                     let (model, config, codec) = real::load(&init, &backend::train_device())?;
                     real::Adapted {
@@ -847,7 +847,6 @@ fn run(args: &Args) -> Result<(), Error> {
                     load_base(args, &template)?
                 };
                 // frozen embeddings would freeze a tied head with them: untie it
-                let mut a = a;
                 if args.frozen_layers > 0 && a.model.is_tied() {
                     a.model = a.model.with_output_rows(&[], &[])?;
                     a.config.tie_word_embeddings = false;

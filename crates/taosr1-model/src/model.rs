@@ -98,6 +98,18 @@ impl burn::module::ModuleVisitor for Initialise {
     }
 }
 
+/// `[batch, t]` log-probabilities of `input_ids`' tokens `start..t` under `logits`
+/// (`[batch, t - start, vocab]`, the positions `start - 1..t - 1` that predict them), with
+/// zeros before `start`.
+fn pick_logprobs(logits: Tensor<3>, input_ids: Tensor<2, Int>, start: usize) -> Tensor<2> {
+    let [b, t] = input_ids.dims();
+    let device = input_ids.device();
+    let n = t - start;
+    let targets = input_ids.slice([0..b, start..t]).reshape([b, n, 1]);
+    let picked = log_softmax(logits, 2).gather(2, targets).reshape([b, n]);
+    Tensor::cat(vec![Tensor::zeros([b, start], &device), picked], 1)
+}
+
 /// Keys and values of every layer for the tokens decoded so far.
 ///
 /// ```
@@ -900,10 +912,7 @@ impl Transformer {
         }
         // position p predicts token p + 1
         let logits = self.forward_positions(input_ids.clone(), start - 1..t - 1);
-        let n = t - start;
-        let targets = input_ids.slice([0..b, start..t]).reshape([b, n, 1]);
-        let picked = log_softmax(logits, 2).gather(2, targets).reshape([b, n]);
-        Tensor::cat(vec![Tensor::zeros([b, start], &device), picked], 1)
+        pick_logprobs(logits, input_ids, start)
     }
 
     /// As [`token_logprobs_from`](Self::token_logprobs_from) for a batch whose rows all start
@@ -966,13 +975,7 @@ impl Transformer {
         let hidden = self.forward_inner(tail, range(p, t, b), None, &mut cache, true);
         // hidden row i is position p + i; position q predicts token q + 1
         let d = hidden.dims()[2];
-        let n = t - start;
         let logits = self.project(hidden.slice([0..b, start - 1 - p..t - 1 - p, 0..d]));
-        let targets = input_ids.slice([0..b, start..t]).reshape([b, n, 1]);
-        let picked = log_softmax(logits, 2).gather(2, targets).reshape([b, n]);
-        Ok(Tensor::cat(
-            vec![Tensor::zeros([b, start], &device), picked],
-            1,
-        ))
+        Ok(pick_logprobs(logits, input_ids, start))
     }
 }
