@@ -56,7 +56,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use taosr1::codec::Codec;
 use taosr1::infer::{label_logits, score_label_first, InferConfig};
-use taosr1::sft::{train, SftConfig};
+use taosr1::sft::{train, LossTokens, SftConfig};
 use taosr1::stages::{run_dpo, run_grpo, DpoRun, GrpoRun, RolloutConfig};
 use taosr1::{backend, real, Error};
 use taosr1_cot::adapter::{read_csv, split_by_query, ColumnSpec};
@@ -145,6 +145,14 @@ struct Args {
     /// untied first, so the output rows still train; the checkpoint then has its own head.
     #[arg(long, value_name = "K", default_value_t = 0)]
     frozen_layers: usize,
+    /// SFT: which response tokens the loss scores. `response`: all of them (plain SFT).
+    /// `grade`: only the grade label's, the token the deployed model reads (for `sft-labels`;
+    /// `sft-cot` then learns no rationale).
+    #[arg(long, value_name = "response|grade", default_value = "response")]
+    sft_loss: String,
+    /// SFT: weight each training row so that every grade carries the same share of the loss.
+    #[arg(long)]
+    class_balanced: bool,
     /// SFT peak learning rate (AdamW, warmup then linear decay).
     #[arg(long, default_value_t = 5e-5)]
     lr: f64,
@@ -308,8 +316,8 @@ fn evaluate(
     Ok(m)
 }
 
-/// Whether a batch's shared prompt prefix runs once (scoring's prefix reuse and SFT's
-/// `share_prompt_prefix`): it pays on the CPU (4.6x for scoring) and loses on CUDA (0.68x
+/// Whether a batch's shared prompt prefix runs once (scoring's prefix reuse, and
+/// `share_prompt_prefix` in SFT, DPO and GRPO): it pays on the CPU (4.6x for scoring) and loses on CUDA (0.68x
 /// for scoring, docs/RESULTS.md).
 const SHARE_PREFIX: bool = !cfg!(feature = "cuda");
 
@@ -644,6 +652,15 @@ fn run(args: &Args) -> Result<(), Error> {
             args.probe_space
         )));
     }
+    let sft_loss = match args.sft_loss.as_str() {
+        "response" => LossTokens::Response,
+        "grade" => LossTokens::Grade,
+        other => {
+            return Err(Error::Input(format!(
+                "--sft-loss: {other:?} is neither response nor grade"
+            )))
+        }
+    };
     if args.sft_from == "label-probe"
         && wanted.contains(&"label-probe")
         && args.probe_space != "hidden"
@@ -865,6 +882,8 @@ fn run(args: &Args) -> Result<(), Error> {
                     .with_seed(args.seed)
                     .with_frozen_layers(args.frozen_layers)
                     .with_share_prompt_prefix(SHARE_PREFIX)
+                    .with_loss_tokens(sft_loss)
+                    .with_class_balanced(args.class_balanced)
                     .with_optimizer(
                         OptimizerConfig::new()
                             .with_learning_rate(args.lr)
@@ -893,7 +912,7 @@ fn run(args: &Args) -> Result<(), Error> {
                     args.save_dtype,
                 )?;
                 let note = format!(
-                    "{}{}{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
+                    "{}{}{}{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
                     if args.sft_from == "label-probe" {
                         "from label-probe; "
                     } else {
@@ -907,6 +926,12 @@ fn run(args: &Args) -> Result<(), Error> {
                         )
                     } else {
                         String::new()
+                    },
+                    match (sft_loss, args.class_balanced) {
+                        (LossTokens::Grade, true) => "grade-token loss, class-balanced; ",
+                        (LossTokens::Grade, false) => "grade-token loss; ",
+                        (LossTokens::Response, true) => "class-balanced; ",
+                        (LossTokens::Response, false) => "",
                     },
                     encoded.len(),
                     report.losses.len(),
@@ -936,7 +961,8 @@ fn run(args: &Args) -> Result<(), Error> {
                         .with_n(args.dpo_n)
                         .with_rollout(rollout)
                         .with_epochs(1)
-                        .with_batch_size(8);
+                        .with_batch_size(8)
+                        .with_share_prompt_prefix(SHARE_PREFIX);
                     let bar = bar(0, "dpo: training");
                     let (model, rep) = run_dpo(model, &codec, &cot, &run, &mut rng, |l, model| {
                         let (step, total) = (l.metrics.step, l.total);
@@ -965,7 +991,8 @@ fn run(args: &Args) -> Result<(), Error> {
                         .with_steps(args.grpo_steps)
                         .with_rollout(rollout)
                         .with_class_balanced(true)
-                        .with_trainer(trainer);
+                        .with_trainer(trainer)
+                        .with_share_prompt_prefix(SHARE_PREFIX);
                     let bar = bar(args.grpo_steps, "grpo: training");
                     let (model, rep) =
                         run_grpo(model, &codec, &cot, &run, &mut rng, |l, model| {

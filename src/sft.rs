@@ -3,7 +3,7 @@
 
 use burn::config::Config;
 use burn::optim::GradientsParams;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -18,7 +18,7 @@ use crate::Error;
 /// scores ([`Transformer::token_logprobs_from`]); earlier entries are `0`.
 ///
 /// ```
-/// use burn::tensor::{Int, Tensor};
+/// use burn::tensor::{Int, Tensor, TensorData};
 /// use taosr1_model::{ModelConfig, Transformer};
 /// let device = Default::default();
 /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
@@ -38,7 +38,7 @@ pub fn masked_token_logprobs(
 }
 
 /// The first column any row of `mask` scores (1 when none does).
-fn first_scored(mask: &Tensor<2>) -> usize {
+pub(crate) fn first_scored(mask: &Tensor<2>) -> usize {
     mask.clone()
         .abs()
         .sum_dim(0)
@@ -54,24 +54,81 @@ pub fn masked_nll(model: &Transformer, batch: &Batch) -> Tensor<1> {
     mean_nll(logp, &batch.response_mask)
 }
 
-/// [`masked_nll`] with the batch's first `prefix` tokens, the same in every row, run once
-/// ([`Transformer::token_logprobs_shared`]): the same loss and gradients for less work.
-fn masked_nll_shared(
-    model: &Transformer,
-    batch: &Batch,
-    prefix: usize,
-) -> Result<Tensor<1>, Error> {
-    let mask = &batch.response_mask;
-    let logp = model.token_logprobs_shared(batch.input_ids.clone(), prefix, first_scored(mask))?;
-    Ok(mean_nll(logp, mask))
-}
-
 fn mean_nll(logp: Tensor<2>, mask: &Tensor<2>) -> Tensor<1> {
     (logp * mask.clone()).sum().neg() / mask.clone().sum()
 }
 
+/// Which response tokens the SFT loss scores.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LossTokens {
+    /// Every response token (the tags, the grade, the rationale and `<eos>`): plain SFT.
+    #[default]
+    Response,
+    /// Only the grade label's token: the cross-entropy of the grade at the position the
+    /// deployed model reads ([`crate::infer::score_label_first`]), as a classifier is
+    /// trained. The tags and the rationale around it are not learned, so use it for
+    /// label-only data (or a model whose format is already learned); every response must
+    /// contain a grade token.
+    Grade,
+}
+
+/// Per-example loss weights that give every grade present in `grades` the same total weight,
+/// with mean 1 over the examples (`n / (k · count(grade))` for `k` grades present): the
+/// empirical risk of a class-balanced sample, so a skewed grade distribution does not teach
+/// the majority grade alone.
+///
+/// ```
+/// use taosr1::sft::class_balanced_weights;
+/// use taosr1_cot::GradeScale;
+/// let scale = GradeScale::default();
+/// let g = |s: &str| scale.parse(s).unwrap();
+/// let w = class_balanced_weights(&[g("L1"), g("L3"), g("L3"), g("L3")]);
+/// // 4 examples, 2 grades present: L1 gets 4 / (2 · 1), each L3 gets 4 / (2 · 3)
+/// assert_eq!(w, vec![2.0, 2.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0]);
+/// assert!(class_balanced_weights(&[]).is_empty());
+/// ```
+pub fn class_balanced_weights(grades: &[taosr1_cot::Grade]) -> Vec<f32> {
+    let slots = grades.iter().map(|g| g.index() + 1).max().unwrap_or(0);
+    let mut count = vec![0usize; slots];
+    for g in grades {
+        count[g.index()] += 1;
+    }
+    let present = count.iter().filter(|c| **c > 0).count();
+    grades
+        .iter()
+        .map(|g| grades.len() as f32 / (present * count[g.index()]) as f32)
+        .collect()
+}
+
+/// Host-side loss masks of a right-padded batch of `(prompt, response)` pairs (the layout of
+/// [`crate::codec::collate`]): `scored` is 1 on every token the loss scores, `weights` is
+/// `scored` times the row's weight. The loss is `-Σ logp · weights / Σ scored`.
+fn loss_masks(
+    pairs: &[(&[u32], &[u32])],
+    row_weights: &[f32],
+    grade_ids: Option<&[u32]>,
+) -> (Vec<f32>, Vec<f32>, usize) {
+    let len = pairs
+        .iter()
+        .map(|(p, r)| p.len() + r.len())
+        .max()
+        .unwrap_or(0);
+    let mut scored = vec![0.0; pairs.len() * len];
+    let mut weights = vec![0.0; pairs.len() * len];
+    for (row, ((p, r), w)) in pairs.iter().zip(row_weights).enumerate() {
+        for (j, id) in r.iter().enumerate() {
+            if grade_ids.is_none_or(|g| g.contains(id)) {
+                let at = row * len + p.len() + j;
+                scored[at] = 1.0;
+                weights[at] = *w;
+            }
+        }
+    }
+    (scored, weights, len)
+}
+
 /// Length of the longest prefix every sequence shares.
-fn common_prefix(seqs: &[&[u32]]) -> usize {
+pub(crate) fn common_prefix(seqs: &[&[u32]]) -> usize {
     let Some((first, rest)) = seqs.split_first() else {
         return 0;
     };
@@ -135,6 +192,13 @@ pub struct SftConfig {
     /// are the same; on a CPU the step is cheaper by about the prefix's share of the tokens.
     #[config(default = false)]
     pub share_prompt_prefix: bool,
+    /// Which response tokens the loss scores: all of them, or only the grade label's.
+    #[config(default = "LossTokens::Response")]
+    pub loss_tokens: LossTokens,
+    /// Weight each example by [`class_balanced_weights`] of the training data's grades, so
+    /// every grade carries the same share of the loss.
+    #[config(default = false)]
+    pub class_balanced: bool,
 }
 
 impl Default for SftConfig {
@@ -249,6 +313,26 @@ pub fn train(
             e.prompt.len() + e.response.len()
         )));
     }
+    let grade_ids = match cfg.loss_tokens {
+        LossTokens::Response => None,
+        LossTokens::Grade => Some(codec.grade_ids()),
+    };
+    if let Some(g) = grade_ids {
+        if let Some(i) = data
+            .iter()
+            .position(|e| !e.response.iter().any(|t| g.contains(t)))
+        {
+            return Err(Error::Input(format!(
+                "training example {i} has no grade token in its response, so a grade-only \
+                 SFT loss has nothing to score"
+            )));
+        }
+    }
+    let row_weights = if cfg.class_balanced {
+        class_balanced_weights(&data.iter().map(|e| e.grade).collect::<Vec<_>>())
+    } else {
+        vec![1.0; data.len()]
+    };
     let frozen = cfg.frozen_layers;
     let mut model = model
         .freeze_layers(frozen)
@@ -276,12 +360,21 @@ pub fn train(
                 .map(|i| (data[*i].prompt.as_slice(), data[*i].response.as_slice()))
                 .collect();
             let batch = codec.collate(&pairs, &device)?;
-            let loss = if cfg.share_prompt_prefix {
-                let prompts: Vec<&[u32]> = pairs.iter().map(|(p, _)| *p).collect();
-                masked_nll_shared(&model, &batch, common_prefix(&prompts))?
-            } else {
-                masked_nll(&model, &batch)
+            let w: Vec<f32> = chunk.iter().map(|i| row_weights[*i]).collect();
+            let (scored, weights, len) = loss_masks(&pairs, &w, grade_ids);
+            let mask = |v: Vec<f32>| {
+                Tensor::<2>::from_data(TensorData::new(v, [pairs.len(), len]), &device)
             };
+            let (scored, weights) = (mask(scored), mask(weights));
+            let from = first_scored(&scored);
+            let logp = if cfg.share_prompt_prefix {
+                let prompts: Vec<&[u32]> = pairs.iter().map(|(p, _)| *p).collect();
+                let prefix = common_prefix(&prompts);
+                model.token_logprobs_shared(batch.input_ids, prefix, from)?
+            } else {
+                model.token_logprobs_from(batch.input_ids, from)
+            };
+            let loss = (logp * weights).sum().neg() / scored.sum();
             let value = scalar(loss.clone());
             if !value.is_finite() {
                 return Err(Error::Input(format!(

@@ -33,15 +33,66 @@ use crate::Error;
 
 /// Our [`Transformer`] as a [`taosr1_grpo::Policy`] (a newtype, because both the trait and the
 /// model live in other crates).
+///
+/// ```
+/// use burn::tensor::{Int, Tensor};
+/// use taosr1::stages::PolicyModel;
+/// use taosr1_grpo::{Policy, TokenBatch};
+/// use taosr1_model::{ModelConfig, Transformer};
+/// let device = Default::default();
+/// let lm = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+/// // two rows that start with the same three tokens; the responses are the last two
+/// let ids = Tensor::<2, Int>::from_ints([[1, 5, 7, 9, 3], [1, 5, 7, 2, 4]], &device);
+/// let mask = Tensor::<2>::from_floats([[0.0, 0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 1.0, 1.0]], &device);
+/// let batch = TokenBatch::new(ids, mask).unwrap();
+/// let plain = PolicyModel::new(lm.clone()).token_logprobs(&batch);
+/// let shared = PolicyModel::new(lm).with_share_prompt_prefix(true).token_logprobs(&batch);
+/// assert!((plain - shared).abs().max().into_scalar::<f32>() < 1e-5);
+/// ```
 #[derive(Module, Debug)]
 pub struct PolicyModel {
     /// The language model.
     pub lm: Transformer,
+    /// Run the tokens every row of a batch starts with (the chat template's system turn and
+    /// the instruction) once per batch instead of once per row
+    /// ([`Transformer::token_logprobs_shared`]): the same log-probabilities and gradients,
+    /// found by one host read of the token ids per call. It pays on a CPU.
+    pub share_prompt_prefix: bool,
+}
+
+impl PolicyModel {
+    /// `lm` as a policy, every row run whole.
+    pub fn new(lm: Transformer) -> Self {
+        Self {
+            lm,
+            share_prompt_prefix: false,
+        }
+    }
+
+    /// The same policy with [`share_prompt_prefix`](Self::share_prompt_prefix) set to `on`.
+    pub fn with_share_prompt_prefix(self, on: bool) -> Self {
+        Self {
+            share_prompt_prefix: on,
+            ..self
+        }
+    }
 }
 
 impl Policy for PolicyModel {
     fn token_logprobs(&self, batch: &TokenBatch) -> Tensor<2> {
-        crate::sft::masked_token_logprobs(&self.lm, batch.input_ids.clone(), &batch.mask)
+        let ids = batch.input_ids.clone();
+        let from = crate::sft::first_scored(&batch.mask);
+        let [rows, len] = ids.dims();
+        if self.share_prompt_prefix && rows > 1 {
+            let host: Vec<u32> = ids.to_data().iter::<i64>().map(|v| v as u32).collect();
+            let seqs: Vec<&[u32]> = host.chunks(len.max(1)).collect();
+            let prefix = crate::sft::common_prefix(&seqs);
+            // the prefix is the rows' common one, so the check inside cannot fail
+            if let Ok(logp) = self.lm.token_logprobs_shared(ids.clone(), prefix, from) {
+                return logp;
+            }
+        }
+        self.lm.token_logprobs_from(ids, from)
     }
 }
 
@@ -206,6 +257,10 @@ pub struct DpoRun {
     /// likelihood of chosen *and* rejected responses and with it greedy quality).
     #[config(default = "DpoTrainerConfig::new().with_nll_weight(1.0)")]
     pub trainer: DpoTrainerConfig,
+    /// Run the prompt prefix every pair shares once per batch ([`PolicyModel`]): the same
+    /// loss and gradients, cheaper on a CPU.
+    #[config(default = false)]
+    pub share_prompt_prefix: bool,
 }
 
 impl Default for DpoRun {
@@ -270,7 +325,10 @@ pub fn run_dpo<R: Rng + ?Sized>(
         .clone()
         .with_pad_id(codec.tokenizer().pad_id())
         .with_seed(rng.random::<u64>());
-    let mut trainer = DpoTrainer::new(PolicyModel { lm: model }, config)?;
+    let mut trainer = DpoTrainer::new(
+        PolicyModel::new(model).with_share_prompt_prefix(run.share_prompt_prefix),
+        config,
+    )?;
     let eos = codec.tokenizer().eos_id();
     let offline = trainer.sample_pairs(
         &examples,
@@ -346,6 +404,10 @@ pub struct GrpoRun {
     /// default clipped loss with KL β 0.04, AdamW at 5e-4 with clip 1 and warm-up + cosine.
     #[config(default = "default_grpo_trainer()")]
     pub trainer: GrpoTrainerConfig,
+    /// Run the prompt prefix every rollout shares once per batch ([`PolicyModel`]): the same
+    /// loss and gradients, cheaper on a CPU.
+    #[config(default = false)]
+    pub share_prompt_prefix: bool,
 }
 
 fn default_grpo_trainer() -> GrpoTrainerConfig {
@@ -400,7 +462,10 @@ pub fn run_grpo<R: Rng + ?Sized>(
         .clone()
         .with_total_steps(run.steps.max(1))
         .with_pad_id(codec.tokenizer().pad_id());
-    let mut trainer = GrpoTrainer::new(PolicyModel { lm: model }, config)?;
+    let mut trainer = GrpoTrainer::new(
+        PolicyModel::new(model).with_share_prompt_prefix(run.share_prompt_prefix),
+        config,
+    )?;
     let order: Vec<&Example> = if run.class_balanced {
         let grades = codec.template().scale().len();
         taosr1_grpo::class_balanced(train.iter().collect(), |e| e.grade.index(), grades, 17)

@@ -212,6 +212,139 @@ fn sft_refuses_examples_longer_than_the_context() {
     );
 }
 
+/// The first step's loss (taken before the update) against log-probabilities read off the
+/// model: the grade-token loss scores only the grade label's token, class balance weights the
+/// rows by `n / (k · count)`, and both divide by the number of scored tokens.
+#[test]
+fn sft_grade_token_loss_and_class_balance_match_hand_computed_losses() {
+    use taosr1::sft::{class_balanced_weights, train, LossTokens, SftConfig};
+    let codec = load_codec().unwrap();
+    let rows = load_split(Split::Train).unwrap();
+    // three rows of one grade and one of another
+    let first = rows[0].grade;
+    let mut pick: Vec<_> = rows.iter().filter(|e| e.grade == first).take(3).collect();
+    pick.push(rows.iter().find(|e| e.grade != first).unwrap());
+    let data: Vec<_> = pick.iter().map(|e| codec.encode(e).unwrap()).collect();
+    let model = Transformer::new(
+        &ModelConfig::tiny(codec.tokenizer().vocab_size()),
+        &dev().autodiff(),
+    )
+    .unwrap();
+    // per row: (log-probability of each response token, whether it is the grade's)
+    let per_row: Vec<Vec<(f32, bool)>> = data
+        .iter()
+        .map(|e| {
+            let t = collate(&[(&e.prompt[..], &e.response[..])], 0, &dev())
+                .unwrap()
+                .input_ids;
+            let lp: Vec<f32> = model
+                .valid()
+                .token_logprobs(t)
+                .into_data()
+                .try_to_vec_as()
+                .unwrap();
+            e.response
+                .iter()
+                .enumerate()
+                .map(|(j, id)| (lp[e.prompt.len() + j], codec.grade_ids().contains(id)))
+                .collect()
+        })
+        .collect();
+    let grades: Vec<_> = data.iter().map(|e| e.grade).collect();
+    let w = class_balanced_weights(&grades);
+    assert_eq!(w, vec![4.0 / 6.0, 4.0 / 6.0, 4.0 / 6.0, 2.0]);
+    let expected = |grade_only: bool, balanced: bool| {
+        let (mut num, mut den) = (0.0f32, 0.0f32);
+        for (row, toks) in per_row.iter().enumerate() {
+            for (lp, is_grade) in toks {
+                if !grade_only || *is_grade {
+                    num -= lp * if balanced { w[row] } else { 1.0 };
+                    den += 1.0;
+                }
+            }
+        }
+        num / den
+    };
+    for (tokens, balanced) in [
+        (LossTokens::Response, false),
+        (LossTokens::Response, true),
+        (LossTokens::Grade, false),
+        (LossTokens::Grade, true),
+    ] {
+        for share in [false, true] {
+            let cfg = SftConfig::new()
+                .with_batch_size(4)
+                .with_max_steps(Some(1))
+                .with_loss_tokens(tokens)
+                .with_class_balanced(balanced)
+                .with_share_prompt_prefix(share);
+            let (_, report) = train(model.clone(), &codec, &data, &cfg, |_, _| {}).unwrap();
+            let want = expected(tokens == LossTokens::Grade, balanced);
+            assert_relative_eq!(report.losses[0], want, max_relative = 1e-4);
+        }
+    }
+    // every grade-only row needs a grade token to score
+    let mut bad = data.clone();
+    bad[2].response.retain(|t| !codec.grade_ids().contains(t));
+    let cfg = SftConfig::new().with_loss_tokens(LossTokens::Grade);
+    let err = train(model, &codec, &bad, &cfg, |_, _| {}).unwrap_err();
+    assert!(
+        err.to_string().contains("training example 2") && err.to_string().contains("grade"),
+        "{err}"
+    );
+}
+
+/// DPO with the prompt prefix run once per batch takes the same steps as DPO without it:
+/// the same sampled pairs (same seed), the same losses, so the same gradients.
+#[test]
+fn dpo_with_a_shared_prompt_prefix_takes_the_same_steps() {
+    let codec = load_codec().unwrap();
+    let train = load_split(Split::Train).unwrap();
+    let model = Transformer::new(
+        &ModelConfig::tiny(codec.tokenizer().vocab_size()),
+        &dev().autodiff(),
+    )
+    .unwrap();
+    let losses = |share: bool| {
+        let run = DpoRun::new()
+            .with_prompts(8)
+            .with_n(2)
+            .with_epochs(2)
+            .with_batch_size(4)
+            .with_share_prompt_prefix(share);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let (_, report) =
+            run_dpo(model.clone(), &codec, &train, &run, &mut rng, |_, _| {}).unwrap();
+        report.losses
+    };
+    let (plain, shared) = (losses(false), losses(true));
+    assert!(plain.len() >= 4, "{plain:?}");
+    assert_eq!(plain.len(), shared.len());
+    for (a, b) in plain.iter().zip(&shared) {
+        assert_relative_eq!(a, b, max_relative = 1e-3, epsilon = 1e-5);
+    }
+}
+
+proptest::proptest! {
+    /// Class-balanced weights have mean 1 and give every grade present the same total.
+    #[test]
+    fn class_balanced_weights_are_balanced(idx in proptest::collection::vec(0usize..4, 1..60)) {
+        let scale = taosr1_cot::GradeScale::default();
+        let grades: Vec<_> = idx.iter().map(|i| scale.grade(*i).unwrap()).collect();
+        let w = taosr1::sft::class_balanced_weights(&grades);
+        let n = w.len() as f32;
+        proptest::prop_assert!((w.iter().sum::<f32>() / n - 1.0).abs() < 1e-4);
+        let mut totals = [0.0f32; 4];
+        for (g, wi) in idx.iter().zip(&w) {
+            totals[*g] += wi;
+        }
+        let present: Vec<f32> = totals.iter().copied().filter(|t| *t > 0.0).collect();
+        for t in &present {
+            proptest::prop_assert!((t - n / present.len() as f32).abs() < 1e-3 * n);
+        }
+    }
+}
+
 /// Label-first scoring: sharing a query's prompt prefix, batching by length and batch size
 /// change nothing in the distributions; the rationale written on request never changes them.
 #[test]
