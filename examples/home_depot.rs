@@ -147,8 +147,13 @@ struct Args {
     frozen_layers: usize,
     /// SFT: which response tokens the loss scores. `response`: all of them (plain SFT).
     /// `grade`: only the grade label's, the token the deployed model reads (for `sft-labels`;
-    /// `sft-cot` then learns no rationale).
-    #[arg(long, value_name = "response|grade", default_value = "response")]
+    /// `sft-cot` then learns no rationale). `grade-among-grades`: the same with its
+    /// probability renormalised over the grade tokens, the deployed read-out's cross-entropy.
+    #[arg(
+        long,
+        value_name = "response|grade|grade-among-grades",
+        default_value = "response"
+    )]
     sft_loss: String,
     /// SFT: weight each training row so that every grade carries the same share of the loss.
     #[arg(long)]
@@ -655,9 +660,10 @@ fn run(args: &Args) -> Result<(), Error> {
     let sft_loss = match args.sft_loss.as_str() {
         "response" => LossTokens::Response,
         "grade" => LossTokens::Grade,
+        "grade-among-grades" => LossTokens::GradeAmongGrades,
         other => {
             return Err(Error::Input(format!(
-                "--sft-loss: {other:?} is neither response nor grade"
+                "--sft-loss: {other:?} is none of response, grade, grade-among-grades"
             )))
         }
     };
@@ -927,12 +933,19 @@ fn run(args: &Args) -> Result<(), Error> {
                     } else {
                         String::new()
                     },
-                    match (sft_loss, args.class_balanced) {
-                        (LossTokens::Grade, true) => "grade-token loss, class-balanced; ",
-                        (LossTokens::Grade, false) => "grade-token loss; ",
-                        (LossTokens::Response, true) => "class-balanced; ",
-                        (LossTokens::Response, false) => "",
-                    },
+                    format!(
+                        "{}{}",
+                        match sft_loss {
+                            LossTokens::Response => "",
+                            LossTokens::Grade => "grade-token loss; ",
+                            LossTokens::GradeAmongGrades => "loss among the grades; ",
+                        },
+                        if args.class_balanced {
+                            "class-balanced; "
+                        } else {
+                            ""
+                        }
+                    ),
                     encoded.len(),
                     report.losses.len(),
                     if report.stopped_by_time {

@@ -70,6 +70,13 @@ pub enum LossTokens {
     /// label-only data (or a model whose format is already learned); every response must
     /// contain a grade token.
     Grade,
+    /// As [`Grade`](Self::Grade), with the grade's probability renormalised over the grade
+    /// tokens ([`Transformer::token_logprobs_within`]): exactly the cross-entropy of the
+    /// distribution the deployed model reads, with no loss spent on moving probability
+    /// between the grades and the rest of the vocabulary. A model fitted only among the
+    /// grades (such as a label probe) starts at its own cross-entropy instead of at the
+    /// full vocabulary's.
+    GradeAmongGrades,
 }
 
 /// Per-example loss weights that give every grade present in `grades` the same total weight,
@@ -315,8 +322,9 @@ pub fn train(
     }
     let grade_ids = match cfg.loss_tokens {
         LossTokens::Response => None,
-        LossTokens::Grade => Some(codec.grade_ids()),
+        LossTokens::Grade | LossTokens::GradeAmongGrades => Some(codec.grade_ids()),
     };
+    let among = (cfg.loss_tokens == LossTokens::GradeAmongGrades).then(|| codec.grade_ids());
     if let Some(g) = grade_ids {
         if let Some(i) = data
             .iter()
@@ -367,12 +375,15 @@ pub fn train(
             };
             let (scored, weights) = (mask(scored), mask(weights));
             let from = first_scored(&scored);
-            let logp = if cfg.share_prompt_prefix {
+            let prefix = if cfg.share_prompt_prefix {
                 let prompts: Vec<&[u32]> = pairs.iter().map(|(p, _)| *p).collect();
-                let prefix = common_prefix(&prompts);
-                model.token_logprobs_shared(batch.input_ids, prefix, from)?
+                common_prefix(&prompts)
             } else {
-                model.token_logprobs_from(batch.input_ids, from)
+                0
+            };
+            let logp = match among {
+                Some(vocab) => model.token_logprobs_within(batch.input_ids, prefix, from, vocab)?,
+                None => model.token_logprobs_shared(batch.input_ids, prefix, from)?,
             };
             let loss = (logp * weights).sum().neg() / scored.sum();
             let value = scalar(loss.clone());

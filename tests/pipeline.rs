@@ -230,48 +230,67 @@ fn sft_grade_token_loss_and_class_balance_match_hand_computed_losses() {
         &dev().autodiff(),
     )
     .unwrap();
-    // per row: (log-probability of each response token, whether it is the grade's)
-    let per_row: Vec<Vec<(f32, bool)>> = data
+    // per row and response token: (log-probability, whether it is the grade's, its
+    // log-probability renormalised over the grade tokens), read off the model's logits
+    let grade_ids = codec.grade_ids();
+    let per_row: Vec<Vec<(f32, bool, f32)>> = data
         .iter()
         .map(|e| {
             let t = collate(&[(&e.prompt[..], &e.response[..])], 0, &dev())
                 .unwrap()
                 .input_ids;
-            let lp: Vec<f32> = model
+            let v = codec.tokenizer().vocab_size();
+            let logits: Vec<f32> = model
                 .valid()
-                .token_logprobs(t)
+                .forward(t)
                 .into_data()
                 .try_to_vec_as()
                 .unwrap();
             e.response
                 .iter()
                 .enumerate()
-                .map(|(j, id)| (lp[e.prompt.len() + j], codec.grade_ids().contains(id)))
+                .map(|(j, id)| {
+                    // position p predicts token p + 1
+                    let row = &logits[(e.prompt.len() + j - 1) * v..][..v];
+                    let lse = |ids: &mut dyn Iterator<Item = usize>| {
+                        ids.map(|i| row[i].exp()).sum::<f32>().ln()
+                    };
+                    let lp = row[*id as usize] - lse(&mut (0..v));
+                    let among = row[*id as usize] - lse(&mut grade_ids.iter().map(|g| *g as usize));
+                    (lp, grade_ids.contains(id), among)
+                })
                 .collect()
         })
         .collect();
     let grades: Vec<_> = data.iter().map(|e| e.grade).collect();
     let w = class_balanced_weights(&grades);
     assert_eq!(w, vec![4.0 / 6.0, 4.0 / 6.0, 4.0 / 6.0, 2.0]);
-    let expected = |grade_only: bool, balanced: bool| {
+    let expected = |tokens: LossTokens, balanced: bool| {
         let (mut num, mut den) = (0.0f32, 0.0f32);
         for (row, toks) in per_row.iter().enumerate() {
-            for (lp, is_grade) in toks {
-                if !grade_only || *is_grade {
-                    num -= lp * if balanced { w[row] } else { 1.0 };
-                    den += 1.0;
-                }
+            for (lp, is_grade, among) in toks {
+                let lp = match tokens {
+                    LossTokens::Response => *lp,
+                    LossTokens::Grade if *is_grade => *lp,
+                    LossTokens::GradeAmongGrades if *is_grade => *among,
+                    _ => continue,
+                };
+                num -= lp * if balanced { w[row] } else { 1.0 };
+                den += 1.0;
             }
         }
         num / den
     };
-    for (tokens, balanced) in [
-        (LossTokens::Response, false),
-        (LossTokens::Response, true),
-        (LossTokens::Grade, false),
-        (LossTokens::Grade, true),
+    // the renormalised loss is the smaller: the grades' share of the vocabulary is left out
+    assert!(
+        expected(LossTokens::GradeAmongGrades, false) < expected(LossTokens::Grade, false) - 0.1
+    );
+    for tokens in [
+        LossTokens::Response,
+        LossTokens::Grade,
+        LossTokens::GradeAmongGrades,
     ] {
-        for share in [false, true] {
+        for (balanced, share) in [(false, false), (true, false), (false, true), (true, true)] {
             let cfg = SftConfig::new()
                 .with_batch_size(4)
                 .with_max_steps(Some(1))
@@ -279,7 +298,7 @@ fn sft_grade_token_loss_and_class_balance_match_hand_computed_losses() {
                 .with_class_balanced(balanced)
                 .with_share_prompt_prefix(share);
             let (_, report) = train(model.clone(), &codec, &data, &cfg, |_, _| {}).unwrap();
-            let want = expected(tokens == LossTokens::Grade, balanced);
+            let want = expected(tokens, balanced);
             assert_relative_eq!(report.losses[0], want, max_relative = 1e-4);
         }
     }

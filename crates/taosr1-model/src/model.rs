@@ -101,12 +101,44 @@ impl burn::module::ModuleVisitor for Initialise {
 /// `[batch, t]` log-probabilities of `input_ids`' tokens `start..t` under `logits`
 /// (`[batch, t - start, vocab]`, the positions `start - 1..t - 1` that predict them), with
 /// zeros before `start`.
-fn pick_logprobs(logits: Tensor<3>, input_ids: Tensor<2, Int>, start: usize) -> Tensor<2> {
+fn pick_logprobs(
+    logits: Tensor<3>,
+    input_ids: Tensor<2, Int>,
+    start: usize,
+    among: Option<&[u32]>,
+) -> Tensor<2> {
     let [b, t] = input_ids.dims();
     let device = input_ids.device();
     let n = t - start;
-    let targets = input_ids.slice([0..b, start..t]).reshape([b, n, 1]);
-    let picked = log_softmax(logits, 2).gather(2, targets).reshape([b, n]);
+    let targets = input_ids.slice([0..b, start..t]);
+    let picked = match among {
+        None => log_softmax(logits, 2)
+            .gather(2, targets.reshape([b, n, 1]))
+            .reshape([b, n]),
+        Some(vocab) => {
+            // each target's column among `vocab`, and whether it is there at all
+            let v = logits.dims()[2];
+            let mut slot = vec![0i64; v];
+            let mut member = vec![0.0f32; v];
+            for (j, id) in vocab.iter().enumerate() {
+                slot[*id as usize] = j as i64;
+                member[*id as usize] = 1.0;
+            }
+            let flat = targets.reshape([b * n]);
+            let slot = Tensor::<1, Int>::from_data(TensorData::new(slot, [v]), &device)
+                .select(0, flat.clone())
+                .reshape([b, n, 1]);
+            let member = Tensor::<1>::from_data(TensorData::new(member, [v]), &device)
+                .select(0, flat)
+                .reshape([b, n]);
+            let ids: Vec<i64> = vocab.iter().map(|id| *id as i64).collect();
+            let cols = Tensor::<1, Int>::from_data(TensorData::new(ids, [vocab.len()]), &device);
+            log_softmax(logits.select(2, cols), 2)
+                .gather(2, slot)
+                .reshape([b, n])
+                * member
+        }
+    };
     Tensor::cat(vec![Tensor::zeros([b, start], &device), picked], 1)
 }
 
@@ -912,7 +944,7 @@ impl Transformer {
         }
         // position p predicts token p + 1
         let logits = self.forward_positions(input_ids.clone(), start - 1..t - 1);
-        pick_logprobs(logits, input_ids, start)
+        pick_logprobs(logits, input_ids, start, None)
     }
 
     /// As [`token_logprobs_from`](Self::token_logprobs_from) for a batch whose rows all start
@@ -947,9 +979,74 @@ impl Transformer {
     ) -> Result<Tensor<2>, ModelError> {
         let [b, t] = input_ids.dims();
         let start = start.max(1);
+        if start >= t {
+            return Ok(Tensor::zeros([b, t], &input_ids.device()));
+        }
+        let logits = self.response_logits(input_ids.clone(), prefix, start)?;
+        Ok(pick_logprobs(logits, input_ids, start, None))
+    }
+
+    /// As [`token_logprobs_shared`](Self::token_logprobs_shared) (`prefix` 0: every row runs
+    /// whole), with each position's distribution renormalised over the tokens of `vocab`: the
+    /// log-probability of a classifier over those tokens, such as the grade labels the
+    /// deployed model reads. Positions whose token is not in `vocab` are `0`.
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// let device = Default::default();
+    /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+    /// let ids = Tensor::<2, Int>::from_ints([[1, 5, 7, 9]], &device);
+    /// let within = model.token_logprobs_within(ids.clone(), 0, 3, &[9, 11]).unwrap();
+    /// let v = within.into_data().try_to_vec_as::<f32>().unwrap();
+    /// // the same as the full distribution's log-probabilities of 9 and 11, renormalised
+    /// let p9 = model.forward(Tensor::<2, Int>::from_ints([[1, 5, 7, 9]], &device))
+    ///     .slice([0..1, 2..3, 0..20]).reshape([20]).into_data().to_vec::<f32>().unwrap();
+    /// let want = p9[9] - (p9[9].exp() + p9[11].exp()).ln();
+    /// assert!((v[3] - want).abs() < 1e-5);
+    /// // a token outside `vocab` scores 0, and an id outside the vocabulary is refused
+    /// let other = model.token_logprobs_within(ids.clone(), 0, 3, &[2, 3]).unwrap();
+    /// assert_eq!(other.into_data().to_vec::<f32>().unwrap()[3], 0.0);
+    /// assert!(model.token_logprobs_within(ids, 0, 3, &[9, 20]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`ModelError::Input`] when `vocab` is empty or names an id outside the vocabulary, or
+    /// as `token_logprobs_shared`.
+    pub fn token_logprobs_within(
+        &self,
+        input_ids: Tensor<2, Int>,
+        prefix: usize,
+        start: usize,
+        vocab: &[u32],
+    ) -> Result<Tensor<2>, ModelError> {
+        let size = self.vocab_size();
+        if vocab.is_empty() || vocab.iter().any(|id| *id as usize >= size) {
+            return Err(ModelError::Input(format!(
+                "token_logprobs_within needs ids of the model's {size} tokens, not {vocab:?}"
+            )));
+        }
+        let [b, t] = input_ids.dims();
+        let start = start.max(1);
+        if start >= t {
+            return Ok(Tensor::zeros([b, t], &input_ids.device()));
+        }
+        let logits = self.response_logits(input_ids.clone(), prefix, start)?;
+        Ok(pick_logprobs(logits, input_ids, start, Some(vocab)))
+    }
+
+    /// Logits of positions `start - 1 .. t - 1` (`1 <= start < t`), the rows' first `prefix`
+    /// tokens run once when they share them (clipped to `start - 1`; 0: a plain pass).
+    fn response_logits(
+        &self,
+        input_ids: Tensor<2, Int>,
+        prefix: usize,
+        start: usize,
+    ) -> Result<Tensor<3>, ModelError> {
+        let [b, t] = input_ids.dims();
         let p = prefix.min(start - 1).min(t);
-        if p == 0 || start >= t {
-            return Ok(self.token_logprobs_from(input_ids, start));
+        if p == 0 {
+            return Ok(self.forward_positions(input_ids, start - 1..t - 1));
         }
         let device = input_ids.device();
         let head = input_ids.clone().slice([0..b, 0..p]);
@@ -971,11 +1068,10 @@ impl Transformer {
         let mut cache = KvCache::new(self.layers.len());
         self.forward_inner(first, range(0, p, 1), None, &mut cache, true);
         let mut cache = cache.repeat_batch(b)?;
-        let tail = input_ids.clone().slice([0..b, p..t]);
+        let tail = input_ids.slice([0..b, p..t]);
         let hidden = self.forward_inner(tail, range(p, t, b), None, &mut cache, true);
         // hidden row i is position p + i; position q predicts token q + 1
         let d = hidden.dims()[2];
-        let logits = self.project(hidden.slice([0..b, start - 1 - p..t - 1 - p, 0..d]));
-        Ok(pick_logprobs(logits, input_ids, start))
+        Ok(self.project(hidden.slice([0..b, start - 1 - p..t - 1 - p, 0..d])))
     }
 }
