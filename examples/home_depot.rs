@@ -918,7 +918,7 @@ fn run(args: &Args) -> Result<(), Error> {
                     args.save_dtype,
                 )?;
                 let note = format!(
-                    "{}{}{}{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
+                    "{}{}{}{}{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
                     if args.sft_from == "label-probe" {
                         "from label-probe; "
                     } else {
@@ -933,19 +933,16 @@ fn run(args: &Args) -> Result<(), Error> {
                     } else {
                         String::new()
                     },
-                    format!(
-                        "{}{}",
-                        match sft_loss {
-                            LossTokens::Response => "",
-                            LossTokens::Grade => "grade-token loss; ",
-                            LossTokens::GradeAmongGrades => "loss among the grades; ",
-                        },
-                        if args.class_balanced {
-                            "class-balanced; "
-                        } else {
-                            ""
-                        }
-                    ),
+                    match sft_loss {
+                        LossTokens::Response => "",
+                        LossTokens::Grade => "grade-token loss; ",
+                        LossTokens::GradeAmongGrades => "loss among the grades; ",
+                    },
+                    if args.class_balanced {
+                        "class-balanced; "
+                    } else {
+                        ""
+                    },
                     encoded.len(),
                     report.losses.len(),
                     if report.stopped_by_time {
