@@ -12,6 +12,10 @@
 //! * `partial_sft/frozen20_plain` and `partial_sft/frozen20_shared`: the same with the
 //!   embeddings and blocks 0..20 of 30 frozen ([`Transformer::freeze_layers`]).
 //!
+//! The second group, `dpo_pairs`, is the policy pass of a DPO step on the same model (every
+//! block training): 16 rows (8 chosen, 8 rejected responses) of the same 76 + 34 tokens, then
+//! 48 response tokens, through [`PolicyModel`] with and without `share_prompt_prefix`.
+//!
 //! Compare as ratios within one run: `cargo bench --bench partial_sft`.
 
 use std::hint::black_box;
@@ -21,6 +25,8 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Int, Tensor, TensorData};
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use taosr1::backend::train_device;
+use taosr1::stages::PolicyModel;
+use taosr1_grpo::{Policy, TokenBatch};
 use taosr1_model::{ModelConfig, Transformer};
 
 const ROWS: usize = 8;
@@ -79,5 +85,54 @@ fn bench_partial_sft(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_partial_sft);
+const PAIR_ROWS: usize = 16;
+const PAIR_RESPONSE: usize = 48;
+
+fn bench_dpo_pairs(c: &mut Criterion) {
+    let dev = train_device();
+    let cfg = ModelConfig {
+        tie_word_embeddings: false,
+        ..ModelConfig::smollm2_135m()
+    };
+    dev.seed(0);
+    let lm = Transformer::new(&cfg, &dev).expect("135M config is valid");
+    let start = PREFIX + OWN;
+    let t = start + PAIR_RESPONSE;
+    let vocab = cfg.vocab_size as i64;
+    let ids: Vec<i64> = (0..PAIR_ROWS)
+        .flat_map(|r| {
+            (0..t).map(move |i| {
+                let salt = if i < PREFIX { 0 } else { r as i64 + 1 };
+                (i as i64 * 7919 + salt * 104_729 + 13) % vocab
+            })
+        })
+        .collect();
+    let mask: Vec<f32> = (0..PAIR_ROWS)
+        .flat_map(|_| (0..t).map(|i| if i >= start { 1.0 } else { 0.0 }))
+        .collect();
+    let batch = TokenBatch::new(
+        Tensor::<2, Int>::from_data(TensorData::new(ids, [PAIR_ROWS, t]), &dev),
+        Tensor::<2>::from_data(TensorData::new(mask, [PAIR_ROWS, t]), &dev),
+    )
+    .expect("same shapes");
+    let mut group = c.benchmark_group("dpo_pairs");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(60));
+    for (name, shared) in [("plain", false), ("shared", true)] {
+        let policy = PolicyModel::new(lm.clone()).with_share_prompt_prefix(shared);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let loss = policy.token_logprobs(&batch).sum().neg();
+                let grads = GradientsParams::from_grads(loss.backward(), &policy);
+                dev.sync().expect("sync");
+                black_box(grads)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_partial_sft, bench_dpo_pairs);
 criterion_main!(benches);

@@ -14,7 +14,8 @@
 # run's sizes come from the environment: STAGES (label-probe,sft-labels), PROBE_QUERIES (1000),
 # PROBE_SPACE (logits; hidden for LP-FT), SFT_FROM (base; label-probe for LP-FT), TRAIN_QUERIES (1600),
 # MAX_STEPS (700), MAX_TRAIN_MINUTES (4.5), LR (1e-4), BATCH (16), VALIDATION_QUERIES (400),
-# VAL_ROWS (256), VAL_EVERY (50), BETA_ROWS (300), TEST_QUERIES (100000: all), TIME_LIMIT (whole run, seconds: 500). With no
+# VAL_ROWS (256), VAL_EVERY (50), BETA_ROWS (300), TEST_QUERIES (100000: all), SFT_LOSS (response;
+# grade or grade-among-grades), CLASS_BALANCED (empty; 1 adds --class-balanced), TIME_LIMIT (whole run, seconds: 500). With no
 # GPU time limit, use scripts/home_depot_gpu.sh instead (it builds on the GPU host).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,7 +83,8 @@ run)
     timeout "${TIME_LIMIT:-500}" "$LEASE/home_depot" --model "$LEASE/model.gguf" --out "$RUN" \
         --data "$LEASE/train_utf8.csv" --stages "${STAGES:-label-probe,sft-labels}" \
         --probe-queries "${PROBE_QUERIES:-1000}" --probe-space "${PROBE_SPACE:-logits}" \
-        --sft-from "${SFT_FROM:-base}" \
+        --sft-from "${SFT_FROM:-base}" --sft-loss "${SFT_LOSS:-response}" \
+        ${CLASS_BALANCED:+--class-balanced} \
         --train-queries "${TRAIN_QUERIES:-1600}" --validation-queries "${VALIDATION_QUERIES:-400}" \
         --test-queries "${TEST_QUERIES:-100000}" --epochs 1 --max-steps "${MAX_STEPS:-700}" \
         --max-train-minutes "${MAX_TRAIN_MINUTES:-4.5}" --lr "${LR:-1e-4}" \

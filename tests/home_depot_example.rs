@@ -219,9 +219,13 @@ fn home_depot_runs_its_stages_and_resumes() {
     let mut forced = fewer.clone();
     forced[7] = "sft-labels"; // --stages
     forced.extend(["--force", "--sft-from", "label-probe"]);
+    forced.extend(["--sft-loss", "grade-among-grades", "--class-balanced"]);
     let fourth = common::run_ok(&bin, &forced);
     assert!(!fourth.contains("validation scores reused"), "{fourth}");
-    assert!(fourth.contains("from label-probe; 16 rows"), "{fourth}");
+    assert!(
+        fourth.contains("from label-probe; loss among the grades; class-balanced; 16 rows"),
+        "{fourth}"
+    );
     let (lpft, _, _) =
         taosr1::real::load(&out.join("sft-labels/model"), &Default::default()).unwrap();
     assert!(!lpft.is_tied(), "the probe's untied head came along");
@@ -229,6 +233,10 @@ fn home_depot_runs_its_stages_and_resumes() {
     unknown.extend(["--sft-from", "dpo"]);
     let err = common::run_err(&bin, &unknown);
     assert!(err.contains("--sft-from"), "{err}");
+    let mut unknown_loss = args.clone();
+    unknown_loss.extend(["--sft-loss", "answer"]);
+    let err = common::run_err(&bin, &unknown_loss);
+    assert!(err.contains("--sft-loss") && err.contains("\"answer\""), "{err}");
     // LP-FT from a whitened-logits probe is refused before anything runs
     let mut whitened = args.clone();
     whitened.extend(["--sft-from", "label-probe"]);
