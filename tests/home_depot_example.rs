@@ -236,7 +236,10 @@ fn home_depot_runs_its_stages_and_resumes() {
     let mut unknown_loss = args.clone();
     unknown_loss.extend(["--sft-loss", "answer"]);
     let err = common::run_err(&bin, &unknown_loss);
-    assert!(err.contains("--sft-loss") && err.contains("\"answer\""), "{err}");
+    assert!(
+        err.contains("--sft-loss") && err.contains("\"answer\""),
+        "{err}"
+    );
     // LP-FT from a whitened-logits probe is refused before anything runs
     let mut whitened = args.clone();
     whitened.extend(["--sft-from", "label-probe"]);
