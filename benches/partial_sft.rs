@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use burn::optim::GradientsParams;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use taosr1::backend::train_device;
 use taosr1::stages::PolicyModel;
@@ -34,18 +34,18 @@ const PREFIX: usize = 76;
 const OWN: usize = 34;
 const RESPONSE: usize = 6;
 
-fn bench_partial_sft(c: &mut Criterion) {
+/// A randomly initialised transformer of SmolLM2-135M's shapes with an untied head, and
+/// `rows` rows of `t` token ids that share their first [`PREFIX`] tokens.
+fn model_and_rows(rows: usize, t: usize) -> (Device, Transformer, Tensor<2, Int>) {
     let dev = train_device();
     let cfg = ModelConfig {
         tie_word_embeddings: false,
         ..ModelConfig::smollm2_135m()
     };
     dev.seed(0);
-    let full = Transformer::new(&cfg, &dev).expect("135M config is valid");
-    let frozen = full.clone().freeze_layers(20).expect("30 blocks");
-    let t = PREFIX + OWN + RESPONSE;
+    let model = Transformer::new(&cfg, &dev).expect("135M config is valid");
     let vocab = cfg.vocab_size as i64;
-    let ids: Vec<i64> = (0..ROWS)
+    let ids: Vec<i64> = (0..rows)
         .flat_map(|r| {
             (0..t).map(move |i| {
                 let salt = if i < PREFIX { 0 } else { r as i64 + 1 };
@@ -53,7 +53,13 @@ fn bench_partial_sft(c: &mut Criterion) {
             })
         })
         .collect();
-    let input = Tensor::<2, Int>::from_data(TensorData::new(ids, [ROWS, t]), &dev);
+    let input = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows, t]), &dev);
+    (dev, model, input)
+}
+
+fn bench_partial_sft(c: &mut Criterion) {
+    let (dev, full, input) = model_and_rows(ROWS, PREFIX + OWN + RESPONSE);
+    let frozen = full.clone().freeze_layers(20).expect("30 blocks");
     let start = PREFIX + OWN;
     let mut group = c.benchmark_group("partial_sft");
     group.sample_size(10);
@@ -89,29 +95,14 @@ const PAIR_ROWS: usize = 16;
 const PAIR_RESPONSE: usize = 48;
 
 fn bench_dpo_pairs(c: &mut Criterion) {
-    let dev = train_device();
-    let cfg = ModelConfig {
-        tie_word_embeddings: false,
-        ..ModelConfig::smollm2_135m()
-    };
-    dev.seed(0);
-    let lm = Transformer::new(&cfg, &dev).expect("135M config is valid");
     let start = PREFIX + OWN;
     let t = start + PAIR_RESPONSE;
-    let vocab = cfg.vocab_size as i64;
-    let ids: Vec<i64> = (0..PAIR_ROWS)
-        .flat_map(|r| {
-            (0..t).map(move |i| {
-                let salt = if i < PREFIX { 0 } else { r as i64 + 1 };
-                (i as i64 * 7919 + salt * 104_729 + 13) % vocab
-            })
-        })
-        .collect();
+    let (dev, lm, input) = model_and_rows(PAIR_ROWS, t);
     let mask: Vec<f32> = (0..PAIR_ROWS)
         .flat_map(|_| (0..t).map(|i| if i >= start { 1.0 } else { 0.0 }))
         .collect();
     let batch = TokenBatch::new(
-        Tensor::<2, Int>::from_data(TensorData::new(ids, [PAIR_ROWS, t]), &dev),
+        input,
         Tensor::<2>::from_data(TensorData::new(mask, [PAIR_ROWS, t]), &dev),
     )
     .expect("same shapes");

@@ -977,13 +977,7 @@ impl Transformer {
         prefix: usize,
         start: usize,
     ) -> Result<Tensor<2>, ModelError> {
-        let [b, t] = input_ids.dims();
-        let start = start.max(1);
-        if start >= t {
-            return Ok(Tensor::zeros([b, t], &input_ids.device()));
-        }
-        let logits = self.response_logits(input_ids.clone(), prefix, start)?;
-        Ok(pick_logprobs(logits, input_ids, start, None))
+        self.logprobs_among(input_ids, prefix, start, None)
     }
 
     /// As [`token_logprobs_shared`](Self::token_logprobs_shared) (`prefix` 0: every row runs
@@ -1026,13 +1020,25 @@ impl Transformer {
                 "token_logprobs_within needs ids of the model's {size} tokens, not {vocab:?}"
             )));
         }
+        self.logprobs_among(input_ids, prefix, start, Some(vocab))
+    }
+
+    /// [`token_logprobs_shared`](Self::token_logprobs_shared), renormalised over `among` when
+    /// given ([`token_logprobs_within`](Self::token_logprobs_within)).
+    fn logprobs_among(
+        &self,
+        input_ids: Tensor<2, Int>,
+        prefix: usize,
+        start: usize,
+        among: Option<&[u32]>,
+    ) -> Result<Tensor<2>, ModelError> {
         let [b, t] = input_ids.dims();
         let start = start.max(1);
         if start >= t {
             return Ok(Tensor::zeros([b, t], &input_ids.device()));
         }
         let logits = self.response_logits(input_ids.clone(), prefix, start)?;
-        Ok(pick_logprobs(logits, input_ids, start, Some(vocab)))
+        Ok(pick_logprobs(logits, input_ids, start, among))
     }
 
     /// Logits of positions `start - 1 .. t - 1` (`1 <= start < t`), the rows' first `prefix`
