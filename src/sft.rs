@@ -59,6 +59,16 @@ fn mean_nll(logp: Tensor<2>, mask: &Tensor<2>) -> Tensor<1> {
 }
 
 /// Which response tokens the SFT loss scores.
+///
+/// ```
+/// use taosr1::sft::{LossTokens, SftConfig};
+/// assert_eq!(SftConfig::new().loss_tokens, LossTokens::Response);
+/// let cfg = SftConfig::new().with_loss_tokens(LossTokens::GradeAmongGrades);
+/// // saved and loaded with the rest of the config
+/// let json = serde_json::to_string(&cfg).unwrap();
+/// let back: SftConfig = serde_json::from_str(&json).unwrap();
+/// assert_eq!(back.loss_tokens, LossTokens::GradeAmongGrades);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LossTokens {
     /// Every response token (the tags, the grade, the rationale and `<eos>`): plain SFT.
