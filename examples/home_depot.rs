@@ -322,8 +322,9 @@ fn evaluate(
 }
 
 /// Whether a batch's shared prompt prefix runs once (scoring's prefix reuse, and
-/// `share_prompt_prefix` in SFT, DPO and GRPO): it pays on the CPU (4.6x for scoring) and loses on CUDA (0.68x
-/// for scoring, docs/RESULTS.md).
+/// `share_prompt_prefix` in SFT, DPO and GRPO): it pays on the CPU (4.6x for scoring, 1.83x
+/// for an SFT step, 1.84x for DPO's policy pass) and loses on CUDA (0.68x for scoring;
+/// training there is unmeasured; docs/RESULTS.md).
 const SHARE_PREFIX: bool = !cfg!(feature = "cuda");
 
 /// Label-first scoring settings for `batch` items at a time.

@@ -18,7 +18,7 @@ use crate::Error;
 /// scores ([`Transformer::token_logprobs_from`]); earlier entries are `0`.
 ///
 /// ```
-/// use burn::tensor::{Int, Tensor, TensorData};
+/// use burn::tensor::{Int, Tensor};
 /// use taosr1_model::{ModelConfig, Transformer};
 /// let device = Default::default();
 /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
