@@ -116,27 +116,20 @@ fn pick_logprobs(
             .gather(2, targets.reshape([b, n, 1]))
             .reshape([b, n]),
         Some(vocab) => {
-            // each target's column among `vocab`, and whether it is there at all
-            let v = logits.dims()[2];
-            let mut slot = vec![0i64; v];
-            let mut member = vec![0.0f32; v];
-            for (j, id) in vocab.iter().enumerate() {
-                slot[*id as usize] = j as i64;
-                member[*id as usize] = 1.0;
-            }
-            let flat = targets.reshape([b * n]);
-            let slot = Tensor::<1, Int>::from_data(TensorData::new(slot, [v]), &device)
-                .select(0, flat.clone())
-                .reshape([b, n, 1]);
-            let member = Tensor::<1>::from_data(TensorData::new(member, [v]), &device)
-                .select(0, flat)
-                .reshape([b, n]);
+            let k = vocab.len();
             let ids: Vec<i64> = vocab.iter().map(|id| *id as i64).collect();
-            let cols = Tensor::<1, Int>::from_data(TensorData::new(ids, [vocab.len()]), &device);
-            log_softmax(logits.select(2, cols), 2)
-                .gather(2, slot)
+            let cols = Tensor::<1, Int>::from_data(TensorData::new(ids, [k]), &device);
+            // where each target sits among `vocab` (no column when it is not there)
+            let hit = targets
+                .reshape([b, n, 1])
+                .expand([b, n, k])
+                .equal(cols.clone().reshape([1, 1, k]).expand([b, n, k]))
+                .float();
+            // log-probabilities are <= 0: the minimum over the hit columns is the target's
+            // (repeated ids have equal columns), and 0 where nothing is hit
+            (log_softmax(logits.select(2, cols), 2) * hit)
+                .min_dim(2)
                 .reshape([b, n])
-                * member
         }
     };
     Tensor::cat(vec![Tensor::zeros([b, start], &device), picked], 1)
