@@ -61,7 +61,7 @@ use taosr1::stages::{run_dpo, run_grpo, DpoRun, GrpoRun, RolloutConfig};
 use taosr1::{backend, real, Error};
 use taosr1_cot::adapter::{read_csv, split_by_query, ColumnSpec};
 use taosr1_cot::rules::RuleBook;
-use taosr1_cot::teacher::{brand_lexicon, RuleTeacher, Teacher};
+use taosr1_cot::teacher::{brand_lexicon, RuleTeacher, Teacher, EVIDENCE_ATTRIBUTE};
 use taosr1_cot::{Example, GradeScale, Template, TextStyle};
 use taosr1_grpo::{DynamicSamplingConfig, GrpoTrainerConfig, OptimizerConfig};
 use taosr1_model::{ModelConfig, StorageDtype, TaoTokenizer, Transformer};
@@ -158,6 +158,12 @@ struct Args {
     /// SFT: weight each training row so that every grade carries the same share of the loss.
     #[arg(long)]
     class_balanced: bool,
+    /// Put the rule analyser's findings in every prompt, as a `Rule checks:` line after the
+    /// product (`RuleTeacher::annotate`: matched and missing query words, type, brand, size,
+    /// colour, material and exclusion clauses; read from query and title only, never a label).
+    /// A run folder remembers the choice in `prompt.json` and refuses to resume with the other.
+    #[arg(long)]
+    prompt_evidence: bool,
     /// SFT peak learning rate (AdamW, warmup then linear decay).
     #[arg(long, default_value_t = 5e-5)]
     lr: f64,
@@ -634,6 +640,34 @@ fn fit_cuts(scores: &[f32], gold: &[usize]) -> Result<[f32; 3], Error> {
     Ok(best.0)
 }
 
+/// Records the prompt settings in `OUT/prompt.json`, or checks them against the record, so
+/// that a resumed run never scores stages trained on different prompts side by side. A folder
+/// with finished stages and no record predates `--prompt-evidence`: its prompts had none.
+fn check_prompt_record(args: &Args) -> Result<(), Error> {
+    let path = args.out.join("prompt.json");
+    let want = serde_json::json!({ "evidence": args.prompt_evidence });
+    let had = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(
+            serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+                Error::Input(format!("{}: not a prompt record: {e}", path.display()))
+            })?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => STAGES
+            .iter()
+            .any(|s| args.out.join(s).join("eval.json").is_file())
+            .then(|| serde_json::json!({ "evidence": false })),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    match had {
+        Some(had) if had != want && !args.force => Err(Error::Input(format!(
+            "{}: this run folder's stages were made with prompt settings {had}, not {want}; \
+             use another --out, or --force to recompute the stages named",
+            args.out.display()
+        ))),
+        _ => write(&path, &want.to_string()),
+    }
+}
+
 fn load_base(args: &Args, template: &Template) -> Result<real::Adapted, Error> {
     let p = taosr1_model::load_pretrained(&args.model, &backend::train_device())?;
     let tok = if args.model.is_file() {
@@ -709,14 +743,38 @@ fn run(args: &Args) -> Result<(), Error> {
     let read = read_csv(&args.data, &ColumnSpec::home_depot(), &scale, false)?;
     let brands = brand_lexicon(read.examples.iter().map(|e| e.product.title.as_str()), 5);
     let split = split_by_query(read.examples, 0.8, 0.1)?;
+    let mut teacher =
+        RuleTeacher::new(RuleBook::default_rules(), scale.clone()).with_brands(&brands);
+    let annotate = |rows: Vec<Example>| -> Vec<Example> {
+        if !args.prompt_evidence {
+            return rows;
+        }
+        rows.into_iter()
+            .map(|e| Example {
+                product: teacher.annotate(&e.item()).product,
+                ..e
+            })
+            .collect()
+    };
     let probe_rows = if wanted.contains(&"label-probe") {
-        first_queries(split.train.clone(), args.probe_queries)
+        annotate(first_queries(split.train.clone(), args.probe_queries))
     } else {
         Vec::new()
     };
-    let train_rows = first_queries(split.train, args.train_queries);
-    let validation = first_queries(split.validation, args.validation_queries);
-    let test = first_queries(split.test, args.test_queries);
+    let train_rows = annotate(first_queries(split.train, args.train_queries));
+    let validation = annotate(first_queries(split.validation, args.validation_queries));
+    let test = annotate(first_queries(split.test, args.test_queries));
+    if let Some(e) = test.first().filter(|_| args.prompt_evidence) {
+        let checks = e
+            .product
+            .attributes
+            .get(EVIDENCE_ATTRIBUTE)
+            .map_or("(nothing to report)", String::as_str);
+        println!(
+            "prompt evidence on every row, e.g. {:?} / {:?}: {EVIDENCE_ATTRIBUTE}: {checks}",
+            e.query, e.product.title
+        );
+    }
     println!(
         "data: {} ({} rows skipped); train {} rows of {} queries, validation {} rows, test {} rows of {} queries",
         args.data.display(),
@@ -728,8 +786,6 @@ fn run(args: &Args) -> Result<(), Error> {
         query_groups(&test).len()
     );
     // rationales from the rule teacher; a rejected one leaves the row with its label only
-    let mut teacher =
-        RuleTeacher::new(RuleBook::default_rules(), scale.clone()).with_brands(&brands);
     let batch: Vec<_> = train_rows.iter().map(|e| (e.item(), e.grade)).collect();
     let verdicts = teacher.write_batch(&batch)?;
     let mut kept = 0;
@@ -755,6 +811,7 @@ fn run(args: &Args) -> Result<(), Error> {
         cot.len()
     );
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    check_prompt_record(args)?;
 
     let mut table: Vec<StageEval> = Vec::new();
     // baselines on the same test rows

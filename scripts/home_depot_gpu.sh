@@ -15,7 +15,8 @@
 # the training split), VALIDATION_QUERIES=400, TEST_QUERIES=100000 (all 1 180 test queries,
 # 7 223 rows), EPOCHS=2, LR=5e-5, BATCH=16, DPO_PROMPTS=512, GRPO_STEPS=60, VAL_ROWS=256 scored
 # every VAL_EVERY=50 steps, SAVE_DTYPE=bf16 (checkpoints at half the size of f32), SFT_LOSS=response
-# (or grade, grade-among-grades), CLASS_BALANCED= (1 adds --class-balanced).
+# (or grade, grade-among-grades), CLASS_BALANCED= (1 adds --class-balanced),
+# PROMPT_EVIDENCE= (1 adds --prompt-evidence).
 #
 # MODEL_DIR may also be a .gguf file. Status: the CPU run of the same binary is in
 # docs/RESULTS.md; this script's CUDA run has not been made yet. For a GPU lent for minutes
@@ -44,6 +45,7 @@ BIN="${CARGO_TARGET_DIR:-target}/release/examples/home_depot"
     --test-queries "${TEST_QUERIES:-100000}" \
     --epochs "${EPOCHS:-2}" --lr "${LR:-5e-5}" --batch-size "${BATCH:-16}" \
     --sft-loss "${SFT_LOSS:-response}" ${CLASS_BALANCED:+--class-balanced} \
+    ${PROMPT_EVIDENCE:+--prompt-evidence} \
     --eval-batch 64 --dpo-prompts "${DPO_PROMPTS:-512}" --dpo-n 8 \
     --grpo-steps "${GRPO_STEPS:-60}" --grpo-group 8 --grpo-prompts 8 --max-new-tokens 96 \
     --val-rows "${VAL_ROWS:-256}" --val-every "${VAL_EVERY:-50}" \

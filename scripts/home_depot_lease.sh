@@ -15,7 +15,8 @@
 # PROBE_SPACE (logits; hidden for LP-FT), SFT_FROM (base; label-probe for LP-FT), TRAIN_QUERIES (1600),
 # MAX_STEPS (700), MAX_TRAIN_MINUTES (4.5), LR (1e-4), BATCH (16), VALIDATION_QUERIES (400),
 # VAL_ROWS (256), VAL_EVERY (50), BETA_ROWS (300), TEST_QUERIES (100000: all), SFT_LOSS (response;
-# grade or grade-among-grades), CLASS_BALANCED (empty; 1 adds --class-balanced), TIME_LIMIT (whole run, seconds: 500). With no
+# grade or grade-among-grades), CLASS_BALANCED (empty; 1 adds --class-balanced), PROMPT_EVIDENCE
+# (empty; 1 adds --prompt-evidence), TIME_LIMIT (whole run, seconds: 500). With no
 # GPU time limit, use scripts/home_depot_gpu.sh instead (it builds on the GPU host).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -85,6 +86,7 @@ run)
         --probe-queries "${PROBE_QUERIES:-1000}" --probe-space "${PROBE_SPACE:-logits}" \
         --sft-from "${SFT_FROM:-base}" --sft-loss "${SFT_LOSS:-response}" \
         ${CLASS_BALANCED:+--class-balanced} \
+        ${PROMPT_EVIDENCE:+--prompt-evidence} \
         --train-queries "${TRAIN_QUERIES:-1600}" --validation-queries "${VALIDATION_QUERIES:-400}" \
         --test-queries "${TEST_QUERIES:-100000}" --epochs 1 --max-steps "${MAX_STEPS:-700}" \
         --max-train-minutes "${MAX_TRAIN_MINUTES:-4.5}" --lr "${LR:-1e-4}" \

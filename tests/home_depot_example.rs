@@ -289,5 +289,32 @@ fn home_depot_runs_its_stages_and_resumes() {
     let saved = gguf_out.join("sft-labels/model");
     assert!(saved.join("tokenizer_config.json").is_file());
     taosr1::real::load(&saved, &Default::default()).unwrap();
+    // --prompt-evidence puts the rule analyser's findings in every prompt; a run folder keeps
+    // its prompt settings and refuses to resume with the other ones, either way round
+    let mut evidence: Vec<&str> = args.clone();
+    evidence.push("--prompt-evidence");
+    let err = common::run_err(&bin, &evidence);
+    assert!(
+        err.contains("prompt settings") && err.contains(r#"{"evidence":false}"#),
+        "{err}"
+    );
+    let ev_out = dir.join("ev-out");
+    evidence[5] = ev_out.to_str().unwrap(); // --out
+    evidence[7] = "label-probe"; // --stages
+    let shown = common::run_ok(&bin, &evidence);
+    assert!(
+        shown.contains(
+            "Rule checks: 1 of 1 query words are in the title ; product type match : hammer"
+        ),
+        "{shown}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ev_out.join("prompt.json")).unwrap(),
+        r#"{"evidence":true}"#
+    );
+    let mut plain: Vec<&str> = evidence.clone();
+    plain.pop();
+    let err = common::run_err(&bin, &plain);
+    assert!(err.contains(r#"{"evidence":true}"#), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -43,6 +43,7 @@ use std::fmt;
 
 pub use analyser::{
     brand_lexicon, Analysis, Check, CheckOutcome, Measure, RuleTeacher, RuleTeacherConfig,
+    EVIDENCE_ATTRIBUTE,
 };
 
 use crate::rules::CheckKind;

@@ -553,6 +553,8 @@ pub struct Analysis {
     pub query_words: Vec<String>,
     /// How many of [`query_words`](Self::query_words) the title contains.
     pub matched_words: usize,
+    /// The query words the title does not contain, in query order.
+    pub missing_words: Vec<String>,
     /// Every check, definite or not.
     pub checks: Vec<Check>,
     /// The evidence level `0..=3` (irrelevant … fully relevant), `None` when nothing could be
@@ -579,7 +581,41 @@ impl Analysis {
             .map(|c| c.kind)
             .collect()
     }
+
+    /// What the checks found, as one line for a prompt: how many query words the title
+    /// contains and which are missing, then every check's clause ([`Check::detail`]),
+    /// `;`-separated. Empty when the query has no content word and nothing was checked.
+    ///
+    /// This is what [`RuleTeacher::annotate`] puts in front of the model; it reads only the
+    /// query and the product, never a label.
+    ///
+    /// ```
+    /// use taosr1_cot::{teacher::RuleTeacher, Item, Product};
+    /// let t = RuleTeacher::new(Default::default(), Default::default());
+    /// let item = Item { query: "red cordless drill".into(), product: Product { title: "Blue Drill".into(), ..Default::default() }, ..Default::default() };
+    /// assert_eq!(
+    ///     t.analyse(&item).evidence(),
+    ///     "1 of 3 query words are in the title , missing : red cordless ; \
+    ///      product type match : drill ; colour mismatch : red vs blue"
+    /// );
+    /// ```
+    pub fn evidence(&self) -> String {
+        let mut parts: Vec<String> = Vec::with_capacity(1 + self.checks.len());
+        let n = self.query_words.len();
+        if n > 0 {
+            let mut words = format!("{} of {n} query words are in the title", self.matched_words);
+            if !self.missing_words.is_empty() {
+                words.push_str(&format!(" , missing : {}", self.missing_words.join(" ")));
+            }
+            parts.push(words);
+        }
+        parts.extend(self.checks.iter().map(|c| c.detail.clone()));
+        parts.join(" ; ")
+    }
 }
+
+/// The attribute key under which [`RuleTeacher::annotate`] stores [`Analysis::evidence`].
+pub const EVIDENCE_ATTRIBUTE: &str = "Rule checks";
 
 /// Settings of [`RuleTeacher`].
 ///
@@ -938,6 +974,36 @@ impl RuleTeacher {
         &self.book
     }
 
+    /// `item` with the analyser's findings ([`Analysis::evidence`]) as one more attribute,
+    /// [`EVIDENCE_ATTRIBUTE`], so that a prompt rendered from it shows the model what the
+    /// checks found (matched and missing query words, type, brand, size, colour, material and
+    /// exclusion clauses). Only the query and product are read; an item with nothing to report
+    /// comes back unchanged. The analysis itself ignores the attribute, so annotating twice
+    /// gives the same item.
+    ///
+    /// ```
+    /// use taosr1_cot::teacher::{RuleTeacher, EVIDENCE_ATTRIBUTE};
+    /// use taosr1_cot::{Item, Product, Template, TextStyle};
+    /// let t = RuleTeacher::new(Default::default(), Default::default());
+    /// let item = Item { query: "steel curtain rod".into(), product: Product { title: "Aluminum Shower Rod".into(), ..Default::default() }, ..Default::default() };
+    /// let a = t.annotate(&item);
+    /// assert_eq!(a.product.attributes[EVIDENCE_ATTRIBUTE], "1 of 3 query words are in the title , missing : steel curtain ; product type match : rod ; material mismatch : steel vs aluminum");
+    /// assert_eq!(t.annotate(&a), a);
+    /// let prompt = Template::default().with_style(TextStyle::Verbatim).prompt(&a);
+    /// assert!(prompt.ends_with("\nRule checks: 1 of 3 query words are in the title , missing : steel curtain ; product type match : rod ; material mismatch : steel vs aluminum"));
+    /// ```
+    pub fn annotate(&self, item: &Item) -> Item {
+        let mut out = item.clone();
+        out.product.attributes.remove(EVIDENCE_ATTRIBUTE);
+        let evidence = self.analyse(&out).evidence();
+        if !evidence.is_empty() {
+            out.product
+                .attributes
+                .insert(EVIDENCE_ATTRIBUTE.to_string(), evidence);
+        }
+        out
+    }
+
     /// Run every check on `item`, retrieve and filter the rules, and draft the first four
     /// steps. Deterministic: the same item gives the same analysis.
     ///
@@ -1037,6 +1103,11 @@ impl RuleTeacher {
                         .any(|tt| tt.len() > w.len() && tt.contains(w)))
         };
         let matched_words = query_words.iter().filter(|w| in_title(w)).count();
+        let missing_words: Vec<String> = query_words
+            .iter()
+            .filter(|w| !in_title(w))
+            .cloned()
+            .collect();
         let query_head = query_words
             .iter()
             .rev()
@@ -1415,6 +1486,7 @@ impl RuleTeacher {
             item_type: itype,
             query_words,
             matched_words,
+            missing_words,
             checks,
             level,
             rules,
@@ -1772,6 +1844,35 @@ mod tests {
                     prop_assert!(va.checks.is_empty());
                 }
                 Outcome::Rejected(other) => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
+
+        #[test]
+        fn evidence_accounts_for_every_query_word_and_annotating_is_idempotent(it in arb_item()) {
+            let t = teacher();
+            let a = t.analyse(&it);
+            prop_assert_eq!(a.matched_words + a.missing_words.len(), a.query_words.len());
+            for w in &a.missing_words {
+                prop_assert!(a.query_words.contains(w));
+            }
+            let once = t.annotate(&it);
+            prop_assert_eq!(&once.query, &it.query);
+            prop_assert_eq!(&once.product.title, &it.product.title);
+            // the attribute is the analysis of the item it annotates, and does not feed it back
+            prop_assert_eq!(t.analyse(&once), a.clone());
+            prop_assert_eq!(t.annotate(&once), once.clone());
+            let evidence = a.evidence();
+            match once.product.attributes.get(EVIDENCE_ATTRIBUTE) {
+                Some(e) => {
+                    prop_assert_eq!(e, &evidence);
+                    for c in &a.checks {
+                        prop_assert!(e.contains(&c.detail));
+                    }
+                }
+                None => {
+                    prop_assert!(evidence.is_empty());
+                    prop_assert!(a.checks.is_empty() && a.query_words.is_empty());
+                }
             }
         }
 
