@@ -866,12 +866,31 @@ fn run(args: &Args) -> Result<(), Error> {
         let eval_path = dir.join("eval.json");
         if eval_path.is_file() && !args.force {
             let text = std::fs::read_to_string(&eval_path).map_err(|e| Error::io(&eval_path, e))?;
-            let e: StageEval = serde_json::from_str(&text)
+            let old: StageEval = serde_json::from_str(&text)
                 .map_err(|e| Error::Input(format!("{}: {e}", eval_path.display())))?;
+            let scored = dir.join("predictions.jsonl");
+            let (_, _, ids) = read_predictions(&scored)?;
+            if same_rows(&ids, &test) {
+                println!(
+                    "{stage}: done before ({}), not recomputed",
+                    eval_path.display()
+                );
+                table.push(old);
+                continue;
+            }
+            // other test rows than the stage was scored on (e.g. --test-queries changed):
+            // the trained model is kept and scored on this run's rows
             println!(
-                "{stage}: done before ({}), not recomputed",
-                eval_path.display()
+                "{stage}: trained before; its {} scored test rows are not this run's {}, so \
+                 the saved model is scored again",
+                ids.len(),
+                test.len()
             );
+            let (model, codec) = stage_model(args, stage, &template)?;
+            let mut e = evaluate(&model, &codec, &test, args, stage, &dir)?;
+            e.train_seconds = old.train_seconds;
+            e.note = old.note;
+            save_eval(&eval_path, &e)?;
             table.push(e);
             continue;
         }
@@ -1091,18 +1110,18 @@ fn run(args: &Args) -> Result<(), Error> {
             _ => unreachable!("stages were checked"),
         };
         let train_seconds = started.elapsed().as_secs_f64();
-        let model = model.valid().to_device(&infer_device);
+        // the test rows score the checkpoint as stored, as the validation rows that choose the
+        // deployed stage and its cuts do: with --save-dtype bf16 that is the rounded model
+        let (model, codec) = if args.save_dtype == StorageDtype::F32 || *stage == "zero-shot" {
+            (model.valid().to_device(&infer_device), codec)
+        } else {
+            drop(model);
+            stage_model(args, stage, &template)?
+        };
         let mut e = evaluate(&model, &codec, &test, args, stage, &dir)?;
         e.train_seconds = train_seconds;
         e.note = note;
-        write(
-            &eval_path,
-            &serde_json::to_string_pretty(&e).map_err(|x| Error::Input(x.to_string()))?,
-        )?;
-        println!(
-            "{stage}: macro-F1 {} accuracy {} NDCG@10 {} ({:.0} s, {:.1} ms/item; {})",
-            e.macro_f1, e.accuracy, e.ndcg_at_10, e.train_seconds, e.eval_ms_per_item, e.note
-        );
+        save_eval(&eval_path, &e)?;
         table.push(e);
     }
     let mut extra = String::new();
@@ -1222,6 +1241,39 @@ fn read_predictions(path: &Path) -> Result<Predictions, Error> {
 /// `STAGE/validation.jsonl` when that file holds exactly these rows (same ids, same order),
 /// else scored and written there. A stage that is recomputed deletes the file first, so a
 /// resumed run rescores only what changed.
+/// Writes a stage's test metrics to its `eval.json` and prints them.
+fn save_eval(path: &Path, e: &StageEval) -> Result<(), Error> {
+    write(
+        path,
+        &serde_json::to_string_pretty(e).map_err(|x| Error::Input(x.to_string()))?,
+    )?;
+    println!(
+        "{}: macro-F1 {} accuracy {} NDCG@10 {} ({:.0} s, {:.1} ms/item; {})",
+        e.name, e.macro_f1, e.accuracy, e.ndcg_at_10, e.train_seconds, e.eval_ms_per_item, e.note
+    );
+    Ok(())
+}
+
+/// Whether `ids` are the ids of `rows`, in order.
+fn same_rows(ids: &[String], rows: &[Example]) -> bool {
+    ids.len() == rows.len() && ids.iter().zip(rows).all(|(id, e)| *id == e.id)
+}
+
+/// A finished stage's model for scoring: the adapted base for `zero-shot`, otherwise the
+/// checkpoint the stage saved.
+fn stage_model(
+    args: &Args,
+    stage: &str,
+    template: &Template,
+) -> Result<(Transformer, Codec), Error> {
+    if stage == "zero-shot" {
+        let a = load_base(args, template)?;
+        return Ok((a.model.valid(), a.codec));
+    }
+    let (m, _, c) = real::load(&args.out.join(stage).join("model"), &backend::device())?;
+    Ok((m, c))
+}
+
 fn validation_scores(
     args: &Args,
     stage: &str,
@@ -1231,22 +1283,13 @@ fn validation_scores(
     let path = args.out.join(stage).join(VALIDATION_FILE);
     if path.is_file() {
         let (dists, _, ids) = read_predictions(&path)?;
-        if ids.len() == rows.len() && ids.iter().zip(rows).all(|(id, e)| *id == e.id) {
+        if same_rows(&ids, rows) {
             println!("{stage}: validation scores reused ({})", path.display());
             return Ok(dists);
         }
     }
     let bar = bar(rows.len(), &format!("{stage}: scoring validation"));
-    let (model, codec) = match stage {
-        "zero-shot" => {
-            let a = load_base(args, template)?;
-            (a.model.valid(), a.codec)
-        }
-        _ => {
-            let (m, _, c) = real::load(&args.out.join(stage).join("model"), &backend::device())?;
-            (m, c)
-        }
-    };
+    let (model, codec) = stage_model(args, stage, template)?;
     let dists = score_rows(&model, &codec, rows, args.eval_batch)?;
     bar.finish_and_clear();
     write(&path, &predictions_text(rows, &dists))?;

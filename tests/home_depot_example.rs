@@ -206,6 +206,46 @@ fn home_depot_runs_its_stages_and_resumes() {
             .collect::<Vec<_>>()
     };
     assert_eq!(rows(&table), rows(&again));
+    // other test rows: every finished stage keeps its model and is scored on them, not
+    // retrained, and its eval and predictions follow (then back to the first rows)
+    let mut other_test = args.clone();
+    let at = other_test
+        .iter()
+        .position(|a| *a == "--test-queries")
+        .unwrap();
+    other_test[at + 1] = "2";
+    let rescored = common::run_ok(&bin, &other_test);
+    let sft_steps = std::fs::read_to_string(out.join("sft-labels/steps.jsonl")).unwrap();
+    assert_eq!(sft_steps, steps, "not retrained");
+    for stage in ["zero-shot", "label-probe", "sft-labels"] {
+        assert!(
+            rescored.contains(&format!(
+                "{stage}: trained before; its 12 scored test rows are not this run's 8"
+            )),
+            "{rescored}"
+        );
+        let eval: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(stage).join("eval.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(eval["n_items"], 8, "{eval}");
+        let scored = std::fs::read_to_string(out.join(stage).join("predictions.jsonl")).unwrap();
+        assert_eq!(scored.lines().count(), 8);
+    }
+    let back = common::run_ok(&bin, &args);
+    assert!(
+        back.contains("its 8 scored test rows are not this run's 12"),
+        "{back}"
+    );
+    // the same metrics as before (the scoring time per item is measured anew)
+    let metric_cols = |t: &str| {
+        rows(t)
+            .iter()
+            .map(|l| l.split('|').take(5).collect::<Vec<_>>().join("|"))
+            .collect::<Vec<_>>()
+    };
+    let table_back = std::fs::read_to_string(out.join("staircase.md")).unwrap();
+    assert_eq!(metric_cols(&table), metric_cols(&table_back));
     // other validation rows: rescored and rewritten, the same choice made on them
     let mut fewer = args.clone();
     let at = fewer.iter().position(|a| *a == "--beta-rows").unwrap();
