@@ -641,31 +641,44 @@ fn fit_cuts(scores: &[f32], gold: &[usize]) -> Result<[f32; 3], Error> {
 }
 
 /// Records the prompt settings in `OUT/prompt.json`, or checks them against the record, so
-/// that a resumed run never scores stages trained on different prompts side by side. A folder
-/// with finished stages and no record predates `--prompt-evidence`: its prompts had none.
-fn check_prompt_record(args: &Args) -> Result<(), Error> {
+/// that a resumed run never scores stages made with different prompts side by side: when the
+/// settings change, every finished stage in the folder must be recomputed now (`--force` and
+/// named in `--stages`). A folder with finished stages and no record predates
+/// `--prompt-evidence`: its prompts had none.
+fn check_prompt_record(args: &Args, wanted: &[&str]) -> Result<(), Error> {
     let path = args.out.join("prompt.json");
     let want = serde_json::json!({ "evidence": args.prompt_evidence });
+    let finished: Vec<&str> = STAGES
+        .iter()
+        .copied()
+        .filter(|s| args.out.join(s).join("eval.json").is_file())
+        .collect();
     let had = match std::fs::read_to_string(&path) {
         Ok(text) => Some(
             serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
                 Error::Input(format!("{}: not a prompt record: {e}", path.display()))
             })?,
         ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => STAGES
-            .iter()
-            .any(|s| args.out.join(s).join("eval.json").is_file())
-            .then(|| serde_json::json!({ "evidence": false })),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            (!finished.is_empty()).then(|| serde_json::json!({ "evidence": false }))
+        }
         Err(e) => return Err(Error::io(&path, e)),
     };
-    match had {
-        Some(had) if had != want && !args.force => Err(Error::Input(format!(
-            "{}: this run folder's stages were made with prompt settings {had}, not {want}; \
-             use another --out, or --force to recompute the stages named",
-            args.out.display()
-        ))),
-        _ => write(&path, &want.to_string()),
+    if let Some(had) = had.filter(|had| *had != want) {
+        let kept: Vec<&str> = finished
+            .into_iter()
+            .filter(|s| !(args.force && wanted.contains(s)))
+            .collect();
+        if !kept.is_empty() {
+            return Err(Error::Input(format!(
+                "{}: stages {} were made with prompt settings {had}, not {want}; use another \
+                 --out, or recompute them all with --force",
+                args.out.display(),
+                kept.join(", ")
+            )));
+        }
     }
+    write(&path, &want.to_string())
 }
 
 fn load_base(args: &Args, template: &Template) -> Result<real::Adapted, Error> {
@@ -811,7 +824,7 @@ fn run(args: &Args) -> Result<(), Error> {
         cot.len()
     );
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    check_prompt_record(args)?;
+    check_prompt_record(args, &wanted)?;
 
     let mut table: Vec<StageEval> = Vec::new();
     // baselines on the same test rows

@@ -338,6 +338,15 @@ fn home_depot_runs_its_stages_and_resumes() {
         err.contains("prompt settings") && err.contains(r#"{"evidence":false}"#),
         "{err}"
     );
+    // --force recomputes only the stages it names; the others would keep the old prompts
+    let mut partly: Vec<&str> = evidence.clone();
+    partly[7] = "label-probe"; // --stages
+    partly.push("--force");
+    let err = common::run_err(&bin, &partly);
+    assert!(
+        err.contains("stages zero-shot, sft-labels were made"),
+        "{err}"
+    );
     let ev_out = dir.join("ev-out");
     evidence[5] = ev_out.to_str().unwrap(); // --out
     evidence[7] = "label-probe"; // --stages
