@@ -978,8 +978,8 @@ impl RuleTeacher {
     /// [`EVIDENCE_ATTRIBUTE`], so that a prompt rendered from it shows the model what the
     /// checks found (matched and missing query words, type, brand, size, colour, material and
     /// exclusion clauses). Only the query and product are read; an item with nothing to report
-    /// comes back unchanged. The analysis itself ignores the attribute, so annotating twice
-    /// gives the same item.
+    /// comes back without the attribute. The analysis itself ignores the attribute, so
+    /// annotating twice gives the same item.
     ///
     /// ```
     /// use taosr1_cot::teacher::{RuleTeacher, EVIDENCE_ATTRIBUTE};
@@ -1102,12 +1102,12 @@ impl RuleTeacher {
                         .iter()
                         .any(|tt| tt.len() > w.len() && tt.contains(w)))
         };
-        let matched_words = query_words.iter().filter(|w| in_title(w)).count();
         let missing_words: Vec<String> = query_words
             .iter()
             .filter(|w| !in_title(w))
             .cloned()
             .collect();
+        let matched_words = query_words.len() - missing_words.len();
         let query_head = query_words
             .iter()
             .rev()
