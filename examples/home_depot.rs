@@ -79,6 +79,8 @@ const STAGES: [&str; 6] = [
 ];
 /// Where each stage keeps its scores on the deployment choice's validation rows.
 const VALIDATION_FILE: &str = "validation.jsonl";
+/// Where each stage keeps its scores on the test rows.
+const PREDICTIONS_FILE: &str = "predictions.jsonl";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -318,10 +320,7 @@ fn evaluate(
     let ms = started.elapsed().as_secs_f64() * 1000.0 / test.len().max(1) as f64;
     let pred: Vec<usize> = dists.iter().map(|d| d.argmax()).collect();
     let score: Vec<f32> = dists.iter().map(expected_grade).collect();
-    write(
-        &dir.join("predictions.jsonl"),
-        &predictions_text(test, &dists),
-    )?;
+    write(&dir.join(PREDICTIONS_FILE), &predictions_text(test, &dists))?;
     let mut m = metrics(name, test, &pred, &score, args.resamples, args.seed)?;
     m.eval_ms_per_item = ms;
     Ok(m)
@@ -666,7 +665,8 @@ fn check_prompt_record(args: &Args, wanted: &[&str]) -> Result<(), Error> {
     };
     if let Some(had) = had.filter(|had| *had != want) {
         let kept: Vec<&str> = finished
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|s| !(args.force && wanted.contains(s)))
             .collect();
         if !kept.is_empty() {
@@ -676,6 +676,12 @@ fn check_prompt_record(args: &Args, wanted: &[&str]) -> Result<(), Error> {
                 args.out.display(),
                 kept.join(", ")
             )));
+        }
+        // every finished stage is about to be recomputed: until it is, it is not finished, so
+        // a run stopped half way never resumes an old-prompt stage under the new record
+        for s in finished {
+            let done = args.out.join(s).join("eval.json");
+            std::fs::remove_file(&done).map_err(|e| Error::io(&done, e))?;
         }
     }
     write(&path, &want.to_string())
@@ -751,6 +757,9 @@ fn run(args: &Args) -> Result<(), Error> {
             )))
         }
     };
+    // settled before any work, so that a refused resume costs nothing
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    check_prompt_record(args, &wanted)?;
     println!("backend: {}", backend::name());
     let scale = GradeScale::default();
     let read = read_csv(&args.data, &ColumnSpec::home_depot(), &scale, false)?;
@@ -824,7 +833,6 @@ fn run(args: &Args) -> Result<(), Error> {
         cot.len()
     );
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    check_prompt_record(args, &wanted)?;
 
     let mut table: Vec<StageEval> = Vec::new();
     // baselines on the same test rows
@@ -881,7 +889,7 @@ fn run(args: &Args) -> Result<(), Error> {
             let text = std::fs::read_to_string(&eval_path).map_err(|e| Error::io(&eval_path, e))?;
             let old: StageEval = serde_json::from_str(&text)
                 .map_err(|e| Error::Input(format!("{}: {e}", eval_path.display())))?;
-            let scored = dir.join("predictions.jsonl");
+            let scored = dir.join(PREDICTIONS_FILE);
             let (_, _, ids) = read_predictions(&scored)?;
             if same_rows(&ids, &test) {
                 println!(
@@ -894,8 +902,8 @@ fn run(args: &Args) -> Result<(), Error> {
             // other test rows than the stage was scored on (e.g. --test-queries changed):
             // the trained model is kept and scored on this run's rows
             println!(
-                "{stage}: trained before; its {} scored test rows are not this run's {}, so \
-                 the saved model is scored again",
+                "{stage}: finished before; its {} scored test rows are not this run's {}, so \
+                 its model is scored on them",
                 ids.len(),
                 test.len()
             );
@@ -1250,10 +1258,6 @@ fn read_predictions(path: &Path) -> Result<Predictions, Error> {
     Ok((dists, gold, ids))
 }
 
-/// A stage's grade distributions on the deployment choice's validation rows: read back from
-/// `STAGE/validation.jsonl` when that file holds exactly these rows (same ids, same order),
-/// else scored and written there. A stage that is recomputed deletes the file first, so a
-/// resumed run rescores only what changed.
 /// Writes a stage's test metrics to its `eval.json` and prints them.
 fn save_eval(path: &Path, e: &StageEval) -> Result<(), Error> {
     write(
@@ -1287,6 +1291,10 @@ fn stage_model(
     Ok((m, c))
 }
 
+/// A stage's grade distributions on the deployment choice's validation rows: read back from
+/// `STAGE/validation.jsonl` when that file holds exactly these rows (same ids, same order),
+/// else scored and written there. A stage that is recomputed deletes the file first, so a
+/// resumed run rescores only what changed.
 fn validation_scores(
     args: &Args,
     stage: &str,
@@ -1360,11 +1368,11 @@ fn deployment(
     };
     out += &format!("\nDeployed: {last}.\n");
     let last_dir = args.out.join(last);
-    let (dists, gold, _) = read_predictions(&last_dir.join("predictions.jsonl"))?;
+    let (dists, gold, _) = read_predictions(&last_dir.join(PREDICTIONS_FILE))?;
     if gold.len() != test.len() {
         return Err(Error::Input(format!(
             "{}: {} predictions for {} test rows (rerun {last} with --force)",
-            last_dir.join("predictions.jsonl").display(),
+            last_dir.join(PREDICTIONS_FILE).display(),
             gold.len(),
             test.len()
         )));

@@ -220,7 +220,7 @@ fn home_depot_runs_its_stages_and_resumes() {
     for stage in ["zero-shot", "label-probe", "sft-labels"] {
         assert!(
             rescored.contains(&format!(
-                "{stage}: trained before; its 12 scored test rows are not this run's 8"
+                "{stage}: finished before; its 12 scored test rows are not this run's 8"
             )),
             "{rescored}"
         );
@@ -347,6 +347,10 @@ fn home_depot_runs_its_stages_and_resumes() {
         err.contains("stages zero-shot, sft-labels were made"),
         "{err}"
     );
+    assert!(
+        out.join("label-probe/eval.json").is_file(),
+        "a refusal deletes nothing"
+    );
     let ev_out = dir.join("ev-out");
     evidence[5] = ev_out.to_str().unwrap(); // --out
     evidence[7] = "label-probe"; // --stages
@@ -365,5 +369,21 @@ fn home_depot_runs_its_stages_and_resumes() {
     plain.pop();
     let err = common::run_err(&bin, &plain);
     assert!(err.contains(r#"{"evidence":true}"#), "{err}");
+    assert!(
+        ev_out.join("label-probe/eval.json").is_file(),
+        "a refusal deletes nothing"
+    );
+    // a forced change unfinishes the old stages first: a run that stops before recomputing
+    // them (here: no model to load) leaves nothing that resumes under the new record
+    let no_model = dir.join("no-model");
+    let mut forced_plain: Vec<&str> = plain.clone();
+    forced_plain[1] = no_model.to_str().unwrap(); // --model
+    forced_plain.push("--force");
+    common::run_err(&bin, &forced_plain);
+    assert_eq!(
+        std::fs::read_to_string(ev_out.join("prompt.json")).unwrap(),
+        r#"{"evidence":false}"#
+    );
+    assert!(!ev_out.join("label-probe/eval.json").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
