@@ -81,6 +81,8 @@ const STAGES: [&str; 6] = [
 const VALIDATION_FILE: &str = "validation.jsonl";
 /// Where each stage keeps its scores on the test rows.
 const PREDICTIONS_FILE: &str = "predictions.jsonl";
+/// Where each stage keeps its test metrics; a stage is finished when this file exists.
+const EVAL_FILE: &str = "eval.json";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -650,7 +652,7 @@ fn check_prompt_record(args: &Args, wanted: &[&str]) -> Result<(), Error> {
     let finished: Vec<&str> = STAGES
         .iter()
         .copied()
-        .filter(|s| args.out.join(s).join("eval.json").is_file())
+        .filter(|s| args.out.join(s).join(EVAL_FILE).is_file())
         .collect();
     let had = match std::fs::read_to_string(&path) {
         Ok(text) => Some(
@@ -680,7 +682,7 @@ fn check_prompt_record(args: &Args, wanted: &[&str]) -> Result<(), Error> {
         // every finished stage is about to be recomputed: until it is, it is not finished, so
         // a run stopped half way never resumes an old-prompt stage under the new record
         for s in finished {
-            let done = args.out.join(s).join("eval.json");
+            let done = args.out.join(s).join(EVAL_FILE);
             std::fs::remove_file(&done).map_err(|e| Error::io(&done, e))?;
         }
     }
@@ -832,7 +834,6 @@ fn run(args: &Args) -> Result<(), Error> {
         "rule teacher: {kept} of {} training rows have a kept rationale",
         cot.len()
     );
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
 
     let mut table: Vec<StageEval> = Vec::new();
     // baselines on the same test rows
@@ -884,7 +885,7 @@ fn run(args: &Args) -> Result<(), Error> {
     };
     for stage in STAGES.iter().filter(|s| wanted.contains(s)) {
         let dir = args.out.join(stage);
-        let eval_path = dir.join("eval.json");
+        let eval_path = dir.join(EVAL_FILE);
         if eval_path.is_file() && !args.force {
             let text = std::fs::read_to_string(&eval_path).map_err(|e| Error::io(&eval_path, e))?;
             let old: StageEval = serde_json::from_str(&text)
@@ -1378,7 +1379,7 @@ fn deployment(
         )));
     }
     let stage: StageEval = {
-        let path = last_dir.join("eval.json");
+        let path = last_dir.join(EVAL_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?
     };
