@@ -110,6 +110,10 @@ struct Args {
     /// Training queries (their rows are the SFT data).
     #[arg(long, default_value_t = 300)]
     train_queries: usize,
+    /// Skip the first this many queries of the training split before taking
+    /// --train-queries (to continue a checkpoint, `--sft-from DIR`, on rows it has not seen).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    train_skip_queries: usize,
     /// Validation queries (baseline thresholds only).
     #[arg(long, default_value_t = 100)]
     validation_queries: usize,
@@ -133,9 +137,11 @@ struct Args {
     /// `--sft-from label-probe` needs).
     #[arg(long, value_name = "logits|hidden", default_value = "logits")]
     probe_space: String,
-    /// Where the SFT stages start: `base` (the adapted checkpoint) or `label-probe` (its
-    /// fitted read-out, LP-FT: the head is fitted before the body is fine-tuned).
-    #[arg(long, value_name = "base|label-probe", default_value = "base")]
+    /// Where the SFT stages start: `base` (the adapted checkpoint), `label-probe` (its
+    /// fitted read-out, LP-FT: the head is fitted before the body is fine-tuned), or a
+    /// checkpoint folder this example wrote (e.g. an earlier run's `sft-labels/model`, to
+    /// train it further; its prompts must have been built with the same --prompt-evidence).
+    #[arg(long, value_name = "base|label-probe|DIR", default_value = "base")]
     sft_from: String,
     /// SFT: at most this many optimizer steps (the learning-rate schedule ends there).
     #[arg(long)]
@@ -192,10 +198,10 @@ struct Args {
     /// New tokens per sampled response (DPO and GRPO rollouts).
     #[arg(long, default_value_t = 48)]
     max_new_tokens: usize,
-    /// Validation rows scored by the last stage to fit CumPT's beta and the expected-grade
-    /// cuts of the deployed row.
-    #[arg(long, default_value_t = 300)]
-    beta_rows: usize,
+    /// Validation rows scored by each candidate stage to fit CumPT's beta and the
+    /// expected-grade cuts of the deployed row (default: every validation row).
+    #[arg(long, value_name = "N")]
+    beta_rows: Option<usize>,
     /// The stage the deployed row uses: `auto` picks the stage run this time whose grades,
     /// cut on the expected grade, have the best macro-F1 on the `--beta-rows` validation rows;
     /// or name one.
@@ -243,8 +249,19 @@ fn main() -> std::process::ExitCode {
 
 /// The rows of the first `n` queries (in order of first appearance), query by query.
 fn first_queries(rows: Vec<Example>, n: usize) -> Vec<Example> {
+    queries(rows, 0, n)
+}
+
+/// The validation rows that fit the deployed cuts and CumPT's beta (`--beta-rows`, default all).
+fn beta_rows<'a>(args: &Args, validation: &'a [Example]) -> &'a [Example] {
+    &validation[..validation.len().min(args.beta_rows.unwrap_or(usize::MAX))]
+}
+
+/// The rows of `n` queries after the first `skip`, queries in first-appearance order.
+fn queries(rows: Vec<Example>, skip: usize, n: usize) -> Vec<Example> {
     query_groups(&rows)
         .into_iter()
+        .skip(skip)
         .take(n)
         .flatten()
         .map(|i| rows[i].clone())
@@ -738,10 +755,11 @@ fn run(args: &Args) -> Result<(), Error> {
         "base" => {}
         "label-probe"
             if wanted.contains(&"label-probe") || args.out.join("label-probe/model").is_dir() => {}
+        dir if Path::new(dir).join("config.json").is_file() => {}
         other => {
             return Err(Error::Input(format!(
-                "--sft-from: {other:?} is neither base nor label-probe (run in this or an \
-                 earlier run into the same --out)"
+                "--sft-from: {other:?} is neither base, nor label-probe (run in this or an \
+                 earlier run into the same --out), nor a checkpoint folder with a config.json"
             )))
         }
     }
@@ -785,7 +803,11 @@ fn run(args: &Args) -> Result<(), Error> {
     } else {
         Vec::new()
     };
-    let train_rows = annotate(first_queries(split.train, args.train_queries));
+    let train_rows = annotate(queries(
+        split.train,
+        args.train_skip_queries,
+        args.train_queries,
+    ));
     let validation = annotate(first_queries(split.validation, args.validation_queries));
     let test = annotate(first_queries(split.test, args.test_queries));
     if let Some(e) = test.first().filter(|_| args.prompt_evidence) {
@@ -931,7 +953,7 @@ fn run(args: &Args) -> Result<(), Error> {
             }
             "label-probe" => {
                 let a = load_base(args, &template)?;
-                let rows = &validation[..validation.len().min(args.beta_rows)];
+                let rows = beta_rows(args, &validation);
                 let (model, note) = label_probe(
                     args,
                     a.model.valid(),
@@ -956,8 +978,12 @@ fn run(args: &Args) -> Result<(), Error> {
             }
             "sft-labels" | "sft-cot" => {
                 // LP-FT: `--sft-from label-probe` starts from the probe's fitted read-out
-                let mut a = if args.sft_from == "label-probe" {
-                    let init = args.out.join("label-probe").join("model");
+                let mut a = if args.sft_from != "base" {
+                    let init = if args.sft_from == "label-probe" {
+                        args.out.join("label-probe").join("model")
+                    } else {
+                        PathBuf::from(&args.sft_from)
+                    };
                     let (model, config, codec) = real::load(&init, &backend::train_device())?;
                     real::Adapted {
                         model,
@@ -1018,10 +1044,9 @@ fn run(args: &Args) -> Result<(), Error> {
                 )?;
                 let note = format!(
                     "{}{}{}{}{} rows, {} of {steps} steps{}, loss {:.3} -> {:.3}",
-                    if args.sft_from == "label-probe" {
-                        "from label-probe; "
-                    } else {
-                        ""
+                    match args.sft_from.as_str() {
+                        "base" => String::new(),
+                        from => format!("from {from}; "),
                     },
                     if args.frozen_layers > 0 {
                         format!(
@@ -1339,7 +1364,7 @@ fn deployment(
     use taosr1::plots::{line_chart, reliability, reliability_diagram, Series};
     use taosr1_partition::{fit_beta, TierMap};
     let perr = |e: taosr1_partition::PartitionError| Error::Input(e.to_string());
-    let rows = &validation[..validation.len().min(args.beta_rows)];
+    let rows = beta_rows(args, validation);
     let vgold: Vec<usize> = rows.iter().map(|e| e.grade.index()).collect();
     let mut out = format!(
         "\nDeployment choice on {} validation rows (macro-F1):\n\n| stage | argmax grade | expected grade, fitted cuts |\n|---|---|---|\n",

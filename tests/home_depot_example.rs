@@ -269,6 +269,37 @@ fn home_depot_runs_its_stages_and_resumes() {
     let (lpft, _, _) =
         taosr1::real::load(&out.join("sft-labels/model"), &Default::default()).unwrap();
     assert!(!lpft.is_tied(), "the probe's untied head came along");
+    // a checkpoint folder trains further, here on the last 2 of the 48 training queries;
+    // without --beta-rows every validation row fits the deployed cuts
+    let cont_out = dir.join("cont-out");
+    let lpft_dir = out.join("sft-labels/model");
+    let mut cont: Vec<&str> = args.clone();
+    let at = cont.iter().position(|a| *a == "--beta-rows").unwrap();
+    cont.drain(at..at + 2);
+    cont[5] = cont_out.to_str().unwrap(); // --out
+    cont[7] = "sft-labels"; // --stages
+    cont.extend(["--sft-from", lpft_dir.to_str().unwrap()]);
+    cont.extend(["--train-skip-queries", "46"]);
+    let fifth = common::run_ok(&bin, &cont);
+    assert!(fifth.contains("train 8 rows of 2 queries"), "{fifth}");
+    let table = std::fs::read_to_string(cont_out.join("staircase.md")).unwrap();
+    assert!(
+        table.contains(&format!("from {}; 8 rows", lpft_dir.display())),
+        "{table}"
+    );
+    let cached = std::fs::read_to_string(cont_out.join("sft-labels/validation.jsonl")).unwrap();
+    assert_eq!(cached.lines().count(), 12, "3 validation queries of 4 rows");
+    let (further, _, _) =
+        taosr1::real::load(&cont_out.join("sft-labels/model"), &Default::default()).unwrap();
+    assert!(!further.is_tied());
+    let mut missing = cont.clone();
+    let at = missing.iter().position(|a| *a == "--sft-from").unwrap();
+    missing[at + 1] = "no/such/checkpoint";
+    let err = common::run_err(&bin, &missing);
+    assert!(
+        err.contains("--sft-from") && err.contains("no/such/checkpoint"),
+        "{err}"
+    );
     let mut unknown = args.clone();
     unknown.extend(["--sft-from", "dpo"]);
     let err = common::run_err(&bin, &unknown);
