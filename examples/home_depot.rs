@@ -252,11 +252,6 @@ fn first_queries(rows: Vec<Example>, n: usize) -> Vec<Example> {
     queries(rows, 0, n)
 }
 
-/// The validation rows that fit the deployed cuts and CumPT's beta (`--beta-rows`, default all).
-fn beta_rows<'a>(args: &Args, validation: &'a [Example]) -> &'a [Example] {
-    &validation[..validation.len().min(args.beta_rows.unwrap_or(usize::MAX))]
-}
-
 /// The rows of `n` queries after the first `skip`, queries in first-appearance order.
 fn queries(rows: Vec<Example>, skip: usize, n: usize) -> Vec<Example> {
     query_groups(&rows)
@@ -266,6 +261,11 @@ fn queries(rows: Vec<Example>, skip: usize, n: usize) -> Vec<Example> {
         .flatten()
         .map(|i| rows[i].clone())
         .collect()
+}
+
+/// The validation rows that fit the deployed cuts and CumPT's beta (`--beta-rows`, default all).
+fn beta_rows<'a>(args: &Args, validation: &'a [Example]) -> &'a [Example] {
+    &validation[..validation.len().min(args.beta_rows.unwrap_or(usize::MAX))]
 }
 
 /// Row indices per query, in first-appearance order.
@@ -977,7 +977,8 @@ fn run(args: &Args) -> Result<(), Error> {
                 (model, a.codec, note)
             }
             "sft-labels" | "sft-cot" => {
-                // LP-FT: `--sft-from label-probe` starts from the probe's fitted read-out
+                // LP-FT: `--sft-from label-probe` starts from the probe's fitted read-out;
+                // `--sft-from DIR` from a checkpoint an earlier run wrote
                 let mut a = if args.sft_from != "base" {
                     let init = if args.sft_from == "label-probe" {
                         args.out.join("label-probe").join("model")
