@@ -751,18 +751,22 @@ fn run(args: &Args) -> Result<(), Error> {
                 .into(),
         ));
     }
-    match args.sft_from.as_str() {
-        "base" => {}
+    // the checkpoint the SFT stages start from (None: the adapted base)
+    let sft_init: Option<PathBuf> = match args.sft_from.as_str() {
+        "base" => None,
         "label-probe"
-            if wanted.contains(&"label-probe") || args.out.join("label-probe/model").is_dir() => {}
-        dir if Path::new(dir).join("config.json").is_file() => {}
+            if wanted.contains(&"label-probe") || args.out.join("label-probe/model").is_dir() =>
+        {
+            Some(args.out.join("label-probe/model"))
+        }
+        dir if Path::new(dir).join("config.json").is_file() => Some(PathBuf::from(dir)),
         other => {
             return Err(Error::Input(format!(
                 "--sft-from: {other:?} is neither base, nor label-probe (run in this or an \
                  earlier run into the same --out), nor a checkpoint folder with a config.json"
             )))
         }
-    }
+    };
     let deploy: Vec<&str> = match args.deploy.as_str() {
         "auto" => STAGES
             .iter()
@@ -979,13 +983,8 @@ fn run(args: &Args) -> Result<(), Error> {
             "sft-labels" | "sft-cot" => {
                 // LP-FT: `--sft-from label-probe` starts from the probe's fitted read-out;
                 // `--sft-from DIR` from a checkpoint an earlier run wrote
-                let mut a = if args.sft_from != "base" {
-                    let init = if args.sft_from == "label-probe" {
-                        args.out.join("label-probe").join("model")
-                    } else {
-                        PathBuf::from(&args.sft_from)
-                    };
-                    let (model, config, codec) = real::load(&init, &backend::train_device())?;
+                let mut a = if let Some(init) = &sft_init {
+                    let (model, config, codec) = real::load(init, &backend::train_device())?;
                     real::Adapted {
                         model,
                         config,

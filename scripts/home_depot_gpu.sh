@@ -14,7 +14,7 @@
 # TRAIN_QUERIES=2000 (about 16 000 rows, a third of
 # the training split), VALIDATION_QUERIES=400, TEST_QUERIES=100000 (all 1 180 test queries,
 # 7 223 rows), EPOCHS=2, LR=5e-5, BATCH=16, DPO_PROMPTS=512, GRPO_STEPS=60, VAL_ROWS=256 scored
-# every VAL_EVERY=50 steps, BETA_ROWS=100000 (every validation row fits the deployed cuts and
+# every VAL_EVERY=50 steps, BETA_ROWS= (empty: every validation row fits the deployed cuts and
 # CumPT's beta: on 300 rows the cuts cost 0.015 test macro-F1, docs/RESULTS.md, tenth session),
 # SAVE_DTYPE=bf16 (checkpoints at half the size of f32), SFT_LOSS=response
 # (or grade, grade-among-grades), CLASS_BALANCED= (1 adds --class-balanced),
@@ -50,5 +50,5 @@ BIN="${CARGO_TARGET_DIR:-target}/release/examples/home_depot"
     ${PROMPT_EVIDENCE:+--prompt-evidence} \
     --eval-batch 64 --dpo-prompts "${DPO_PROMPTS:-512}" --dpo-n 8 \
     --grpo-steps "${GRPO_STEPS:-60}" --grpo-group 8 --grpo-prompts 8 --max-new-tokens 96 \
-    --val-rows "${VAL_ROWS:-256}" --val-every "${VAL_EVERY:-50}" --beta-rows "${BETA_ROWS:-100000}" \
+    --val-rows "${VAL_ROWS:-256}" --val-every "${VAL_EVERY:-50}" ${BETA_ROWS:+--beta-rows "$BETA_ROWS"} \
     --save-dtype "${SAVE_DTYPE:-bf16}"

@@ -14,7 +14,7 @@
 # run's sizes come from the environment: STAGES (label-probe,sft-labels), PROBE_QUERIES (1000),
 # PROBE_SPACE (logits; hidden for LP-FT), SFT_FROM (base; label-probe for LP-FT), TRAIN_QUERIES (1600),
 # MAX_STEPS (700), MAX_TRAIN_MINUTES (4.5), LR (1e-4), BATCH (16), VALIDATION_QUERIES (400),
-# VAL_ROWS (256), VAL_EVERY (50), BETA_ROWS (100000: every validation row), TEST_QUERIES
+# VAL_ROWS (256), VAL_EVERY (50), BETA_ROWS (empty: every validation row), TEST_QUERIES
 # (100000: all), SFT_LOSS (response; grade or grade-among-grades), CLASS_BALANCED (empty; 1
 # adds --class-balanced), PROMPT_EVIDENCE (empty; 1 adds --prompt-evidence), TIME_LIMIT (whole
 # run, seconds: 500). With no GPU time limit, use scripts/home_depot_gpu.sh instead (it builds
@@ -92,7 +92,7 @@ run)
         --test-queries "${TEST_QUERIES:-100000}" --epochs 1 --max-steps "${MAX_STEPS:-700}" \
         --max-train-minutes "${MAX_TRAIN_MINUTES:-4.5}" --lr "${LR:-1e-4}" \
         --batch-size "${BATCH:-16}" --eval-batch 64 --val-rows "${VAL_ROWS:-256}" \
-        --val-every "${VAL_EVERY:-50}" --beta-rows "${BETA_ROWS:-100000}" --save-dtype bf16
+        --val-every "${VAL_EVERY:-50}" ${BETA_ROWS:+--beta-rows "$BETA_ROWS"} --save-dtype bf16
     echo "home_depot exit status: $?"
     set -e
     nvidia-smi --query-gpu=name,memory.used --format=csv,noheader || true
