@@ -56,7 +56,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use taosr1::codec::Codec;
 use taosr1::infer::{label_logits, score_label_first, InferConfig};
-use taosr1::sft::{train, LossTokens, SftConfig};
+use taosr1::sft::{rating_targets, train, LossTokens, SftConfig};
 use taosr1::stages::{run_dpo, run_grpo, DpoRun, GrpoRun, RolloutConfig};
 use taosr1::{backend, real, Error};
 use taosr1_cot::adapter::{read_csv, split_by_query, ColumnSpec};
@@ -159,12 +159,18 @@ struct Args {
     /// `grade`: only the grade label's, the token the deployed model reads (for `sft-labels`;
     /// `sft-cot` then learns no rationale). `grade-among-grades`: the same with its
     /// probability renormalised over the grade tokens, the deployed read-out's cross-entropy.
+    /// `grade-distribution`: as `grade-among-grades` against a soft target built from each
+    /// row's mean rating (`sft::rating_targets`, mixed with the gold one-hot by --soft-alpha).
     #[arg(
         long,
-        value_name = "response|grade|grade-among-grades",
+        value_name = "response|grade|grade-among-grades|grade-distribution",
         default_value = "response"
     )]
     sft_loss: String,
+    /// SFT with `--sft-loss grade-distribution`: the share of the rating's two-hot target in
+    /// each row's target (`0`: the gold one-hot; `1`: the two-hot alone), in [0, 1].
+    #[arg(long, value_name = "ALPHA", default_value_t = 0.5)]
+    soft_alpha: f32,
     /// SFT: weight each training row so that every grade carries the same share of the loss.
     #[arg(long)]
     class_balanced: bool,
@@ -734,12 +740,20 @@ fn run(args: &Args) -> Result<(), Error> {
         "response" => LossTokens::Response,
         "grade" => LossTokens::Grade,
         "grade-among-grades" => LossTokens::GradeAmongGrades,
+        "grade-distribution" => LossTokens::GradeDistribution,
         other => {
             return Err(Error::Input(format!(
-                "--sft-loss: {other:?} is none of response, grade, grade-among-grades"
+                "--sft-loss: {other:?} is none of response, grade, grade-among-grades, \
+                 grade-distribution"
             )))
         }
     };
+    if !(0.0..=1.0).contains(&args.soft_alpha) {
+        return Err(Error::Input(format!(
+            "--soft-alpha: {} is outside [0, 1]",
+            args.soft_alpha
+        )));
+    }
     if args.sft_from == "label-probe"
         && wanted.contains(&"label-probe")
         && args.probe_space != "hidden"
@@ -1004,7 +1018,15 @@ fn run(args: &Args) -> Result<(), Error> {
                 } else {
                     &cot
                 };
-                let encoded = a.codec.encode_all(data)?;
+                let mut encoded = a.codec.encode_all(data)?;
+                if sft_loss == LossTokens::GradeDistribution {
+                    let rated: Vec<_> = data.iter().map(|e| (e.score, e.grade)).collect();
+                    let targets =
+                        rating_targets(&rated, a.codec.grade_ids().len(), args.soft_alpha)?;
+                    for (e, t) in encoded.iter_mut().zip(targets) {
+                        e.target = t;
+                    }
+                }
                 let cfg = SftConfig::new()
                     .with_epochs(args.epochs)
                     .with_max_steps(args.max_steps)
@@ -1058,9 +1080,13 @@ fn run(args: &Args) -> Result<(), Error> {
                         String::new()
                     },
                     match sft_loss {
-                        LossTokens::Response => "",
-                        LossTokens::Grade => "grade-token loss; ",
-                        LossTokens::GradeAmongGrades => "loss among the grades; ",
+                        LossTokens::Response => String::new(),
+                        LossTokens::Grade => "grade-token loss; ".into(),
+                        LossTokens::GradeAmongGrades => "loss among the grades; ".into(),
+                        LossTokens::GradeDistribution => format!(
+                            "loss among the grades against rating targets (alpha {}); ",
+                            args.soft_alpha
+                        ),
                     },
                     if args.class_balanced {
                         "class-balanced; "

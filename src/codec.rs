@@ -9,7 +9,7 @@ use taosr1_model::TaoTokenizer;
 use crate::Error;
 
 /// One example as token ids.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Encoded {
     /// `<bos>` + prompt.
     pub prompt: Vec<u32>,
@@ -18,6 +18,11 @@ pub struct Encoded {
     pub response: Vec<u32>,
     /// Gold grade.
     pub grade: Grade,
+    /// A soft target over the grades (worst first, summing to 1) for
+    /// [`LossTokens::GradeDistribution`](crate::sft::LossTokens::GradeDistribution), such as
+    /// [`rating_targets`](crate::sft::rating_targets)' or a teacher's grade probabilities;
+    /// `None`: the gold grade's one-hot.
+    pub target: Option<Vec<f32>>,
 }
 
 /// Tokenizer + template, with the ids of the tags and grade tokens resolved once.
@@ -283,6 +288,7 @@ impl Codec {
             prompt: self.prompt_ids(&example.item())?,
             response: self.response_ids(&example.rationale, example.grade)?,
             grade: example.grade,
+            target: None,
         })
     }
 

@@ -87,6 +87,170 @@ pub enum LossTokens {
     /// grades (such as a label probe) starts at its own cross-entropy instead of at the
     /// full vocabulary's.
     GradeAmongGrades,
+    /// As [`GradeAmongGrades`](Self::GradeAmongGrades), scored against a distribution over
+    /// the grades instead of the gold one-hot: at the response's first grade token the loss
+    /// is `-Σ_k target_k · log p(grade k | grades)`, with each example's
+    /// [`Encoded::target`] (the gold one-hot where it has none). Soft labels carry what a
+    /// grade alone drops: the fine rating a grade was cut from ([`rating_targets`]) or a
+    /// teacher's grade probabilities. With one-hot targets it equals `GradeAmongGrades`.
+    GradeDistribution,
+}
+
+/// Soft targets from a rating finer than the grades (such as Home Depot's mean of three
+/// raters, [`taosr1_cot::Example::score`]), for [`LossTokens::GradeDistribution`].
+///
+/// Each grade's centre is the mean rating of its rated rows in `rows` (pass the training
+/// rows). A rating is placed on the grade axis by linear interpolation between neighbouring
+/// centres (clamped to the outermost ones; a grade without rated rows has no centre and is
+/// passed over) and two-hot encoded, so the target's expected grade
+/// is that position; the result is `(1 - alpha) · one_hot(gold) + alpha · two_hot`, so with
+/// `alpha < 0.5` the gold grade keeps the largest mass. Rows without a rating get `None`.
+///
+/// ```
+/// use taosr1::sft::rating_targets;
+/// use taosr1_cot::GradeScale;
+/// let g = |i| GradeScale::default().grade(i).unwrap();
+/// // centres 1.0, 2.0, 2.5, 3.0 (the means of each grade's ratings)
+/// let rows = [(Some(1.0), g(0)), (Some(2.0), g(1)), (Some(2.33), g(2)), (Some(2.67), g(2)),
+///     (Some(3.0), g(3)), (None, g(1))];
+/// let t = rating_targets(&rows, 4, 0.4).unwrap();
+/// // 2.33 sits a third of the way from L2's centre to L3's: two-hot (1/3, 2/3)
+/// let t2 = t[2].as_ref().unwrap();
+/// let want = [0.0, 0.4 * 0.34, 0.6 + 0.4 * 0.66, 0.0];
+/// assert!(t2.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-2));
+/// // the best grade's centre is the top of the axis: its target stays one-hot
+/// let t4 = t[4].as_ref().unwrap();
+/// assert!((t4[3] - 1.0).abs() < 1e-6 && t4[..3].iter().all(|p| *p == 0.0));
+/// assert!(t[5].is_none());
+/// // a grade without rated rows is passed over: L2 has none, L1's centre is 1 and L3's 3
+/// let sparse = [(Some(1.0), g(0)), (Some(2.5), g(2)), (Some(3.5), g(2))];
+/// let t = rating_targets(&sparse, 4, 1.0).unwrap();
+/// assert_eq!(t[1].as_deref(), Some(&[0.0, 0.5, 0.5, 0.0][..]));
+/// // alpha outside [0, 1], or ratings that do not rise with the grade, are refused
+/// assert!(rating_targets(&rows, 4, 1.5).is_err());
+/// assert!(rating_targets(&[(Some(2.0), g(0)), (Some(1.0), g(1))], 2, 0.5).is_err());
+/// ```
+///
+/// # Errors
+/// [`Error::Input`] for `alpha` outside `[0, 1]`, a non-finite rating, a grade index of at
+/// least `grades`, or centres that do not strictly increase with the grade.
+pub fn rating_targets(
+    rows: &[(Option<f64>, taosr1_cot::Grade)],
+    grades: usize,
+    alpha: f32,
+) -> Result<Vec<Option<Vec<f32>>>, Error> {
+    if !(0.0..=1.0).contains(&alpha) {
+        return Err(Error::Input(format!(
+            "rating_targets: alpha {alpha} is outside [0, 1]"
+        )));
+    }
+    let mut sum = vec![0.0f64; grades];
+    let mut count = vec![0usize; grades];
+    for (i, (score, grade)) in rows.iter().enumerate() {
+        if grade.index() >= grades {
+            return Err(Error::Input(format!(
+                "rating_targets: row {i} has grade index {} of {grades} grades",
+                grade.index()
+            )));
+        }
+        if let Some(s) = score {
+            if !s.is_finite() {
+                return Err(Error::Input(format!(
+                    "rating_targets: row {i} has the rating {s}"
+                )));
+            }
+            sum[grade.index()] += s;
+            count[grade.index()] += 1;
+        }
+    }
+    // (grade index, centre) of the grades with rated rows, worst first
+    let centre: Vec<(f64, f64)> = (0..grades)
+        .filter(|k| count[*k] > 0)
+        .map(|k| (k as f64, sum[k] / count[k] as f64))
+        .collect();
+    if centre.is_empty() {
+        return Ok(vec![None; rows.len()]);
+    }
+    if centre.windows(2).any(|w| w[0].1 >= w[1].1) {
+        return Err(Error::Input(format!(
+            "rating_targets: the mean ratings per grade (index, mean) {centre:?} do not rise \
+             with the grade"
+        )));
+    }
+    let position = |s: f64| -> f64 {
+        match centre.iter().position(|(_, c)| s < *c) {
+            None => centre[centre.len() - 1].0,
+            Some(0) => centre[0].0,
+            Some(i) => {
+                let ((ka, ca), (kb, cb)) = (centre[i - 1], centre[i]);
+                ka + (s - ca) / (cb - ca) * (kb - ka)
+            }
+        }
+    };
+    Ok(rows
+        .iter()
+        .map(|(score, grade)| {
+            score.map(|s| {
+                let y = position(s);
+                let lo = y.floor() as usize;
+                let frac = (y - lo as f64) as f32;
+                let mut t = vec![0.0f32; grades];
+                t[grade.index()] += 1.0 - alpha;
+                t[lo] += alpha * (1.0 - frac);
+                if frac > 0.0 {
+                    t[lo + 1] += alpha * frac;
+                }
+                t
+            })
+        })
+        .collect())
+}
+
+/// Checks that `target` is a distribution over `grades` grades.
+fn check_target(i: usize, target: &[f32], grades: usize) -> Result<(), Error> {
+    let total: f32 = target.iter().sum();
+    if target.len() != grades
+        || target.iter().any(|t| !t.is_finite() || *t < 0.0)
+        || (total - 1.0).abs() > 1e-3
+    {
+        return Err(Error::Input(format!(
+            "training example {i} has the target {target:?}, not a distribution over {grades} grades"
+        )));
+    }
+    Ok(())
+}
+
+/// Host-side per-grade weights `[rows, len, grades]` of [`LossTokens::GradeDistribution`]:
+/// at each scored position (`scored`, from [`loss_masks`]) the row's weight times its target
+/// at the first grade token of the response, and times the token's one-hot elsewhere.
+fn distribution_weights(
+    pairs: &[(&[u32], &[u32])],
+    targets: &[Option<&[f32]>],
+    row_weights: &[f32],
+    grade_ids: &[u32],
+    len: usize,
+) -> Vec<f32> {
+    let k = grade_ids.len();
+    let mut w = vec![0.0; pairs.len() * len * k];
+    for (row, ((p, r), target)) in pairs.iter().zip(targets).enumerate() {
+        let mut first = true;
+        for (j, id) in r.iter().enumerate() {
+            let Some(g) = grade_ids.iter().position(|x| x == id) else {
+                continue;
+            };
+            let at = (row * len + p.len() + j) * k;
+            match target.filter(|_| first) {
+                Some(t) => {
+                    for (c, v) in t.iter().enumerate() {
+                        w[at + c] = v * row_weights[row];
+                    }
+                }
+                None => w[at + g] = row_weights[row],
+            }
+            first = false;
+        }
+    }
+    w
 }
 
 /// Per-example loss weights that give every grade present in `grades` the same total weight,
@@ -332,9 +496,19 @@ pub fn train(
     }
     let grade_ids = match cfg.loss_tokens {
         LossTokens::Response => None,
-        LossTokens::Grade | LossTokens::GradeAmongGrades => Some(codec.grade_ids()),
+        LossTokens::Grade | LossTokens::GradeAmongGrades | LossTokens::GradeDistribution => {
+            Some(codec.grade_ids())
+        }
     };
     let among = (cfg.loss_tokens == LossTokens::GradeAmongGrades).then(|| codec.grade_ids());
+    let soft = (cfg.loss_tokens == LossTokens::GradeDistribution).then(|| codec.grade_ids());
+    if let Some(g) = soft {
+        for (i, e) in data.iter().enumerate() {
+            if let Some(t) = &e.target {
+                check_target(i, t, g.len())?;
+            }
+        }
+    }
     if let Some(g) = grade_ids {
         if let Some(i) = data
             .iter()
@@ -391,11 +565,26 @@ pub fn train(
             } else {
                 0
             };
-            let logp = match among {
-                Some(vocab) => model.token_logprobs_within(batch.input_ids, prefix, from, vocab)?,
-                None => model.token_logprobs_shared(batch.input_ids, prefix, from)?,
+            let weighted = match (among, soft) {
+                (_, Some(vocab)) => {
+                    let targets: Vec<Option<&[f32]>> =
+                        chunk.iter().map(|i| data[*i].target.as_deref()).collect();
+                    let w3 = distribution_weights(&pairs, &targets, &w, vocab, len);
+                    let w3 = Tensor::<3>::from_data(
+                        TensorData::new(w3, [pairs.len(), len, vocab.len()]),
+                        &device,
+                    );
+                    (model.next_logprobs_within(batch.input_ids, prefix, from, vocab)? * w3).sum()
+                }
+                (Some(vocab), None) => {
+                    (model.token_logprobs_within(batch.input_ids, prefix, from, vocab)? * weights)
+                        .sum()
+                }
+                (None, None) => {
+                    (model.token_logprobs_shared(batch.input_ids, prefix, from)? * weights).sum()
+                }
             };
-            let loss = (logp * weights).sum().neg() / scored.sum();
+            let loss = weighted.neg() / scored.sum();
             let value = scalar(loss.clone());
             if !value.is_finite() {
                 return Err(Error::Input(format!(

@@ -619,6 +619,7 @@ pub fn run_post_cot<R: Rng + ?Sized>(
             prompt,
             response: label_first.response_ids(&rationale, e.grade)?,
             grade: e.grade,
+            target: None,
         });
         report.prompts += 1;
     }

@@ -49,9 +49,11 @@ fn home_depot_runs_its_stages_and_resumes() {
     tiny_checkpoint(&dir.join("model"), 1024);
     let csv = dir.join("pairs.csv");
     let mut text = String::from("id,product_uid,product_title,search_term,relevance\n");
-    let grades = ["1", "1.67", "2.33", "3"];
+    // two mean ratings per grade (odd queries rated a rater's vote higher), so
+    // `--sft-loss grade-distribution` has soft targets to build
+    let grades = [["1", "1.67", "2.33", "3"], ["1.33", "2", "2.67", "3"]];
     for q in 0..60 {
-        for (p, g) in grades.iter().enumerate() {
+        for (p, g) in grades[q % 2].iter().enumerate() {
             text += &format!("{q}-{p},{p},Steel claw hammer {p},hammer {q},{g}\n");
         }
     }
@@ -280,11 +282,16 @@ fn home_depot_runs_its_stages_and_resumes() {
     cont[7] = "sft-labels"; // --stages
     cont.extend(["--sft-from", lpft_dir.to_str().unwrap()]);
     cont.extend(["--train-skip-queries", "46"]);
+    // against soft targets from the rows' mean ratings
+    cont.extend(["--sft-loss", "grade-distribution", "--soft-alpha", "0.3"]);
     let fifth = common::run_ok(&bin, &cont);
     assert!(fifth.contains("train 8 rows of 2 queries"), "{fifth}");
     let table = std::fs::read_to_string(cont_out.join("staircase.md")).unwrap();
     assert!(
-        table.contains(&format!("from {}; 8 rows", lpft_dir.display())),
+        table.contains(&format!(
+            "from {}; loss among the grades against rating targets (alpha 0.3); 8 rows",
+            lpft_dir.display()
+        )),
         "{table}"
     );
     let cached = std::fs::read_to_string(cont_out.join("sft-labels/validation.jsonl")).unwrap();
@@ -304,6 +311,10 @@ fn home_depot_runs_its_stages_and_resumes() {
     unknown.extend(["--sft-from", "dpo"]);
     let err = common::run_err(&bin, &unknown);
     assert!(err.contains("--sft-from"), "{err}");
+    let mut bad_alpha = args.clone();
+    bad_alpha.extend(["--sft-loss", "grade-distribution", "--soft-alpha", "1.5"]);
+    let err = common::run_err(&bin, &bad_alpha);
+    assert!(err.contains("--soft-alpha") && err.contains("1.5"), "{err}");
     let mut unknown_loss = args.clone();
     unknown_loss.extend(["--sft-loss", "answer"]);
     let err = common::run_err(&bin, &unknown_loss);

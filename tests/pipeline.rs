@@ -313,6 +313,120 @@ fn sft_grade_token_loss_and_class_balance_match_hand_computed_losses() {
     );
 }
 
+/// `GradeDistribution`'s first step against a hand-computed soft cross-entropy: at the first
+/// grade token of each response, `-Σ_k target_k · log p(k | grades)` read off the model's
+/// logits, the gold one-hot where a row has no target, divided by the scored tokens; then the
+/// loss falls to near the targets' entropy on a task it can fit, and a bad target is refused.
+#[test]
+fn sft_grade_distribution_matches_a_hand_computed_soft_cross_entropy_and_fits() {
+    use taosr1::sft::{train, LossTokens, SftConfig};
+    let codec = load_codec().unwrap();
+    let rows = load_split(Split::Train).unwrap();
+    let mut data: Vec<_> = rows[..4].iter().map(|e| codec.encode(e).unwrap()).collect();
+    let targets = [
+        Some(vec![0.1, 0.2, 0.3, 0.4]),
+        None,
+        Some(vec![0.0, 0.0, 0.75, 0.25]),
+        Some(vec![0.25, 0.25, 0.25, 0.25]),
+    ];
+    for (e, t) in data.iter_mut().zip(&targets) {
+        e.target = t.clone();
+    }
+    let model = Transformer::new(
+        &ModelConfig::tiny(codec.tokenizer().vocab_size()),
+        &dev().autodiff(),
+    )
+    .unwrap();
+    let grade_ids = codec.grade_ids();
+    let v = codec.tokenizer().vocab_size();
+    let (mut num, mut den) = (0.0f32, 0.0f32);
+    for (e, target) in data.iter().zip(&targets) {
+        let t = collate(&[(&e.prompt[..], &e.response[..])], 0, &dev())
+            .unwrap()
+            .input_ids;
+        let logits: Vec<f32> = model
+            .valid()
+            .forward(t)
+            .into_data()
+            .try_to_vec_as()
+            .unwrap();
+        let mut first = true;
+        for (j, id) in e.response.iter().enumerate() {
+            let Some(g) = grade_ids.iter().position(|x| x == id) else {
+                continue;
+            };
+            let row = &logits[(e.prompt.len() + j - 1) * v..][..v];
+            let lse = grade_ids
+                .iter()
+                .map(|i| row[*i as usize].exp())
+                .sum::<f32>()
+                .ln();
+            let among: Vec<f32> = grade_ids.iter().map(|i| row[*i as usize] - lse).collect();
+            num -= match target.as_ref().filter(|_| first) {
+                Some(t) => t.iter().zip(&among).map(|(a, b)| a * b).sum::<f32>(),
+                None => among[g],
+            };
+            den += 1.0;
+            first = false;
+        }
+    }
+    assert_eq!(den, 4.0, "one grade token per response");
+    let cfg = SftConfig::new()
+        .with_batch_size(4)
+        .with_loss_tokens(LossTokens::GradeDistribution);
+    let (_, report) = train(
+        model.clone(),
+        &codec,
+        &data,
+        &cfg.clone().with_max_steps(Some(1)),
+        |_, _| {},
+    )
+    .unwrap();
+    assert_relative_eq!(report.losses[0], num / den, max_relative = 1e-4);
+    // with no targets it is the loss among the grades, step for step
+    let mut plain = data.clone();
+    plain.iter_mut().for_each(|e| e.target = None);
+    let steps = |loss: LossTokens| {
+        let c = cfg.clone().with_loss_tokens(loss).with_max_steps(Some(3));
+        train(model.clone(), &codec, &plain, &c, |_, _| {})
+            .unwrap()
+            .1
+            .losses
+    };
+    let (a, b) = (
+        steps(LossTokens::GradeDistribution),
+        steps(LossTokens::GradeAmongGrades),
+    );
+    for (x, y) in a.iter().zip(&b) {
+        assert_relative_eq!(*x, *y, max_relative = 1e-4);
+    }
+    // fitting: the soft cross-entropy falls toward its floor, the targets' mean entropy
+    let entropy = |t: &[f32]| {
+        -t.iter()
+            .filter(|p| **p > 0.0)
+            .map(|p| p * p.ln())
+            .sum::<f32>()
+    };
+    let floor = targets
+        .iter()
+        .zip(&data)
+        .map(|(t, _)| t.as_deref().map_or(0.0, entropy))
+        .sum::<f32>()
+        / 4.0;
+    let fit = cfg.clone().with_epochs(60).with_max_steps(Some(60));
+    let (_, report) = train(model.clone(), &codec, &data, &fit, |_, _| {}).unwrap();
+    let (first, last) = (report.head_mean(3), report.tail_mean(3));
+    assert!(
+        last - floor < 0.3 * (first - floor),
+        "loss {first} -> {last}, floor {floor}"
+    );
+    // a target that is no distribution over the grades is refused, naming the example
+    let mut bad = data.clone();
+    bad[1].target = Some(vec![0.5, 0.6, 0.0, 0.0]);
+    let err = train(model, &codec, &bad, &cfg, |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("training example 1"), "{err}");
+}
+
 /// DPO with the prompt prefix run once per batch takes the same steps as DPO without it:
 /// the same sampled pairs (same seed), the same losses, so the same gradients.
 #[test]
@@ -360,6 +474,38 @@ proptest::proptest! {
         let present: Vec<f32> = totals.iter().copied().filter(|t| *t > 0.0).collect();
         for t in &present {
             proptest::prop_assert!((t - n / present.len() as f32).abs() < 1e-3 * n);
+        }
+    }
+
+    /// Rating targets are distributions; their expected grade rises with the rating; with
+    /// `alpha < 0.5` the gold grade keeps the largest mass.
+    #[test]
+    fn rating_targets_are_ordered_distributions(
+        // each grade's ratings lie in [k, k + 1), so the centres rise with the grade
+        offsets in proptest::collection::vec((0usize..4, 0.0f64..1.0), 4..40),
+        alpha in 0.0f32..=1.0,
+    ) {
+        let scale = taosr1_cot::GradeScale::default();
+        let mut rows: Vec<(Option<f64>, taosr1_cot::Grade)> = (0..4)
+            .map(|k| (Some(k as f64 + 0.5), scale.grade(k).unwrap()))
+            .collect();
+        rows.extend(offsets.iter().map(|(k, o)| (Some(*k as f64 + o), scale.grade(*k).unwrap())));
+        let t = taosr1::sft::rating_targets(&rows, 4, alpha).unwrap();
+        let mean = |t: &[f32]| t.iter().enumerate().map(|(k, p)| k as f32 * p).sum::<f32>();
+        for ((score, grade), target) in rows.iter().zip(&t) {
+            let target = target.as_ref().unwrap();
+            proptest::prop_assert!(target.iter().all(|p| *p >= 0.0));
+            proptest::prop_assert!((target.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            if alpha < 0.5 {
+                let top = target.iter().cloned().fold(f32::MIN, f32::max);
+                proptest::prop_assert_eq!(target[grade.index()], top);
+            }
+            // within a grade, a higher rating never lowers the expected grade
+            for ((s2, g2), t2) in rows.iter().zip(&t) {
+                if g2 == grade && s2 > score {
+                    proptest::prop_assert!(mean(t2.as_ref().unwrap()) >= mean(target) - 1e-5);
+                }
+            }
         }
     }
 }

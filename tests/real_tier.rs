@@ -44,6 +44,7 @@ fn example(query: &str, title: &str, grade: usize) -> Example {
         },
         rationale: "Query and product checked.".into(),
         grade: taosr1_cot::GradeScale::default().grade(grade).unwrap(),
+        score: None,
     }
 }
 

@@ -15,6 +15,7 @@
 //! let out = read_csv_str(csv, "hd.csv", &spec, &GradeScale::default(), false)?;
 //! assert_eq!(out.examples.len(), 2);
 //! assert_eq!(out.examples[1].grade.index(), 2); // 2.33 -> L3
+//! assert_eq!(out.examples[1].score, Some(2.33)); // and the rating, for soft targets
 //! assert_eq!(out.rejected.len(), 1); // empty title
 //! assert!(out.rejected[0].to_string().starts_with("hd.csv:4: "));
 //! # Ok::<(), taosr1_cot::CotError>(())
@@ -43,17 +44,22 @@ pub enum LabelMap {
 }
 
 impl LabelMap {
-    fn grade(&self, cell: &str, scale: &GradeScale) -> Result<Grade, String> {
+    /// The grade of `cell`, and the number it was cut from (cut points only).
+    fn grade(&self, cell: &str, scale: &GradeScale) -> Result<(Grade, Option<f64>), String> {
         let cell = cell.trim();
         match self {
             Self::Names => scale
                 .parse(cell)
+                .map(|g| (g, None))
                 .map_err(|_| format!("label `{cell}` is not one of {:?}", scale.labels())),
             Self::Letters(map) => {
                 let index = map
                     .get(cell)
                     .ok_or_else(|| format!("label `{cell}` is not in the label map"))?;
-                scale.grade(*index).map_err(|e| e.to_string())
+                scale
+                    .grade(*index)
+                    .map(|g| (g, None))
+                    .map_err(|e| e.to_string())
             }
             Self::CutPoints(cuts) => {
                 let v: f64 = cell
@@ -63,7 +69,10 @@ impl LabelMap {
                     return Err(format!("label `{cell}` is not a finite number"));
                 }
                 let index = cuts.iter().take_while(|&&c| v >= c).count();
-                scale.grade(index).map_err(|e| e.to_string())
+                scale
+                    .grade(index)
+                    .map(|g| (g, Some(v)))
+                    .map_err(|e| e.to_string())
             }
         }
     }
@@ -206,7 +215,7 @@ fn example_from<'a>(
     let query = required(&spec.query)?;
     let title = required(&spec.title)?;
     let label = required(&spec.label)?;
-    let grade = spec
+    let (grade, score) = spec
         .labels
         .grade(&label, scale)
         .map_err(|e| format!("column `{}`: {e}", spec.label))?;
@@ -234,6 +243,7 @@ fn example_from<'a>(
         },
         rationale: String::new(),
         grade,
+        score,
     })
 }
 
@@ -407,7 +417,7 @@ pub fn query_key(query: &str) -> String {
 /// use taosr1_cot::adapter::split_by_query;
 /// use taosr1_cot::{Example, GradeScale, Product};
 /// let ex = |q: &str| Example { id: String::new(), query: q.into(), product: Product::default(),
-///     rationale: String::new(), grade: GradeScale::default().worst() };
+///     rationale: String::new(), grade: GradeScale::default().worst(), score: None };
 /// let data: Vec<Example> = (0..50).flat_map(|i| [ex(&format!("q{i}")), ex(&format!("q{i}"))]).collect();
 /// let split = split_by_query(data, 0.8, 0.1)?;
 /// assert_eq!((split.train.len(), split.validation.len(), split.test.len()), (80, 10, 10));
@@ -489,8 +499,13 @@ mod tests {
             ("2.75", 2),
             ("3.00", 3),
         ] {
-            assert_eq!(m.grade(v, &scale()).unwrap().index(), g, "{v}");
+            let (grade, score) = m.grade(v, &scale()).unwrap();
+            assert_eq!(grade.index(), g, "{v}");
+            // the number is kept for soft targets
+            assert_eq!(score, Some(v.parse::<f64>().unwrap()));
         }
+        // named grades carry no number
+        assert_eq!(LabelMap::Names.grade("L2", &scale()).unwrap().1, None);
         assert!(m.grade("abc", &scale()).is_err());
         assert!(m.grade("NaN", &scale()).is_err());
     }
@@ -531,6 +546,7 @@ mod tests {
             product: Product::default(),
             rationale: String::new(),
             grade: scale().worst(),
+            score: None,
         };
         let data: Vec<Example> = (0..200).map(|i| ex(format!("q{}", i % 37))).collect();
         let s = split_by_query(data, 0.8, 0.1).unwrap();

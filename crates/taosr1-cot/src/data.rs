@@ -74,10 +74,11 @@ pub struct Item {
 ///     product: Product { title: "nike air".into(), ..Product::default() },
 ///     rationale: "category match .".into(),
 ///     grade: scale.best(),
+///     score: None,
 /// };
 /// assert_eq!(ex.item().query, "red nike running shoes");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Example {
     /// Identifier (may be empty).
     #[serde(default)]
@@ -90,6 +91,11 @@ pub struct Example {
     pub rationale: String,
     /// The relevance grade.
     pub grade: Grade,
+    /// The numeric label the grade was cut from, when the data has one (a mean rating read
+    /// through [`crate::adapter::LabelMap::CutPoints`]); finer than the grade, so a trainer
+    /// can use it for soft targets. `None` for named or lettered grades.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
 }
 
 impl Example {
@@ -100,6 +106,7 @@ impl Example {
     /// let ex = Example {
     ///     id: "x".into(), query: "q".into(), product: Product::default(),
     ///     rationale: String::new(), grade: GradeScale::default().worst(),
+    ///     score: None,
     /// };
     /// let item = ex.item();
     /// assert_eq!((item.id.as_str(), item.query.as_str()), ("x", "q"));
@@ -122,6 +129,8 @@ struct ExampleLine {
     product: Product,
     rationale: String,
     grade: String,
+    #[serde(default)]
+    score: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -131,6 +140,8 @@ struct ExampleLineRef<'a> {
     product: &'a Product,
     rationale: &'a str,
     grade: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
 }
 
 /// Calls `f(line_number, bytes)` for every non-blank line (1-based numbers, line ending kept).
@@ -178,6 +189,7 @@ fn parse_example(line: usize, bytes: &[u8], scale: &GradeScale) -> Result<Exampl
         product: raw.product,
         rationale: raw.rationale,
         grade,
+        score: raw.score,
     })
 }
 
@@ -322,7 +334,7 @@ fn write_line<W: Write, T: Serialize>(
 /// let scale = GradeScale::default();
 /// let ex = Example {
 ///     id: "1".into(), query: "q".into(), product: Product::default(),
-///     rationale: "category match .".into(), grade: scale.parse("L3")?,
+///     rationale: "category match .".into(), grade: scale.parse("L3")?, score: None,
 /// };
 /// let mut buf = Vec::new();
 /// write_examples(&mut buf, std::slice::from_ref(&ex), &scale)?;
@@ -348,6 +360,7 @@ pub fn write_examples<W: Write>(
             product: &ex.product,
             rationale: &ex.rationale,
             grade: scale.label(ex.grade),
+            score: ex.score,
         };
         write_line(&mut writer, i + 1, &line)?;
     }
@@ -580,6 +593,7 @@ mod tests {
             },
             rationale: "category match .".into(),
             grade: s.parse("L4").unwrap(),
+            score: None,
         };
         let mut buf = Vec::new();
         write_examples(&mut buf, &[ex.clone(), ex.clone()], &s).unwrap();
@@ -596,6 +610,18 @@ mod tests {
         // Items can be read from a labelled file.
         let items = read_items(&buf[..]).unwrap();
         assert_eq!(items, vec![ex.item(), ex.item()]);
+        // a rating is written only when there is one, and read back
+        let rated = Example {
+            score: Some(2.33),
+            ..ex.clone()
+        };
+        let mut buf = Vec::new();
+        write_examples(&mut buf, std::slice::from_ref(&rated), &s).unwrap();
+        assert!(String::from_utf8_lossy(&buf).ends_with(
+            r#""grade":"L4","score":2.33}
+"#
+        ));
+        assert_eq!(read_examples(&buf[..], &s).unwrap(), vec![rated]);
     }
 
     #[test]
@@ -607,6 +633,7 @@ mod tests {
             product: Product::default(),
             rationale: String::new(),
             grade: big.best(),
+            score: None,
         };
         let mut buf = Vec::new();
         assert!(matches!(

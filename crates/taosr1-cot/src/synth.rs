@@ -78,7 +78,7 @@ impl Default for SynthConfig {
 /// assert_eq!((s.train.len(), s.validation.len(), s.test.len()), (5, 2, 3));
 /// # Ok::<(), taosr1_cot::CotError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Splits {
     /// Training examples.
     pub train: Vec<Example>,
@@ -508,6 +508,7 @@ fn sample_example(rng: &mut ChaCha8Rng, id: String) -> Example {
         product,
         rationale,
         grade,
+        score: None,
     }
 }
 

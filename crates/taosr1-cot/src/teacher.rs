@@ -447,6 +447,7 @@ impl Verdict {
             product: item.product.clone(),
             rationale: r.to_string(),
             grade: gold,
+            score: None,
         })
     }
 }

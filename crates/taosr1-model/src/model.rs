@@ -1016,6 +1016,64 @@ impl Transformer {
         self.logprobs_among(input_ids, prefix, start, Some(vocab))
     }
 
+    /// The whole distribution over the tokens of `vocab` that each position `start..t`
+    /// predicts for the next token, as log-probabilities renormalised over `vocab`: a
+    /// `[batch, t, vocab.len()]` tensor whose positions before `start` are `0`. Where
+    /// [`token_logprobs_within`](Self::token_logprobs_within) picks the column of the token
+    /// that follows, this keeps every column, so a loss can score a soft target over the
+    /// grades (as [`token_logprobs_shared`](Self::token_logprobs_shared), `prefix` runs once).
+    ///
+    /// ```
+    /// use burn::tensor::{Int, Tensor};
+    /// use taosr1_model::{ModelConfig, Transformer};
+    /// let device = Default::default();
+    /// let model = Transformer::new(&ModelConfig::tiny(20), &device).unwrap();
+    /// let ids = Tensor::<2, Int>::from_ints([[1, 5, 7, 9]], &device);
+    /// let all = model.next_logprobs_within(ids.clone(), 0, 3, &[9, 11]).unwrap();
+    /// assert_eq!(all.dims(), [1, 4, 2]);
+    /// let v = all.into_data().to_vec::<f32>().unwrap();
+    /// // position 3's first column is the picked log-probability of token 9
+    /// let picked = model.token_logprobs_within(ids.clone(), 0, 3, &[9, 11]).unwrap();
+    /// let p = picked.into_data().to_vec::<f32>().unwrap();
+    /// assert!((v[6] - p[3]).abs() < 1e-5);
+    /// // each scored position is a distribution over the two tokens; earlier ones are 0
+    /// assert!((v[6].exp() + v[7].exp() - 1.0).abs() < 1e-5);
+    /// assert_eq!(&v[..6], &[0.0; 6]);
+    /// assert!(model.next_logprobs_within(ids, 0, 3, &[]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// As [`token_logprobs_within`](Self::token_logprobs_within).
+    pub fn next_logprobs_within(
+        &self,
+        input_ids: Tensor<2, Int>,
+        prefix: usize,
+        start: usize,
+        vocab: &[u32],
+    ) -> Result<Tensor<3>, ModelError> {
+        let size = self.vocab_size();
+        if vocab.is_empty() || vocab.iter().any(|id| *id as usize >= size) {
+            return Err(ModelError::Input(format!(
+                "next_logprobs_within needs ids of the model's {size} tokens, not {vocab:?}"
+            )));
+        }
+        let [b, t] = input_ids.dims();
+        let k = vocab.len();
+        let device = input_ids.device();
+        let start = start.max(1);
+        if start >= t {
+            return Ok(Tensor::zeros([b, t, k], &device));
+        }
+        let logits = self.response_logits(input_ids, prefix, start)?;
+        let ids: Vec<i64> = vocab.iter().map(|id| *id as i64).collect();
+        let cols = Tensor::<1, Int>::from_data(TensorData::new(ids, [k]), &device);
+        let within = log_softmax(logits.select(2, cols), 2);
+        Ok(Tensor::cat(
+            vec![Tensor::zeros([b, start, k], &device), within],
+            1,
+        ))
+    }
+
     /// [`token_logprobs_shared`](Self::token_logprobs_shared), renormalised over `among` when
     /// given ([`token_logprobs_within`](Self::token_logprobs_within)).
     fn logprobs_among(
