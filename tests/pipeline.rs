@@ -212,6 +212,19 @@ fn sft_refuses_examples_longer_than_the_context() {
     );
 }
 
+/// The logits of one encoded row (prompt + response) run alone, flattened `[t, vocab]`.
+fn row_logits(model: &Transformer, e: &taosr1::codec::Encoded) -> Vec<f32> {
+    let t = collate(&[(&e.prompt[..], &e.response[..])], 0, &dev())
+        .unwrap()
+        .input_ids;
+    model
+        .valid()
+        .forward(t)
+        .into_data()
+        .try_to_vec_as()
+        .unwrap()
+}
+
 /// The first step's loss (taken before the update) against log-probabilities read off the
 /// model: the grade-token loss scores only the grade label's token, class balance weights the
 /// rows by `n / (k · count)`, and both divide by the number of scored tokens.
@@ -236,16 +249,8 @@ fn sft_grade_token_loss_and_class_balance_match_hand_computed_losses() {
     let per_row: Vec<Vec<(f32, bool, f32)>> = data
         .iter()
         .map(|e| {
-            let t = collate(&[(&e.prompt[..], &e.response[..])], 0, &dev())
-                .unwrap()
-                .input_ids;
             let v = codec.tokenizer().vocab_size();
-            let logits: Vec<f32> = model
-                .valid()
-                .forward(t)
-                .into_data()
-                .try_to_vec_as()
-                .unwrap();
+            let logits = row_logits(&model, e);
             e.response
                 .iter()
                 .enumerate()
@@ -341,15 +346,7 @@ fn sft_grade_distribution_matches_a_hand_computed_soft_cross_entropy_and_fits() 
     let v = codec.tokenizer().vocab_size();
     let (mut num, mut den) = (0.0f32, 0.0f32);
     for (e, target) in data.iter().zip(&targets) {
-        let t = collate(&[(&e.prompt[..], &e.response[..])], 0, &dev())
-            .unwrap()
-            .input_ids;
-        let logits: Vec<f32> = model
-            .valid()
-            .forward(t)
-            .into_data()
-            .try_to_vec_as()
-            .unwrap();
+        let logits = row_logits(&model, e);
         let mut first = true;
         for (j, id) in e.response.iter().enumerate() {
             let Some(g) = grade_ids.iter().position(|x| x == id) else {

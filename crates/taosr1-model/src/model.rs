@@ -1007,12 +1007,7 @@ impl Transformer {
         start: usize,
         vocab: &[u32],
     ) -> Result<Tensor<2>, ModelError> {
-        let size = self.vocab_size();
-        if vocab.is_empty() || vocab.iter().any(|id| *id as usize >= size) {
-            return Err(ModelError::Input(format!(
-                "token_logprobs_within needs ids of the model's {size} tokens, not {vocab:?}"
-            )));
-        }
+        self.check_vocab("token_logprobs_within", vocab)?;
         self.logprobs_among(input_ids, prefix, start, Some(vocab))
     }
 
@@ -1051,12 +1046,7 @@ impl Transformer {
         start: usize,
         vocab: &[u32],
     ) -> Result<Tensor<3>, ModelError> {
-        let size = self.vocab_size();
-        if vocab.is_empty() || vocab.iter().any(|id| *id as usize >= size) {
-            return Err(ModelError::Input(format!(
-                "next_logprobs_within needs ids of the model's {size} tokens, not {vocab:?}"
-            )));
-        }
+        self.check_vocab("next_logprobs_within", vocab)?;
         let [b, t] = input_ids.dims();
         let k = vocab.len();
         let device = input_ids.device();
@@ -1072,6 +1062,17 @@ impl Transformer {
             vec![Tensor::zeros([b, start, k], &device), within],
             1,
         ))
+    }
+
+    /// Refuses an empty `vocab` or one naming an id outside the model's vocabulary.
+    fn check_vocab(&self, what: &str, vocab: &[u32]) -> Result<(), ModelError> {
+        let size = self.vocab_size();
+        if vocab.is_empty() || vocab.iter().any(|id| *id as usize >= size) {
+            return Err(ModelError::Input(format!(
+                "{what} needs ids of the model's {size} tokens, not {vocab:?}"
+            )));
+        }
+        Ok(())
     }
 
     /// [`token_logprobs_shared`](Self::token_logprobs_shared), renormalised over `among` when
