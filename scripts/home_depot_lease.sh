@@ -15,7 +15,8 @@
 # PROBE_SPACE (logits; hidden for LP-FT), SFT_FROM (base; label-probe for LP-FT), TRAIN_QUERIES (1600),
 # MAX_STEPS (700), MAX_TRAIN_MINUTES (4.5), LR (1e-4), BATCH (16), VALIDATION_QUERIES (400),
 # VAL_ROWS (256), VAL_EVERY (50), BETA_ROWS (empty: every validation row), TEST_QUERIES
-# (100000: all), SFT_LOSS (response; grade or grade-among-grades), CLASS_BALANCED (empty; 1
+# (100000: all), SFT_LOSS (response; grade, grade-among-grades or grade-distribution, with
+# --soft-alpha at its default 0.5), CLASS_BALANCED (empty; 1
 # adds --class-balanced), PROMPT_EVIDENCE (empty; 1 adds --prompt-evidence), TIME_LIMIT (whole
 # run, seconds: 500). With no GPU time limit, use scripts/home_depot_gpu.sh instead (it builds
 # on the GPU host).
