@@ -221,8 +221,9 @@ fn check_target(i: usize, target: &[f32], grades: usize) -> Result<(), Error> {
 }
 
 /// Host-side per-grade weights `[rows, len, grades]` of [`LossTokens::GradeDistribution`]:
-/// at each scored position (`scored`, from [`loss_masks`]) the row's weight times its target
-/// at the first grade token of the response, and times the token's one-hot elsewhere.
+/// at each grade token of a response (the positions [`loss_masks`] scores) the row's weight
+/// times its target at the first one, and times the token's one-hot at any later one (or
+/// everywhere, for a row without a target).
 fn distribution_weights(
     pairs: &[(&[u32], &[u32])],
     targets: &[Option<&[f32]>],
@@ -500,12 +501,10 @@ pub fn train(
             Some(codec.grade_ids())
         }
     };
-    let among = (cfg.loss_tokens == LossTokens::GradeAmongGrades).then(|| codec.grade_ids());
-    let soft = (cfg.loss_tokens == LossTokens::GradeDistribution).then(|| codec.grade_ids());
-    if let Some(g) = soft {
+    if cfg.loss_tokens == LossTokens::GradeDistribution {
         for (i, e) in data.iter().enumerate() {
             if let Some(t) = &e.target {
-                check_target(i, t, g.len())?;
+                check_target(i, t, codec.grade_ids().len())?;
             }
         }
     }
@@ -565,8 +564,9 @@ pub fn train(
             } else {
                 0
             };
-            let weighted = match (among, soft) {
-                (_, Some(vocab)) => {
+            let vocab = codec.grade_ids();
+            let weighted = match cfg.loss_tokens {
+                LossTokens::GradeDistribution => {
                     let targets: Vec<Option<&[f32]>> =
                         chunk.iter().map(|i| data[*i].target.as_deref()).collect();
                     let w3 = distribution_weights(&pairs, &targets, &w, vocab, len);
@@ -576,11 +576,11 @@ pub fn train(
                     );
                     (model.next_logprobs_within(batch.input_ids, prefix, from, vocab)? * w3).sum()
                 }
-                (Some(vocab), None) => {
+                LossTokens::GradeAmongGrades => {
                     (model.token_logprobs_within(batch.input_ids, prefix, from, vocab)? * weights)
                         .sum()
                 }
-                (None, None) => {
+                LossTokens::Response | LossTokens::Grade => {
                     (model.token_logprobs_shared(batch.input_ids, prefix, from)? * weights).sum()
                 }
             };

@@ -98,6 +98,12 @@ impl burn::module::ModuleVisitor for Initialise {
     }
 }
 
+/// The ids of `vocab` as a column index for `Tensor::select`.
+fn vocab_cols(vocab: &[u32], device: &Device) -> Tensor<1, Int> {
+    let ids: Vec<i64> = vocab.iter().map(|id| *id as i64).collect();
+    Tensor::from_data(TensorData::new(ids, [vocab.len()]), device)
+}
+
 /// `[batch, t]` log-probabilities of `input_ids`' tokens `start..t` under `logits`
 /// (`[batch, t - start, vocab]`, the positions `start - 1..t - 1` that predict them), with
 /// zeros before `start`.
@@ -117,8 +123,7 @@ fn pick_logprobs(
             .reshape([b, n]),
         Some(vocab) => {
             let k = vocab.len();
-            let ids: Vec<i64> = vocab.iter().map(|id| *id as i64).collect();
-            let cols = Tensor::<1, Int>::from_data(TensorData::new(ids, [k]), &device);
+            let cols = vocab_cols(vocab, &device);
             // where each target sits among `vocab` (no column when it is not there)
             let hit = targets
                 .reshape([b, n, 1])
@@ -1055,9 +1060,7 @@ impl Transformer {
             return Ok(Tensor::zeros([b, t, k], &device));
         }
         let logits = self.response_logits(input_ids, prefix, start)?;
-        let ids: Vec<i64> = vocab.iter().map(|id| *id as i64).collect();
-        let cols = Tensor::<1, Int>::from_data(TensorData::new(ids, [k]), &device);
-        let within = log_softmax(logits.select(2, cols), 2);
+        let within = log_softmax(logits.select(2, vocab_cols(vocab, &device)), 2);
         Ok(Tensor::cat(
             vec![Tensor::zeros([b, start, k], &device), within],
             1,
