@@ -157,6 +157,25 @@ impl GradeDistribution {
         score_from_total(total, self.probs.len())
     }
 
+    /// The expected grade index `Σ k · p[k]` (0 = worst, `K - 1` = best), summed in `f32`
+    /// from the worst grade up: [`GradeDistribution::score`] times `K - 1`, up to rounding.
+    /// [`ScoreCuts`](crate::ScoreCuts) cut it into grades.
+    ///
+    /// ```
+    /// use taosr1_partition::GradeDistribution;
+    /// let d = GradeDistribution::new(vec![0.1, 0.2, 0.5, 0.2], 1e-6)?;
+    /// assert!((d.expected_grade() - 1.8).abs() < 1e-6);
+    /// assert!((d.expected_grade() - 3.0 * d.score()).abs() < 1e-6);
+    /// # Ok::<(), taosr1_partition::PartitionError>(())
+    /// ```
+    pub fn expected_grade(&self) -> f32 {
+        self.probs
+            .iter()
+            .enumerate()
+            .map(|(k, &p)| k as f32 * p)
+            .sum()
+    }
+
     /// The most probable grade; ties go to the lower (more conservative) grade.
     ///
     /// Provided for comparison with the cumulative partition: argmax ignores how the

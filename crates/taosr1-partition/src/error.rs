@@ -149,6 +149,24 @@ pub enum PartitionError {
         /// Position of the offending score.
         index: usize,
     },
+    /// A score to cut was NaN or infinite.
+    #[error("score at index {index} is {value}, not a finite number")]
+    NonFiniteScore {
+        /// Position of the offending score.
+        index: usize,
+        /// The offending score.
+        value: f32,
+    },
+    /// A cut of [`ScoreCuts`](crate::ScoreCuts) was not finite or fell below the one before.
+    #[error("cut {index} is {value}: it {reason}")]
+    InvalidCut {
+        /// Position of the offending cut.
+        index: usize,
+        /// The offending cut.
+        value: f32,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A relevance gain was too large for the exponential gain `2^g - 1` to stay exact.
     #[error("gain at index {index} is {gain}, above the maximum {max}")]
     GainTooLarge {

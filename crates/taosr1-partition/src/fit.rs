@@ -35,7 +35,7 @@ impl Metric {
         Ok(self.on_confusion(&m))
     }
 
-    fn on_confusion(self, m: &[Vec<usize>]) -> f64 {
+    pub(crate) fn on_confusion(self, m: &[Vec<usize>]) -> f64 {
         match self {
             Metric::Accuracy => accuracy_from_confusion(m),
             Metric::MacroF1 => macro_f1_from_confusion(m),

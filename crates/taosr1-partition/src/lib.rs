@@ -20,6 +20,9 @@
 //! 3. **Fitting** — [`fit_thresholds`] tunes the thresholds on a labelled validation set for
 //!    [`Metric::Accuracy`] or [`Metric::MacroF1`]; thresholds round-trip through JSON
 //!    ([`Thresholds::save`] / [`Thresholds::load`]).
+//!    [`ScoreCuts`] are the other decision rule: cuts on the expected grade
+//!    ([`GradeDistribution::expected_grade`]), fitted exhaustively for a metric by
+//!    [`ScoreCuts::fit_expected_grade`]; a [`Partitioner`] applies either ([`Rule`]).
 //! 4. **Evaluation** — the [`metrics`] module: accuracy, macro F1, confusion matrix, NDCG.
 //! 5. **CumPT tiers** — [`CumPt`] maps a distribution to ordered online tiers ([`TierMap`],
 //!    default L4, L3 → Good, L2 → Mid, L1 → Bad) with one threshold β on the cumulative
@@ -50,6 +53,7 @@
 #![deny(missing_docs)]
 
 mod cumpt;
+mod cuts;
 mod distribution;
 mod error;
 mod fit;
@@ -57,7 +61,8 @@ pub mod metrics;
 mod partition;
 
 pub use cumpt::{fit_beta, BetaFit, CumPt, TierMap};
+pub use cuts::{CutsFit, ScoreCuts};
 pub use distribution::{grade_distribution, GradeDistribution, DEFAULT_TOLERANCE};
 pub use error::PartitionError;
 pub use fit::{fit_thresholds, FitConfig, FitReport, Metric};
-pub use partition::{Partition, Partitioner, Thresholds};
+pub use partition::{Partition, Partitioner, Rule, Thresholds};

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::distribution::score_from_total;
-use crate::{GradeDistribution, PartitionError};
+use crate::{GradeDistribution, PartitionError, ScoreCuts};
 
 /// Per-grade thresholds `t_k` for `k = 1..K` (stored as a vector of length `K - 1`, position
 /// `k - 1` holding `t_k`), each in `[0, 1]`.
@@ -246,7 +246,8 @@ impl Thresholds {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Partition {
-    /// The decided grade index (0 = worst), see [`Thresholds::grade_for`].
+    /// The decided grade index (0 = worst), see [`Thresholds::grade_for`] and
+    /// [`ScoreCuts::grade`].
     pub grade: usize,
     /// Continuous relevance score in `[0, 1]`, see [`GradeDistribution::score`].
     pub score: f32,
@@ -254,7 +255,8 @@ pub struct Partition {
     pub cumulative: Vec<f32>,
 }
 
-/// Applies [`Thresholds`] to [`GradeDistribution`]s.
+/// Applies [`Thresholds`] (or [`ScoreCuts`], see [`Partitioner::from_cuts`]) to
+/// [`GradeDistribution`]s.
 ///
 /// ```
 /// use taosr1_partition::{GradeDistribution, Partitioner, Thresholds};
@@ -270,7 +272,33 @@ pub struct Partition {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Partitioner {
-    thresholds: Thresholds,
+    rule: Rule,
+}
+
+/// The decision rule a [`Partitioner`] applies to a distribution.
+///
+/// ```
+/// use taosr1_partition::{Partitioner, Rule, ScoreCuts};
+/// let p = Partitioner::from_cuts(ScoreCuts::new(vec![1.4, 1.7, 2.2])?);
+/// assert!(matches!(p.rule(), Rule::ExpectedGrade(_)));
+/// # Ok::<(), taosr1_partition::PartitionError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Rule {
+    /// Thresholds on the cumulative probabilities ([`Thresholds::grade_for`]).
+    Cumulative(Thresholds),
+    /// Cuts on the expected grade ([`ScoreCuts::grade`]).
+    ExpectedGrade(ScoreCuts),
+}
+
+impl Rule {
+    fn num_grades(&self) -> usize {
+        match self {
+            Rule::Cumulative(t) => t.num_grades(),
+            Rule::ExpectedGrade(c) => c.num_grades(),
+        }
+    }
 }
 
 impl Partitioner {
@@ -283,7 +311,26 @@ impl Partitioner {
     /// # Ok::<(), taosr1_partition::PartitionError>(())
     /// ```
     pub fn new(thresholds: Thresholds) -> Self {
-        Self { thresholds }
+        Self {
+            rule: Rule::Cumulative(thresholds),
+        }
+    }
+
+    /// A partitioner that cuts the expected grade instead ([`Rule::ExpectedGrade`]); the
+    /// score and cumulative vector it reports are the same as with thresholds.
+    ///
+    /// ```
+    /// use taosr1_partition::{GradeDistribution, Partitioner, ScoreCuts};
+    /// let d = GradeDistribution::new(vec![0.1, 0.2, 0.5, 0.2], 1e-6)?;
+    /// let cut = Partitioner::from_cuts(ScoreCuts::new(vec![1.4, 1.7, 1.75])?).partition(&d)?;
+    /// assert_eq!(cut.grade, 3); // expected grade 1.8 is past the top cut
+    /// assert_eq!(cut.score, Partitioner::default_for(4)?.partition(&d)?.score);
+    /// # Ok::<(), taosr1_partition::PartitionError>(())
+    /// ```
+    pub fn from_cuts(cuts: ScoreCuts) -> Self {
+        Self {
+            rule: Rule::ExpectedGrade(cuts),
+        }
     }
 
     /// A partitioner with [`Thresholds::default_for`] (all `0.5`: the median grade).
@@ -299,15 +346,30 @@ impl Partitioner {
         Thresholds::default_for(num_grades).map(Self::new)
     }
 
-    /// The thresholds in use.
+    /// The thresholds in use, when the rule is [`Rule::Cumulative`].
     ///
     /// ```
-    /// use taosr1_partition::Partitioner;
-    /// assert_eq!(Partitioner::default_for(2)?.thresholds().as_slice(), &[0.5]);
+    /// use taosr1_partition::{Partitioner, ScoreCuts};
+    /// assert_eq!(Partitioner::default_for(2)?.thresholds().unwrap().as_slice(), &[0.5]);
+    /// assert!(Partitioner::from_cuts(ScoreCuts::new(vec![0.5])?).thresholds().is_none());
     /// # Ok::<(), taosr1_partition::PartitionError>(())
     /// ```
-    pub fn thresholds(&self) -> &Thresholds {
-        &self.thresholds
+    pub fn thresholds(&self) -> Option<&Thresholds> {
+        match &self.rule {
+            Rule::Cumulative(t) => Some(t),
+            Rule::ExpectedGrade(_) => None,
+        }
+    }
+
+    /// The decision rule.
+    ///
+    /// ```
+    /// use taosr1_partition::{Partitioner, Rule};
+    /// assert!(matches!(Partitioner::default_for(3)?.rule(), Rule::Cumulative(_)));
+    /// # Ok::<(), taosr1_partition::PartitionError>(())
+    /// ```
+    pub fn rule(&self) -> &Rule {
+        &self.rule
     }
 
     /// Number of grades `K` this partitioner expects.
@@ -318,7 +380,7 @@ impl Partitioner {
     /// # Ok::<(), taosr1_partition::PartitionError>(())
     /// ```
     pub fn num_grades(&self) -> usize {
-        self.thresholds.num_grades()
+        self.rule.num_grades()
     }
 
     /// Computes the cumulative vector, the thresholded grade and the continuous score.
@@ -342,7 +404,10 @@ impl Partitioner {
         let mut cumulative = vec![0.0; dist.num_grades()];
         let total = dist.cumulative_into(&mut cumulative);
         Ok(Partition {
-            grade: self.thresholds.grade_unchecked(&cumulative),
+            grade: match &self.rule {
+                Rule::Cumulative(t) => t.grade_unchecked(&cumulative),
+                Rule::ExpectedGrade(c) => c.grade_unchecked(dist.expected_grade()),
+            },
             score: score_from_total(total, dist.num_grades()),
             cumulative,
         })
@@ -417,7 +482,7 @@ mod tests {
                 found: 2
             })
         ));
-        assert!(part.thresholds().grade_for(&[1.0]).is_err());
+        assert!(part.thresholds().unwrap().grade_for(&[1.0]).is_err());
         assert!(matches!(
             Thresholds::new(vec![]),
             Err(PartitionError::TooFewGrades { .. })
