@@ -56,18 +56,19 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use taosr1::codec::Codec;
 use taosr1::infer::{label_logits, score_label_first, InferConfig};
+use taosr1::real::PromptEvidence;
 use taosr1::sft::{rating_targets, train, LossTokens, SftConfig};
 use taosr1::stages::{run_dpo, run_grpo, DpoRun, GrpoRun, RolloutConfig};
 use taosr1::{backend, real, Error};
 use taosr1_cot::adapter::{read_csv, split_by_query, ColumnSpec};
-use taosr1_cot::rules::RuleBook;
-use taosr1_cot::teacher::{brand_lexicon, RuleTeacher, Teacher, EVIDENCE_ATTRIBUTE};
+use taosr1_cot::teacher::{brand_lexicon, Teacher, EVIDENCE_ATTRIBUTE};
 use taosr1_cot::{Example, GradeScale, Template, TextStyle};
 use taosr1_grpo::{DynamicSamplingConfig, GrpoTrainerConfig, OptimizerConfig};
 use taosr1_model::{ModelConfig, StorageDtype, TaoTokenizer, Transformer};
 use taosr1_partition::metrics::{
     accuracy, bootstrap_groups, macro_f1, mean_ndcg_by_group, Interval,
 };
+use taosr1_partition::{GradeDistribution, Metric, ScoreCuts};
 
 const STAGES: [&str; 6] = [
     "zero-shot",
@@ -344,7 +345,10 @@ fn evaluate(
     bar.finish_and_clear();
     let ms = started.elapsed().as_secs_f64() * 1000.0 / test.len().max(1) as f64;
     let pred: Vec<usize> = dists.iter().map(|d| d.argmax()).collect();
-    let score: Vec<f32> = dists.iter().map(expected_grade).collect();
+    let score: Vec<f32> = dists
+        .iter()
+        .map(GradeDistribution::expected_grade)
+        .collect();
     write(&dir.join(PREDICTIONS_FILE), &predictions_text(test, &dists))?;
     let mut m = metrics(name, test, &pred, &score, args.resamples, args.seed)?;
     m.eval_ms_per_item = ms;
@@ -503,9 +507,11 @@ fn label_probe(
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let argmax: Vec<usize> = dists.iter().map(|d| d.argmax()).collect();
-            let score: Vec<f32> = dists.iter().map(expected_grade).collect();
-            let cuts = fit_cuts(&score, &vgold)?;
-            let cut: Vec<usize> = score.iter().map(|&s| grade_of(s, &cuts)).collect();
+            let score: Vec<f32> = dists
+                .iter()
+                .map(GradeDistribution::expected_grade)
+                .collect();
+            let cut = cut_all(&fit_cuts(&score, &vgold)?, &score)?;
             let err = |e: taosr1_partition::PartitionError| Error::Input(e.to_string());
             let f_cuts = macro_f1(&cut, &vgold, 4).map_err(err)?;
             let f_argmax = macro_f1(&argmax, &vgold, 4).map_err(err)?;
@@ -630,38 +636,23 @@ fn overlap(e: &Example) -> f32 {
     q.iter().filter(|w| t.contains(*w)).count() as f32 / q.len() as f32
 }
 
-fn grade_of(score: f32, cuts: &[f32; 3]) -> usize {
-    cuts.iter().filter(|&&c| score >= c).count()
+/// Three cuts on `scores` that maximise macro-F1 against `gold` ([`ScoreCuts::fit`]).
+fn fit_cuts(scores: &[f32], gold: &[usize]) -> Result<ScoreCuts, Error> {
+    Ok(ScoreCuts::fit(scores, gold, 4, Metric::MacroF1)?.cuts)
 }
 
-/// Three cuts on `scores` that maximise macro-F1 against `gold`; the candidates are the
-/// distinct scores (at most 64 of them, evenly spaced quantiles beyond that) and one above
-/// them all.
-fn fit_cuts(scores: &[f32], gold: &[usize]) -> Result<[f32; 3], Error> {
-    let mut grid: Vec<f32> = scores.to_vec();
-    grid.sort_by(f32::total_cmp);
-    grid.dedup();
-    if grid.len() > 64 {
-        let n = grid.len();
-        grid = (0..64).map(|i| grid[i * (n - 1) / 63]).collect();
-        grid.dedup();
-    }
-    let top = grid.last().copied().unwrap_or(0.0);
-    grid.push(top + 1.0);
-    let mut best = ([0.0f32; 3], -1.0f64);
-    for (i, &a) in grid.iter().enumerate() {
-        for (j, &b) in grid.iter().enumerate().skip(i) {
-            for &c in grid.iter().skip(j) {
-                let cuts = [a, b, c];
-                let pred: Vec<usize> = scores.iter().map(|&x| grade_of(x, &cuts)).collect();
-                let f = macro_f1(&pred, gold, 4).map_err(|e| Error::Input(e.to_string()))?;
-                if f > best.1 {
-                    best = (cuts, f);
-                }
-            }
-        }
-    }
-    Ok(best.0)
+/// The grade `cuts` give each score.
+fn cut_all(cuts: &ScoreCuts, scores: &[f32]) -> Result<Vec<usize>, Error> {
+    Ok(scores
+        .iter()
+        .map(|&x| cuts.grade_of_score(x))
+        .collect::<Result<_, _>>()?)
+}
+
+/// `a b c`, two decimals each.
+fn show_cuts(cuts: &ScoreCuts) -> String {
+    let shown: Vec<String> = cuts.as_slice().iter().map(|c| format!("{c:.2}")).collect();
+    shown.join(" ")
 }
 
 /// Records the prompt settings in `OUT/prompt.json`, or checks them against the record, so
@@ -803,8 +794,11 @@ fn run(args: &Args) -> Result<(), Error> {
     let read = read_csv(&args.data, &ColumnSpec::home_depot(), &scale, false)?;
     let brands = brand_lexicon(read.examples.iter().map(|e| e.product.title.as_str()), 5);
     let split = split_by_query(read.examples, 0.8, 0.1)?;
-    let mut teacher =
-        RuleTeacher::new(RuleBook::default_rules(), scale.clone()).with_brands(&brands);
+    // the analyser that annotates prompts; its settings go next to the deployed checkpoint
+    let evidence = PromptEvidence {
+        brands: brands.into_iter().collect(),
+    };
+    let mut teacher = evidence.teacher(scale.clone());
     let annotate = |rows: Vec<Example>| -> Vec<Example> {
         if !args.prompt_evidence {
             return rows;
@@ -901,7 +895,7 @@ fn run(args: &Args) -> Result<(), Error> {
     let vscore: Vec<f32> = validation.iter().map(overlap).collect();
     let cuts = fit_cuts(&vscore, &vgold)?;
     let s: Vec<f32> = test.iter().map(overlap).collect();
-    let pred: Vec<usize> = s.iter().map(|&x| grade_of(x, &cuts)).collect();
+    let pred = cut_all(&cuts, &s)?;
     let mut lex = metrics(
         "lexical overlap",
         &test,
@@ -910,10 +904,7 @@ fn run(args: &Args) -> Result<(), Error> {
         args.resamples,
         args.seed,
     )?;
-    lex.note = format!(
-        "cuts {:.2} {:.2} {:.2} fitted on validation",
-        cuts[0], cuts[1], cuts[2]
-    );
+    lex.note = format!("cuts {} fitted on validation", show_cuts(&cuts));
     table.push(lex);
 
     let template = Template::default().with_style(TextStyle::Verbatim);
@@ -1199,7 +1190,8 @@ fn run(args: &Args) -> Result<(), Error> {
     }
     let mut extra = String::new();
     if !deploy.is_empty() {
-        let (row, text) = deployment(args, &deploy, &template, &validation, &test)?;
+        let shown = args.prompt_evidence.then_some(&evidence);
+        let (row, text) = deployment(args, &deploy, &template, &validation, &test, shown)?;
         table.push(row);
         extra = text;
     }
@@ -1253,23 +1245,13 @@ fn curve(dir: &Path, field: &str) -> Result<Vec<(f64, f64)>, Error> {
         .collect()
 }
 
-/// The expected grade (0-based) of a distribution: the ranking score and the deployed row's
-/// decision variable.
-fn expected_grade(d: &taosr1_partition::GradeDistribution) -> f32 {
-    d.probs()
-        .iter()
-        .enumerate()
-        .map(|(g, q)| g as f32 * q)
-        .sum()
-}
-
 /// One JSON line per row: its id, gold grade index, grade probabilities and expected grade
 /// (`predictions.jsonl`, and the deployment choice's `validation.jsonl`).
 fn predictions_text(rows: &[Example], dists: &[taosr1_partition::GradeDistribution]) -> String {
     let mut lines = String::new();
     for (e, d) in rows.iter().zip(dists) {
         lines += &serde_json::json!({
-            "id": e.id, "gold": e.grade.index(), "probs": d.probs(), "score": expected_grade(d),
+            "id": e.id, "gold": e.grade.index(), "probs": d.probs(), "score": d.expected_grade(),
         })
         .to_string();
         lines.push('\n');
@@ -1386,7 +1368,9 @@ fn deployment(
     template: &Template,
     validation: &[Example],
     test: &[Example],
+    evidence: Option<&PromptEvidence>,
 ) -> Result<(StageEval, String), Error> {
+    use taosr1::cli::CUTS_FILE;
     use taosr1::plots::{line_chart, reliability, reliability_diagram, Series};
     use taosr1_partition::{fit_beta, TierMap};
     let perr = |e: taosr1_partition::PartitionError| Error::Input(e.to_string());
@@ -1400,15 +1384,18 @@ fn deployment(
         f64,
         &str,
         Vec<taosr1_partition::GradeDistribution>,
-        [f32; 3],
+        ScoreCuts,
     )> = None;
     for &stage in candidates {
         let vdists = validation_scores(args, stage, template, rows)?;
         let argmax: Vec<usize> = vdists.iter().map(|d| d.argmax()).collect();
         let f_argmax = macro_f1(&argmax, &vgold, 4).map_err(perr)?;
-        let vscore: Vec<f32> = vdists.iter().map(expected_grade).collect();
+        let vscore: Vec<f32> = vdists
+            .iter()
+            .map(GradeDistribution::expected_grade)
+            .collect();
         let cuts = fit_cuts(&vscore, &vgold)?;
-        let cut: Vec<usize> = vscore.iter().map(|&x| grade_of(x, &cuts)).collect();
+        let cut = cut_all(&cuts, &vscore)?;
         let f_cuts = macro_f1(&cut, &vgold, 4).map_err(perr)?;
         out += &format!("| {stage} | {f_argmax:.3} | {f_cuts:.3} |\n");
         if best.as_ref().is_none_or(|b| f_cuts > b.0) {
@@ -1435,8 +1422,11 @@ fn deployment(
         serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?
     };
     // the deployed row: the chosen stage's expected-grade cuts on the test rows
-    let score: Vec<f32> = dists.iter().map(expected_grade).collect();
-    let pred: Vec<usize> = score.iter().map(|&x| grade_of(x, &cuts)).collect();
+    let score: Vec<f32> = dists
+        .iter()
+        .map(GradeDistribution::expected_grade)
+        .collect();
+    let pred = cut_all(&cuts, &score)?;
     let mut row = metrics(
         &format!("post-CoT deployment ({last}, fitted cuts)"),
         test,
@@ -1447,10 +1437,8 @@ fn deployment(
     )?;
     row.eval_ms_per_item = stage.eval_ms_per_item;
     row.note = format!(
-        "grade = expected grade cut at {:.2} {:.2} {:.2}, fitted on {} validation rows",
-        cuts[0],
-        cuts[1],
-        cuts[2],
+        "grade = expected grade cut at {}, fitted on {} validation rows",
+        show_cuts(&cuts),
         rows.len()
     );
     // CumPT
@@ -1482,6 +1470,44 @@ fn deployment(
         fit.tier_macro_f1_at_half,
         tier_f1,
         argmax_f1
+    );
+    // the deployed rule next to the checkpoint, where `serve --model` finds it
+    let model_dir = last_dir.join("model");
+    let serving = if model_dir.join("config.json").is_file() {
+        model_dir
+    } else {
+        last_dir.clone()
+    };
+    cuts.save(serving.join(CUTS_FILE))?;
+    cumpt.save(serving.join("cumpt.json"))?;
+    let evidence_path = serving.join(real::EVIDENCE_FILE);
+    match evidence {
+        Some(e) => e.save(&serving)?,
+        None if evidence_path.exists() => {
+            std::fs::remove_file(&evidence_path).map_err(|e| Error::io(&evidence_path, e))?
+        }
+        None => {}
+    }
+    out += &format!(
+        "\nServing files: {dir}/{CUTS_FILE} (these cuts), {dir}/cumpt.json (this beta){}; {}.\n",
+        if evidence.is_some() {
+            format!(
+                " and {}/{} (the prompts' rule checks)",
+                serving.display(),
+                real::EVIDENCE_FILE
+            )
+        } else {
+            String::new()
+        },
+        if serving == last_dir {
+            "this stage has no checkpoint folder of its own".to_string()
+        } else {
+            format!(
+                "`serve --model {}` grades and tiers with them",
+                serving.display()
+            )
+        },
+        dir = serving.display(),
     );
     let plots = args.out.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| Error::io(&plots, e))?;

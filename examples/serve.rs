@@ -17,9 +17,18 @@
 //! `cargo run --release --example serve -- --help` (see [`taosr1::cli::ServeArgs`]).
 //!
 //! Input lines need `query` and `product` (`title`, `category`, `brand`, optional
-//! `attributes`); any other field (a gold `grade`, a `rationale`) is ignored. Thresholds
-//! default to `<model>/thresholds.json` when present (see `examples/calibrate.rs`), else the
-//! median rule (all 0.5). Throughput goes to stderr.
+//! `attributes`); any other field (a gold `grade`, a `rationale`) is ignored. The grade rule
+//! is `--thresholds FILE` (on the cumulative probabilities) or `--cuts FILE` (on the expected
+//! grade), else whichever of `<model>/thresholds.json` (see `examples/calibrate.rs`) and
+//! `<model>/cuts.json` (written by `examples/home_depot.rs` next to its deployed checkpoint) is
+//! present, else the median rule (all 0.5); both files present is refused. Throughput goes to
+//! stderr.
+//!
+//! A Hugging Face checkpoint folder (one with `taosr1_template.json`, as `home_depot` and the
+//! real-model stages save) is served with its own tokenizer, chat template and response
+//! order; `--tokenizer` is for the embedded word-level models only. When the folder has
+//! `prompt_evidence.json` (a checkpoint trained with `home_depot --prompt-evidence`), every
+//! item is first annotated with the rule analyser's findings, as its training prompts were.
 //!
 //! Every valid line is scored; an invalid one (bad JSON, a missing field, a line the model
 //! cannot score) is reported on stderr as `FILE:LINE: reason` and, in its place in the
@@ -39,21 +48,22 @@
 //! requests in flight are answered.
 
 use std::io::{BufReader, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::Parser;
 use rand::SeedableRng;
 use serde::Serialize;
 use taosr1::assets::{checkpoint_order, load_checkpoint, load_codec_from};
-use taosr1::backend;
-use taosr1::cli::{ServeArgs, STDIO};
+use taosr1::cli::{RuleFile, ServeArgs, STDIO, TOKENIZER};
 use taosr1::codec::Codec;
 use taosr1::http::BatchScorer;
 use taosr1::infer::{predict, InferConfig, Prediction, Scored, SLOT_RESERVE};
 use taosr1::Error;
+use taosr1::{backend, real};
+use taosr1_cot::teacher::RuleTeacher;
 use taosr1_cot::{Item, ResponseOrder};
 use taosr1_model::Transformer;
-use taosr1_partition::{CumPt, Partitioner, Thresholds, TierMap};
+use taosr1_partition::{CumPt, Partitioner, ScoreCuts, Thresholds, TierMap};
 
 fn main() -> std::process::ExitCode {
     let args = ServeArgs::parse();
@@ -77,61 +87,102 @@ struct Deployed {
     codec: Codec,
     cfg: InferConfig,
     partitioner: Partitioner,
-    thresholds_path: Option<PathBuf>,
+    /// The grade rule, for the summary line.
+    rule: String,
     cumpt: CumPt,
+    /// The rule analyser that annotated the checkpoint's training prompts, when it did.
+    evidence: Option<RuleTeacher>,
 }
 
 impl Deployed {
-    /// Load `--model` and its deployment files; everything is checked before any input is
-    /// read or any output written.
     fn load(args: &ServeArgs, cfg: InferConfig) -> Result<Self, Error> {
-        let codec =
-            load_codec_from(&args.tokenizer.path)?.with_order(checkpoint_order(&args.model)?);
-        let (model, _) = load_checkpoint(&args.model, &backend::device())?;
-        let grades = codec.template().scale().len();
-        let thresholds_path = args.thresholds_path();
-        let partitioner = match &thresholds_path {
-            Some(p) => {
-                let t = Thresholds::load(p)?;
-                if t.num_grades() != grades {
-                    return Err(Error::Input(format!(
-                        "{}: {} thresholds, but the grade scale has {grades} grades (needs {})",
-                        p.display(),
-                        t.num_grades() - 1,
-                        grades - 1
-                    )));
-                }
-                Partitioner::new(t)
+        let (model, codec) = if args.model.join(real::TEMPLATE_FILE).is_file() {
+            // a Hugging Face checkpoint: its own tokenizer, chat template and response order
+            if args.tokenizer.path != Path::new(TOKENIZER) {
+                return Err(Error::Input(format!(
+                    "--tokenizer {}: {} is a Hugging Face checkpoint, which brings its own \
+                     tokenizer.json and chat template ({}); drop --tokenizer",
+                    args.tokenizer.path.display(),
+                    args.model.display(),
+                    real::TEMPLATE_FILE
+                )));
             }
-            None => Partitioner::default_for(grades)?,
+            let (model, _, codec) = real::load(&args.model, &backend::device())?;
+            (model, codec)
+        } else {
+            let codec =
+                load_codec_from(&args.tokenizer.path)?.with_order(checkpoint_order(&args.model)?);
+            (load_checkpoint(&args.model, &backend::device())?.0, codec)
+        };
+        let grades = codec.template().scale().len();
+        let count = |p: &Path, found: usize| -> Result<(), Error> {
+            if found == grades {
+                return Ok(());
+            }
+            Err(Error::Input(format!(
+                "{}: it decides among {found} grades, but the grade scale has {grades}",
+                p.display()
+            )))
+        };
+        let (partitioner, rule) = match args.rule_file()? {
+            Some(RuleFile::Thresholds(p)) => {
+                let t = Thresholds::load(&p)?;
+                count(&p, t.num_grades())?;
+                (Partitioner::new(t), format!("thresholds {}", p.display()))
+            }
+            Some(RuleFile::Cuts(p)) => {
+                let c = ScoreCuts::load(&p)?;
+                count(&p, c.num_grades())?;
+                (
+                    Partitioner::from_cuts(c),
+                    format!("expected-grade cuts {}", p.display()),
+                )
+            }
+            None => (
+                Partitioner::default_for(grades)?,
+                "thresholds 0.5 (default)".into(),
+            ),
         };
         let cumpt_path = args.model.join("cumpt.json");
         let cumpt = if cumpt_path.exists() {
             let c = CumPt::load(&cumpt_path)?;
-            if c.map().num_grades() != grades {
-                return Err(Error::Input(format!(
-                    "{}: its tiers cover {} grades, but the grade scale has {grades}",
-                    cumpt_path.display(),
-                    c.map().num_grades()
-                )));
-            }
+            count(&cumpt_path, c.map().num_grades())?;
             c
         } else {
             CumPt::new(TierMap::default_for(grades)?, 0.5)?
+        };
+        let evidence = real::PromptEvidence::load(&args.model)?
+            .map(|e| e.teacher(codec.template().scale().clone()));
+        let rule = match &evidence {
+            Some(_) => format!("{rule}, prompts with rule checks ({})", real::EVIDENCE_FILE),
+            None => rule,
         };
         Ok(Self {
             model,
             codec,
             cfg,
             partitioner,
-            thresholds_path,
+            rule,
             cumpt,
+            evidence,
         })
     }
 
-    /// Whether `item` fits the model's context in this order (the HTTP service's 422).
+    /// The items as the checkpoint's training prompts showed them: with the rule analyser's
+    /// findings when it was trained with them, else as they are.
+    fn shown(&self, items: &[Item]) -> Vec<Item> {
+        match &self.evidence {
+            Some(t) => items.iter().map(|i| t.annotate(i)).collect(),
+            None => items.to_vec(),
+        }
+    }
+
     fn fits(&self, item: &Item) -> Result<(), String> {
-        let prompt = self.codec.prompt_ids(item).map_err(|e| e.to_string())?;
+        let shown = self.shown(std::slice::from_ref(item));
+        let prompt = self
+            .codec
+            .prompt_ids(&shown[0])
+            .map_err(|e| e.to_string())?;
         let context = self.model.max_positions();
         let (needed, what) = match self.codec.template().order() {
             ResponseOrder::LabelFirst => (1, "the answer tag"),
@@ -155,6 +206,7 @@ impl Deployed {
         explain: &[bool],
         rng: &mut R,
     ) -> Result<Vec<(Prediction, Scored)>, Error> {
+        let items = &self.shown(items)[..];
         let mut preds = predict(&self.model, &self.codec, items, &self.cfg, rng)?;
         if self.codec.template().order() == ResponseOrder::LabelFirst {
             let asked: Vec<usize> = (0..items.len()).filter(|&i| explain[i]).collect();
@@ -288,7 +340,7 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
     );
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "{} items in {:.2}s on {} ({}): {:.1} items/s, {:.0} generated tokens/s (batch {}, thresholds {})",
+        "{} items in {:.2}s on {} ({}): {:.1} items/s, {:.0} generated tokens/s (batch {}, {})",
         scored,
         secs,
         backend::name(),
@@ -296,10 +348,7 @@ fn run(args: &ServeArgs) -> Result<(), Error> {
         scored as f64 / secs,
         tokens as f64 / secs,
         cfg.batch_size,
-        deployed
-            .thresholds_path
-            .as_ref()
-            .map_or("0.5 (default)".into(), |p| p.display().to_string())
+        deployed.rule
     );
     Ok(())
 }

@@ -47,6 +47,9 @@ pub const DPO_DIR: &str = "runs/dpo";
 pub const GRPO_DIR: &str = "runs/grpo";
 /// `--input` / `--output` value meaning standard input / output.
 pub const STDIO: &str = "-";
+/// The expected-grade cuts a run's deployment writes next to its checkpoint
+/// ([`taosr1_partition::ScoreCuts`]); `serve` grades with them when present.
+pub const CUTS_FILE: &str = "cuts.json";
 
 // ---------------------------------------------------------------------------------------------
 // value parsers: each error message says what the flag accepts
@@ -895,6 +898,10 @@ pub struct ServeArgs {
     /// Partition thresholds (JSON) [default: MODEL/thresholds.json when present, else 0.5 each]
     #[arg(long, value_name = "FILE", value_parser = path)]
     pub thresholds: Option<PathBuf>,
+    /// Cuts on the expected grade (JSON, `{"cuts":[...]}`) instead of thresholds
+    /// [default: MODEL/cuts.json when present, as `home_depot` writes for its deployed stage]
+    #[arg(long, value_name = "FILE", value_parser = path, conflicts_with = "thresholds")]
+    pub cuts: Option<PathBuf>,
     /// Items to score (JSONL with `query` and `product`; `-` = standard input)
     #[arg(long, value_name = "FILE", default_value = TEST, value_parser = path)]
     pub input: PathBuf,
@@ -933,12 +940,52 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
 }
 
+/// Where `serve`'s grade rule comes from ([`ServeArgs::rule_file`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleFile {
+    /// Thresholds on the cumulative probabilities ([`taosr1_partition::Thresholds`]).
+    Thresholds(PathBuf),
+    /// Cuts on the expected grade ([`taosr1_partition::ScoreCuts`]).
+    Cuts(PathBuf),
+}
+
 impl ServeArgs {
-    /// `--thresholds`, else `<model>/thresholds.json` when that file exists.
-    pub fn thresholds_path(&self) -> Option<PathBuf> {
-        self.thresholds
-            .clone()
-            .or_else(|| Some(self.model.join("thresholds.json")).filter(|p| p.exists()))
+    /// The grade rule's file: `--thresholds` or `--cuts` when given, else whichever of
+    /// `<model>/thresholds.json` and `<model>/cuts.json` exists, else `None` (the median
+    /// rule).
+    ///
+    /// # Errors
+    /// [`Error::Input`] when both files exist and no flag says which to use: serving must not
+    /// pick one of two deployed rules silently.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use taosr1::cli::{RuleFile, ServeArgs};
+    /// let a = ServeArgs::try_parse_from(["serve", "--model", "no/such/dir", "--cuts", "c.json"]).unwrap();
+    /// assert_eq!(a.rule_file().unwrap(), Some(RuleFile::Cuts("c.json".into())));
+    /// let a = ServeArgs::try_parse_from(["serve", "--model", "no/such/dir"]).unwrap();
+    /// assert_eq!(a.rule_file().unwrap(), None);
+    /// assert!(ServeArgs::try_parse_from(["serve", "--cuts", "c", "--thresholds", "t"]).is_err());
+    /// ```
+    pub fn rule_file(&self) -> Result<Option<RuleFile>, Error> {
+        if let Some(p) = &self.thresholds {
+            return Ok(Some(RuleFile::Thresholds(p.clone())));
+        }
+        if let Some(p) = &self.cuts {
+            return Ok(Some(RuleFile::Cuts(p.clone())));
+        }
+        let thresholds = self.model.join("thresholds.json");
+        let cuts = self.model.join(CUTS_FILE);
+        match (thresholds.is_file(), cuts.is_file()) {
+            (true, true) => Err(Error::Input(format!(
+                "{} has both thresholds.json and {CUTS_FILE}: choose one with --thresholds or \
+                 --cuts",
+                self.model.display()
+            ))),
+            (true, false) => Ok(Some(RuleFile::Thresholds(thresholds))),
+            (false, true) => Ok(Some(RuleFile::Cuts(cuts))),
+            (false, false) => Ok(None),
+        }
     }
 
     /// Inference settings.

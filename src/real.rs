@@ -12,6 +12,8 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
+use taosr1_cot::rules::RuleBook;
+use taosr1_cot::teacher::RuleTeacher;
 use taosr1_cot::{
     GradeScale, ResponseOrder, Template, TextStyle, ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE,
     THINK_OPEN,
@@ -218,6 +220,69 @@ pub fn load(dir: &Path, device: &Device) -> Result<(Transformer, ModelConfig, Co
     let tokenizer = TaoTokenizer::from_pretrained(dir)?;
     let codec = Codec::chat(tokenizer, template)?;
     Ok((pretrained.model, pretrained.config, codec))
+}
+
+/// The file a checkpoint trained with the rule analyser's findings in its prompts keeps the
+/// analyser's settings in ([`PromptEvidence`]).
+pub const EVIDENCE_FILE: &str = "prompt_evidence.json";
+
+/// How the prompts a checkpoint was trained on were annotated: the rule analyser
+/// ([`RuleTeacher`] over the shipped default rule book) with this brand lexicon added the
+/// [`EVIDENCE_ATTRIBUTE`](taosr1_cot::teacher::EVIDENCE_ATTRIBUTE) line to every item. A model
+/// trained so must be served so: `serve` annotates its items the same way when the
+/// checkpoint folder has this file.
+///
+/// ```
+/// use taosr1::real::PromptEvidence;
+/// let dir = std::env::temp_dir().join(format!("evidence-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// assert_eq!(PromptEvidence::load(&dir).unwrap(), None);
+/// let e = PromptEvidence { brands: vec!["ryobi".into()] };
+/// e.save(&dir).unwrap();
+/// assert_eq!(PromptEvidence::load(&dir).unwrap(), Some(e.clone()));
+/// let item = taosr1_cot::Item { query: "ryobi drill".into(), product: taosr1_cot::Product { title: "Ryobi 18V Drill".into(), ..Default::default() }, ..Default::default() };
+/// let shown = e.teacher(Default::default()).annotate(&item);
+/// assert!(shown.product.attributes[taosr1_cot::teacher::EVIDENCE_ATTRIBUTE].contains("brand"));
+/// std::fs::remove_dir_all(&dir).ok();
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptEvidence {
+    /// The brand lexicon ([`RuleTeacher::with_brands`]), normalised words.
+    pub brands: Vec<String>,
+}
+
+impl PromptEvidence {
+    /// Write `dir/`[`EVIDENCE_FILE`] atomically.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file.
+    pub fn save(&self, dir: &Path) -> Result<(), Error> {
+        let path = dir.join(EVIDENCE_FILE);
+        let text = to_json(self, dir)?;
+        taosr1_model::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io(&path, e))
+    }
+
+    /// Read `dir/`[`EVIDENCE_FILE`]; `None` when the folder has none (its prompts had no
+    /// findings).
+    ///
+    /// # Errors
+    /// [`Error::Io`] for an unreadable file, [`Error::Input`] naming it when malformed.
+    pub fn load(dir: &Path) -> Result<Option<Self>, Error> {
+        let path = dir.join(EVIDENCE_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+    }
+
+    /// The analyser that annotates items the way the checkpoint's training prompts were.
+    pub fn teacher(&self, scale: GradeScale) -> RuleTeacher {
+        RuleTeacher::new(RuleBook::default_rules(), scale).with_brands(&self.brands)
+    }
 }
 
 /// Pretty JSON of a serialisable value; errors name the checkpoint folder.

@@ -438,7 +438,10 @@ fn serve_args() {
         "t.json",
     ]);
     assert_eq!((a.infer().batch_size, a.infer().think_budget), (8, 16));
-    assert_eq!(a.thresholds_path().as_deref(), Some(Path::new("t.json")));
+    assert_eq!(
+        a.rule_file().unwrap(),
+        Some(taosr1::cli::RuleFile::Thresholds("t.json".into()))
+    );
 
     // --http and its flags
     assert_eq!(a.http, None);

@@ -299,6 +299,13 @@ fn home_depot_runs_its_stages_and_resumes() {
     let (further, _, _) =
         taosr1::real::load(&cont_out.join("sft-labels/model"), &Default::default()).unwrap();
     assert!(!further.is_tied());
+    // the deployed rule lies next to the deployed checkpoint; plain prompts need no analyser
+    let deployed = cont_out.join("sft-labels/model");
+    let cuts = taosr1_partition::ScoreCuts::load(deployed.join("cuts.json")).unwrap();
+    assert_eq!(cuts.num_grades(), 4);
+    taosr1_partition::CumPt::load(deployed.join("cumpt.json")).unwrap();
+    assert!(!deployed.join(taosr1::real::EVIDENCE_FILE).exists());
+    assert!(fifth.contains("`serve --model"), "{fifth}");
     let mut missing = cont.clone();
     let at = missing.iter().position(|a| *a == "--sft-from").unwrap();
     missing[at + 1] = "no/such/checkpoint";
@@ -407,6 +414,9 @@ fn home_depot_runs_its_stages_and_resumes() {
         std::fs::read_to_string(ev_out.join("prompt.json")).unwrap(),
         r#"{"evidence":true}"#
     );
+    // served as deployed: `serve --model` on the deployed folder reads the test rows' prompts
+    // with the same rule checks and gives the run's own probabilities and cut grades
+    serve_matches_the_run(&dir, &ev_out, "label-probe", true);
     let mut plain: Vec<&str> = evidence.clone();
     plain.pop();
     let err = common::run_err(&bin, &plain);
@@ -428,4 +438,87 @@ fn home_depot_runs_its_stages_and_resumes() {
     );
     assert!(!ev_out.join("label-probe/eval.json").exists());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `examples/serve` on a run's deployed checkpoint folder scores the run's test rows (rebuilt
+/// from their ids, `Q-P` = query `hammer Q`, title `Steel claw hammer P`) with the run's
+/// probabilities and grades them with its fitted cuts. With `evidence`, the folder's rule
+/// checks are needed for that: without them the prompts, and so the probabilities, differ.
+fn serve_matches_the_run(dir: &Path, out: &Path, stage: &str, evidence: bool) {
+    let Some(serve) = common::example_bin("serve") else {
+        eprintln!("skipped: the serve example binary is not built (run under cargo test)");
+        return;
+    };
+    let deployed = out.join(stage).join("model");
+    assert_eq!(
+        deployed.join(taosr1::real::EVIDENCE_FILE).is_file(),
+        evidence
+    );
+    let cuts = taosr1_partition::ScoreCuts::load(deployed.join("cuts.json")).unwrap();
+    let preds: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join(stage).join("predictions.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let items: String = preds
+        .iter()
+        .map(|p| {
+            let id = p["id"].as_str().unwrap();
+            let (q, n) = id.split_once('-').unwrap();
+            serde_json::json!({
+                "id": id, "query": format!("hammer {q}"),
+                "product": {"title": format!("Steel claw hammer {n}")},
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let input = dir.join(format!("{stage}-served-input.jsonl"));
+    std::fs::write(&input, items).unwrap();
+    let run = || -> Vec<serde_json::Value> {
+        let args = [
+            "--model",
+            deployed.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ];
+        let shown = common::run_ok(&serve, &args);
+        shown
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let served = run();
+    assert_eq!(served.len(), preds.len());
+    for (p, s) in preds.iter().zip(&served) {
+        assert_eq!(p["id"], s["id"]);
+        for (a, b) in p["probs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(s["probs"].as_array().unwrap())
+        {
+            approx::assert_abs_diff_eq!(a.as_f64().unwrap(), b.as_f64().unwrap(), epsilon = 1e-5);
+        }
+        let g = cuts
+            .grade_of_score(p["score"].as_f64().unwrap() as f32)
+            .unwrap();
+        assert_eq!(s["grade"], format!("L{}", g + 1), "{s}");
+    }
+    if evidence {
+        let file = deployed.join(taosr1::real::EVIDENCE_FILE);
+        let aside = dir.join("evidence-aside.json");
+        std::fs::rename(&file, &aside).unwrap();
+        let bare = run();
+        std::fs::rename(&aside, &file).unwrap();
+        assert!(
+            preds
+                .iter()
+                .zip(&bare)
+                .any(|(p, s)| p["probs"] != s["probs"]),
+            "the rule checks changed no prompt"
+        );
+    }
 }

@@ -141,7 +141,7 @@ fn serve_scores_good_lines_and_reports_bad_ones_in_order() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("2 thresholds"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("decides among 3 grades"));
     assert_eq!(fs::read(&output).unwrap(), before);
     // an empty input scores nothing and says so
     let empty = root.join("empty.jsonl");
@@ -204,5 +204,104 @@ fn serve_scores_a_label_first_checkpoint_and_explains_only_on_request() {
         any_rationale |= !b["rationale"].as_str().unwrap().is_empty();
     }
     assert!(any_rationale, "--explain wrote no rationale at all");
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// Expected-grade cuts: `MODEL/cuts.json` (what `home_depot` writes for its deployed stage) or
+/// `--cuts FILE` decides each grade by how many cuts the item's expected grade reaches; two
+/// deployed rules in one folder, or a rule of the wrong size, are refused.
+#[test]
+fn serve_grades_by_expected_grade_cuts() {
+    let Some(bin) = common::example_bin("serve") else {
+        eprintln!("skipped: the serve example is not built (run through `cargo test`)");
+        return;
+    };
+    let (root, model_dir) = scratch_checkpoint("taosr1-serve-cuts");
+    taosr1::assets::save_order(&model_dir, taosr1_cot::ResponseOrder::LabelFirst).unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(&bin)
+            .arg("--model")
+            .arg(&model_dir)
+            .args(extra)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let records = |out: &std::process::Output| -> Vec<serde_json::Value> {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .take(40)
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let expected = |r: &serde_json::Value| -> f32 {
+        r["probs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(k, p)| k as f32 * p.as_f64().unwrap() as f32)
+            .sum()
+    };
+    // cuts at the quartiles of the items' expected grades, so all four grades occur
+    let plain = records(&run(&[]));
+    let mut e: Vec<f32> = plain.iter().map(expected).collect();
+    e.sort_by(f32::total_cmp);
+    let q = |f: usize| e[f * e.len() / 4];
+    let cuts = taosr1_partition::ScoreCuts::new(vec![q(1), q(2), q(3)]).unwrap();
+    cuts.save(model_dir.join("cuts.json")).unwrap();
+    let out = run(&[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected-grade cuts"));
+    let cut = records(&out);
+    let mut seen = std::collections::BTreeSet::new();
+    for (a, b) in plain.iter().zip(&cut) {
+        assert_eq!(a["probs"], b["probs"], "the rule changes the grade only");
+        assert_eq!(a["score"], b["score"]);
+        let g = cuts.grade_of_score(expected(b)).unwrap();
+        assert_eq!(b["grade"], format!("L{}", g + 1), "{b}");
+        seen.insert(g);
+    }
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    // --cuts names a file; the same cuts give the same grades
+    let elsewhere = root.join("mine.json");
+    fs::rename(model_dir.join("cuts.json"), &elsewhere).unwrap();
+    let named = records(&run(&["--cuts", elsewhere.to_str().unwrap()]));
+    assert_eq!(
+        named.iter().map(|r| &r["grade"]).collect::<Vec<_>>(),
+        cut.iter().map(|r| &r["grade"]).collect::<Vec<_>>()
+    );
+    // two deployed rules in one folder: which one is meant is not guessed
+    fs::copy(&elsewhere, model_dir.join("cuts.json")).unwrap();
+    taosr1_partition::Thresholds::default_for(4)
+        .unwrap()
+        .save(model_dir.join("thresholds.json"))
+        .unwrap();
+    let out = run(&[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("both thresholds.json and cuts.json"), "{err}");
+    // a flag settles it
+    records(&run(&[
+        "--cuts",
+        model_dir.join("cuts.json").to_str().unwrap(),
+    ]));
+    // cuts for another grade scale are refused, naming the file
+    let two = root.join("two.json");
+    taosr1_partition::ScoreCuts::new(vec![1.0])
+        .unwrap()
+        .save(&two)
+        .unwrap();
+    let out = run(&["--cuts", two.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("two.json") && err.contains("2 grades"),
+        "{err}"
+    );
     let _ = fs::remove_dir_all(&root);
 }
