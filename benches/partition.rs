@@ -1,5 +1,6 @@
-//! Throughput of the deployment step: post-CoT renormalisation + cumulative partitioning, and
-//! threshold fitting on a validation set.
+//! Throughput of the deployment step: post-CoT renormalisation + cumulative partitioning,
+//! threshold fitting on a validation set, and fitting cuts on the expected grade against the
+//! plain search that grades every row for every candidate triple (the baseline).
 //!
 //! Run with `cargo bench --bench partition`.
 
@@ -8,8 +9,10 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use taosr1_partition::metrics::macro_f1;
 use taosr1_partition::{
     fit_thresholds, grade_distribution, FitConfig, GradeDistribution, Metric, Partitioner,
+    ScoreCuts,
 };
 
 const NUM_GRADES: usize = 4;
@@ -94,5 +97,69 @@ fn bench_fit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_partition, bench_fit);
+/// The baseline: every non-decreasing triple of the same candidates (64 quantiles of the
+/// distinct scores and one above them), each scored by grading every row and computing
+/// macro-F1 from scratch; what `examples/home_depot.rs` did before `ScoreCuts::fit`.
+fn grade_every_row(scores: &[f32], gold: &[usize]) -> [f32; 3] {
+    let mut grid: Vec<f32> = scores.to_vec();
+    grid.sort_by(f32::total_cmp);
+    grid.dedup();
+    if grid.len() > 64 {
+        let n = grid.len();
+        grid = (0..64).map(|i| grid[i * (n - 1) / 63]).collect();
+        grid.dedup();
+    }
+    let top = grid.last().copied().unwrap_or(0.0);
+    grid.push(top + 1.0);
+    let mut best = ([0.0f32; 3], -1.0f64);
+    for (i, &a) in grid.iter().enumerate() {
+        for (j, &b) in grid.iter().enumerate().skip(i) {
+            for &c in grid.iter().skip(j) {
+                let cuts = [a, b, c];
+                let pred: Vec<usize> = scores
+                    .iter()
+                    .map(|&x| cuts.iter().filter(|&&t| x >= t).count())
+                    .collect();
+                let f = macro_f1(&pred, gold, NUM_GRADES).expect("valid labels");
+                if f > best.1 {
+                    best = (cuts, f);
+                }
+            }
+        }
+    }
+    best.0
+}
+
+fn bench_cuts(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let n = 2_000;
+    let dists: Vec<GradeDistribution> = random_logits(&mut rng, n)
+        .iter()
+        .map(|l| grade_distribution(l, &GRADE_IDS).expect("valid logits"))
+        .collect();
+    let labels: Vec<usize> = dists
+        .iter()
+        .map(|d| (d.argmax() + usize::from(rng.random_bool(0.3))).min(NUM_GRADES - 1))
+        .collect();
+    let scores: Vec<f32> = dists.iter().map(GradeDistribution::expected_grade).collect();
+    // the two searches agree before either is timed
+    let fit = ScoreCuts::fit(&scores, &labels, NUM_GRADES, Metric::MacroF1).expect("valid set");
+    assert_eq!(fit.cuts.as_slice(), grade_every_row(&scores, &labels));
+
+    let mut group = c.benchmark_group("fit_cuts");
+    group.throughput(Throughput::Elements(n as u64));
+    group.sample_size(10);
+    group.bench_function("ScoreCuts::fit_expected_grade/2k", |b| {
+        b.iter(|| {
+            ScoreCuts::fit_expected_grade(black_box(&dists), black_box(&labels), Metric::MacroF1)
+                .expect("valid set")
+        })
+    });
+    group.bench_function("grade_every_row/2k (baseline)", |b| {
+        b.iter(|| grade_every_row(black_box(&scores), black_box(&labels)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_partition, bench_fit, bench_cuts);
 criterion_main!(benches);
