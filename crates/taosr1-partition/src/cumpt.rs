@@ -291,24 +291,11 @@ impl CumPt {
     /// assert!(taosr1_partition::CumPt::load("/not/here.json").is_err());
     /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PartitionError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| PartitionError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let raw: CumPt = serde_json::from_str(&text).map_err(|source| PartitionError::Json {
-            path: Some(path.to_path_buf()),
-            source,
-        })?;
-        let map = TierMap::new(raw.map.names, raw.map.tier_of_grade).map_err(|e| {
-            PartitionError::InvalidThresholdsFile {
-                path: path.to_path_buf(),
-                source: Box::new(e),
-            }
-        })?;
-        Self::new(map, raw.beta).map_err(|e| PartitionError::InvalidThresholdsFile {
-            path: path.to_path_buf(),
-            source: Box::new(e),
+        crate::partition::load_json(path.as_ref(), |raw: CumPt| {
+            Self::new(
+                TierMap::new(raw.map.names, raw.map.tier_of_grade)?,
+                raw.beta,
+            )
         })
     }
 }

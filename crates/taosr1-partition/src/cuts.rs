@@ -11,8 +11,8 @@
 
 use std::path::Path;
 
-use crate::fit::Metric;
-use crate::partition::write_atomic;
+use crate::fit::{common_grade_count, Metric};
+use crate::partition::{load_json, write_atomic};
 use crate::{GradeDistribution, PartitionError};
 
 /// `K - 1` non-decreasing, finite cuts on a scalar score; the grade of a score `s` is the
@@ -314,19 +314,7 @@ impl ScoreCuts {
         labels: &[usize],
         metric: Metric,
     ) -> Result<CutsFit, PartitionError> {
-        let Some(first) = dists.first() else {
-            return Err(PartitionError::EmptyInput {
-                what: "distributions",
-            });
-        };
-        let k = first.num_grades();
-        if let Some(index) = dists.iter().position(|d| d.num_grades() != k) {
-            return Err(PartitionError::InconsistentGradeCount {
-                index,
-                expected: k,
-                found: dists[index].num_grades(),
-            });
-        }
+        let k = common_grade_count(dists)?;
         let scores: Vec<f32> = dists
             .iter()
             .map(GradeDistribution::expected_grade)
@@ -402,19 +390,7 @@ impl ScoreCuts {
     /// std::fs::remove_file(&path).ok();
     /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PartitionError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| PartitionError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let raw: CutsJson = serde_json::from_str(&text).map_err(|source| PartitionError::Json {
-            path: Some(path.to_path_buf()),
-            source,
-        })?;
-        Self::new(raw.cuts).map_err(|e| PartitionError::InvalidThresholdsFile {
-            path: path.to_path_buf(),
-            source: Box::new(e),
-        })
+        load_json(path.as_ref(), |raw: CutsJson| Self::new(raw.cuts))
     }
 }
 

@@ -191,19 +191,7 @@ pub fn fit_thresholds(
             right: labels.len(),
         });
     }
-    let Some(first) = dists.first() else {
-        return Err(PartitionError::EmptyInput {
-            what: "distributions",
-        });
-    };
-    let k = first.num_grades();
-    if let Some(index) = dists.iter().position(|d| d.num_grades() != k) {
-        return Err(PartitionError::InconsistentGradeCount {
-            index,
-            expected: k,
-            found: dists[index].num_grades(),
-        });
-    }
+    let k = common_grade_count(dists)?;
     if let Some(index) = labels.iter().position(|&l| l >= k) {
         return Err(PartitionError::LabelOutOfRange {
             what: "labels",
@@ -298,6 +286,27 @@ pub fn fit_thresholds(
         after,
         sweeps,
     })
+}
+
+/// The number of grades every distribution in a non-empty set shares.
+///
+/// Errors: [`PartitionError::EmptyInput`] for no distribution,
+/// [`PartitionError::InconsistentGradeCount`] naming the first that differs.
+pub(crate) fn common_grade_count(dists: &[GradeDistribution]) -> Result<usize, PartitionError> {
+    let Some(first) = dists.first() else {
+        return Err(PartitionError::EmptyInput {
+            what: "distributions",
+        });
+    };
+    let k = first.num_grades();
+    match dists.iter().position(|d| d.num_grades() != k) {
+        Some(index) => Err(PartitionError::InconsistentGradeCount {
+            index,
+            expected: k,
+            found: dists[index].num_grades(),
+        }),
+        None => Ok(k),
+    }
 }
 
 /// Sorted, de-duplicated candidate thresholds for coordinate `g`, all within `[0, 1]`.

@@ -217,20 +217,7 @@ impl Thresholds {
     /// assert!(err.to_string().contains("/definitely/not/here.json"));
     /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PartitionError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| PartitionError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let raw: ThresholdsJson =
-            serde_json::from_str(&text).map_err(|source| PartitionError::Json {
-                path: Some(path.to_path_buf()),
-                source,
-            })?;
-        Self::new(raw.t).map_err(|e| PartitionError::InvalidThresholdsFile {
-            path: path.to_path_buf(),
-            source: Box::new(e),
-        })
+        load_json(path.as_ref(), |raw: ThresholdsJson| Self::new(raw.t))
     }
 }
 
@@ -412,6 +399,27 @@ impl Partitioner {
             cumulative,
         })
     }
+}
+
+/// Read `path` as JSON of `T` and validate it with `check`. Every error names the file:
+/// [`PartitionError::Io`] when it cannot be read, [`PartitionError::Json`] when it does not
+/// parse, and [`PartitionError::InvalidThresholdsFile`] wrapping what `check` refused.
+pub(crate) fn load_json<T: serde::de::DeserializeOwned, U>(
+    path: &Path,
+    check: impl FnOnce(T) -> Result<U, PartitionError>,
+) -> Result<U, PartitionError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PartitionError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let raw: T = serde_json::from_str(&text).map_err(|source| PartitionError::Json {
+        path: Some(path.to_path_buf()),
+        source,
+    })?;
+    check(raw).map_err(|e| PartitionError::InvalidThresholdsFile {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })
 }
 
 /// Write `bytes` to `path` atomically: a temporary file next to the target, fsynced, then
