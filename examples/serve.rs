@@ -95,7 +95,10 @@ struct Deployed {
 }
 
 impl Deployed {
+    /// Load `--model` and its deployment files; everything is checked before any input is
+    /// read or any output written, and the choice of grade rule before the model is loaded.
     fn load(args: &ServeArgs, cfg: InferConfig) -> Result<Self, Error> {
+        let rule_file = args.rule_file()?;
         let (model, codec) = if args.model.join(real::TEMPLATE_FILE).is_file() {
             // a Hugging Face checkpoint: its own tokenizer, chat template and response order
             if args.tokenizer.path != Path::new(TOKENIZER) {
@@ -124,7 +127,7 @@ impl Deployed {
                 p.display()
             )))
         };
-        let (partitioner, rule) = match args.rule_file()? {
+        let (partitioner, rule) = match rule_file {
             Some(RuleFile::Thresholds(p)) => {
                 let t = Thresholds::load(&p)?;
                 count(&p, t.num_grades())?;
@@ -177,6 +180,7 @@ impl Deployed {
         }
     }
 
+    /// Whether `item` fits the model's context in this order (the HTTP service's 422).
     fn fits(&self, item: &Item) -> Result<(), String> {
         let shown = self.shown(std::slice::from_ref(item));
         let prompt = self

@@ -433,7 +433,8 @@ pub fn predict_think_first<R: Rng + ?Sized>(
 pub struct Scored {
     /// The item's id.
     pub id: String,
-    /// Grade label decided by the cumulative-probability partition.
+    /// Grade label decided by the partitioner's rule (cumulative thresholds or cuts on the
+    /// expected grade, [`taosr1_partition::Rule`]).
     pub grade: String,
     /// Continuous relevance score in `[0, 1]` (for ranking).
     pub score: f32,

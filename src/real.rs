@@ -257,6 +257,12 @@ impl PromptEvidence {
     ///
     /// # Errors
     /// [`Error::Io`] naming the file.
+    ///
+    /// ```
+    /// let e = taosr1::real::PromptEvidence { brands: vec![] };
+    /// let err = e.save(std::path::Path::new("/no/such/folder")).unwrap_err();
+    /// assert!(err.to_string().contains("/no/such/folder"));
+    /// ```
     pub fn save(&self, dir: &Path) -> Result<(), Error> {
         let path = dir.join(EVIDENCE_FILE);
         let text = to_json(self, dir)?;
@@ -268,6 +274,16 @@ impl PromptEvidence {
     ///
     /// # Errors
     /// [`Error::Io`] for an unreadable file, [`Error::Input`] naming it when malformed.
+    ///
+    /// ```
+    /// use taosr1::real::{PromptEvidence, EVIDENCE_FILE};
+    /// let dir = std::env::temp_dir().join(format!("evidence-bad-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join(EVIDENCE_FILE), r#"{"brand": []}"#).unwrap();
+    /// let err = PromptEvidence::load(&dir).unwrap_err().to_string();
+    /// assert!(err.contains(EVIDENCE_FILE) && err.contains("brand"));
+    /// std::fs::remove_dir_all(&dir).ok();
+    /// ```
     pub fn load(dir: &Path) -> Result<Option<Self>, Error> {
         let path = dir.join(EVIDENCE_FILE);
         if !path.exists() {
@@ -280,6 +296,12 @@ impl PromptEvidence {
     }
 
     /// The analyser that annotates items the way the checkpoint's training prompts were.
+    ///
+    /// ```
+    /// use taosr1::real::PromptEvidence;
+    /// let t = PromptEvidence { brands: vec!["Ryobi".into()] }.teacher(Default::default());
+    /// assert!(t.brands().contains("ryobi"));
+    /// ```
     pub fn teacher(&self, scale: GradeScale) -> RuleTeacher {
         RuleTeacher::new(RuleBook::default_rules(), scale).with_brands(&self.brands)
     }
