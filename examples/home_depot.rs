@@ -28,7 +28,9 @@
 //! rows, three cuts on its expected grade are fitted there for macro-F1 (the same kind of
 //! decision rule the lexical baseline gets), and the stage with the best validation macro-F1
 //! (or `--deploy STAGE`) is scored on the test rows that way; CumPT's β is fitted on the same
-//! validation rows.
+//! validation rows. The deployed stage's checkpoint folder gets `cuts.json`, `cumpt.json` and,
+//! with `--prompt-evidence`, `prompt_evidence.json`, so that `serve --model OUT/STAGE/model`
+//! grades, tiers and prompts exactly as the deployed row was scored.
 //!
 //! Resumable: a stage whose `OUT/STAGE/eval.json` exists is not recomputed (`--force` redoes
 //! it), and its scores on the deployment choice's validation rows are kept in
