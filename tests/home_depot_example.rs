@@ -507,6 +507,19 @@ fn serve_matches_the_run(dir: &Path, out: &Path, stage: &str, evidence: bool) {
             .unwrap();
         assert_eq!(s["grade"], format!("L{}", g + 1), "{s}");
     }
+    // a Hugging Face folder brings its own tokenizer: another one is refused, not mixed in
+    let err = common::run_err(
+        &serve,
+        &[
+            "--model",
+            deployed.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--tokenizer",
+            "other/tokenizer.json",
+        ],
+    );
+    assert!(err.contains("drop --tokenizer"), "{err}");
     if evidence {
         let file = deployed.join(taosr1::real::EVIDENCE_FILE);
         let aside = dir.join("evidence-aside.json");
