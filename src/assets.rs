@@ -219,9 +219,44 @@ pub fn save_checkpoint(model: &Transformer, cfg: &ModelConfig, dir: &Path) -> Re
     .map_err(|e| Error::io(dir, e))
 }
 
-/// Read a checkpoint written by [`save_checkpoint`] (or a Hugging Face directory with a single
-/// `model.safetensors`).
+/// Read a checkpoint written by [`save_checkpoint`]: an embedded model, read with the
+/// word-level tokenizer.
+///
+/// # Errors
+/// [`Error::Input`] for a Hugging Face folder (one with `tokenizer.json`, or with
+/// [`crate::real::TEMPLATE_FILE`]): its token ids are its own tokenizer's, so scoring it with
+/// the word-level codec would be garbage. Load it with [`crate::real::load`] (as `serve` and
+/// `home_depot` do) or, for the bare weights, `taosr1_model::load_pretrained`. Otherwise
+/// [`Error::Io`]/[`Error::Model`] naming the file.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("hf-folder-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("tokenizer.json"), "{}").unwrap();
+/// let err = taosr1::assets::load_checkpoint(&dir, &Default::default()).unwrap_err();
+/// assert!(err.to_string().contains("Hugging Face"));
+/// std::fs::remove_dir_all(&dir).ok();
+/// ```
 pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Transformer, ModelConfig), Error> {
+    for (file, what) in [
+        (
+            crate::real::TEMPLATE_FILE,
+            "a Hugging Face checkpoint adapted for TaoSR1, with its own tokenizer and chat \
+             template: load it with taosr1::real::load (the serve and home_depot examples do)",
+        ),
+        (
+            "tokenizer.json",
+            "a Hugging Face checkpoint with its own tokenizer, not an embedded word-level \
+             model: adapt it first (home_depot, taosr1::real::adapt)",
+        ),
+    ] {
+        if dir.join(file).is_file() {
+            return Err(Error::Input(format!(
+                "{}: {what} ({file} is there)",
+                dir.display()
+            )));
+        }
+    }
     let cfg = ModelConfig::from_json_file(&dir.join("config.json"))?;
     let model = load_safetensors(&dir.join("model.safetensors"), &cfg, device)?;
     Ok((model, cfg))
