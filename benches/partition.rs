@@ -141,7 +141,10 @@ fn bench_cuts(c: &mut Criterion) {
         .iter()
         .map(|d| (d.argmax() + usize::from(rng.random_bool(0.3))).min(NUM_GRADES - 1))
         .collect();
-    let scores: Vec<f32> = dists.iter().map(GradeDistribution::expected_grade).collect();
+    let scores: Vec<f32> = dists
+        .iter()
+        .map(GradeDistribution::expected_grade)
+        .collect();
     // the two searches agree before either is timed
     let fit = ScoreCuts::fit(&scores, &labels, NUM_GRADES, Metric::MacroF1).expect("valid set");
     assert_eq!(fit.cuts.as_slice(), grade_every_row(&scores, &labels));
