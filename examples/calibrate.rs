@@ -47,7 +47,7 @@ fn run(args: &CalibrateArgs) -> Result<(), Error> {
     let thresholds = cmp.thresholds.to_json()?;
     taosr1_model::write_atomic(&path, thresholds.as_bytes()).map_err(|e| Error::io(&path, e))?;
     println!("saved {}", path.display());
-    let cumpt = path.with_file_name("cumpt.json");
+    let cumpt = path.with_file_name(taosr1::cli::CUMPT_FILE);
     cmp.cumpt.save(&cumpt)?;
     println!(
         "saved {} (CumPT tiers, beta {:.3})",

@@ -513,7 +513,7 @@ fn label_probe(
                 .iter()
                 .map(GradeDistribution::expected_grade)
                 .collect();
-            let cut = cut_all(&fit_cuts(&score, &vgold)?, &score)?;
+            let cut = fit_cuts(&score, &vgold)?.grades_of_scores(&score)?;
             let err = |e: taosr1_partition::PartitionError| Error::Input(e.to_string());
             let f_cuts = macro_f1(&cut, &vgold, 4).map_err(err)?;
             let f_argmax = macro_f1(&argmax, &vgold, 4).map_err(err)?;
@@ -641,14 +641,6 @@ fn overlap(e: &Example) -> f32 {
 /// Three cuts on `scores` that maximise macro-F1 against `gold` ([`ScoreCuts::fit`]).
 fn fit_cuts(scores: &[f32], gold: &[usize]) -> Result<ScoreCuts, Error> {
     Ok(ScoreCuts::fit(scores, gold, 4, Metric::MacroF1)?.cuts)
-}
-
-/// The grade `cuts` give each score.
-fn cut_all(cuts: &ScoreCuts, scores: &[f32]) -> Result<Vec<usize>, Error> {
-    Ok(scores
-        .iter()
-        .map(|&x| cuts.grade_of_score(x))
-        .collect::<Result<_, _>>()?)
 }
 
 /// `a b c`, two decimals each.
@@ -897,7 +889,7 @@ fn run(args: &Args) -> Result<(), Error> {
     let vscore: Vec<f32> = validation.iter().map(overlap).collect();
     let cuts = fit_cuts(&vscore, &vgold)?;
     let s: Vec<f32> = test.iter().map(overlap).collect();
-    let pred = cut_all(&cuts, &s)?;
+    let pred = cuts.grades_of_scores(&s)?;
     let mut lex = metrics(
         "lexical overlap",
         &test,
@@ -1372,7 +1364,7 @@ fn deployment(
     test: &[Example],
     evidence: Option<&PromptEvidence>,
 ) -> Result<(StageEval, String), Error> {
-    use taosr1::cli::CUTS_FILE;
+    use taosr1::cli::{CUMPT_FILE, CUTS_FILE};
     use taosr1::plots::{line_chart, reliability, reliability_diagram, Series};
     use taosr1_partition::{fit_beta, TierMap};
     let perr = |e: taosr1_partition::PartitionError| Error::Input(e.to_string());
@@ -1397,7 +1389,7 @@ fn deployment(
             .map(GradeDistribution::expected_grade)
             .collect();
         let cuts = fit_cuts(&vscore, &vgold)?;
-        let cut = cut_all(&cuts, &vscore)?;
+        let cut = cuts.grades_of_scores(&vscore)?;
         let f_cuts = macro_f1(&cut, &vgold, 4).map_err(perr)?;
         out += &format!("| {stage} | {f_argmax:.3} | {f_cuts:.3} |\n");
         if best.as_ref().is_none_or(|b| f_cuts > b.0) {
@@ -1428,7 +1420,7 @@ fn deployment(
         .iter()
         .map(GradeDistribution::expected_grade)
         .collect();
-    let pred = cut_all(&cuts, &score)?;
+    let pred = cuts.grades_of_scores(&score)?;
     let mut row = metrics(
         &format!("post-CoT deployment ({last}, fitted cuts)"),
         test,
@@ -1481,7 +1473,7 @@ fn deployment(
         last_dir.clone()
     };
     cuts.save(serving.join(CUTS_FILE))?;
-    cumpt.save(serving.join("cumpt.json"))?;
+    cumpt.save(serving.join(CUMPT_FILE))?;
     let evidence_path = serving.join(real::EVIDENCE_FILE);
     match evidence {
         Some(e) => e.save(&serving)?,
@@ -1491,7 +1483,7 @@ fn deployment(
         None => {}
     }
     out += &format!(
-        "\nServing files: {dir}/{CUTS_FILE} (these cuts), {dir}/cumpt.json (this beta){}; {}.\n",
+        "\nServing files: {dir}/{CUTS_FILE} (these cuts), {dir}/{CUMPT_FILE} (this beta){}; {}.\n",
         if evidence.is_some() {
             format!(
                 " and {}/{} (the prompts' rule checks)",

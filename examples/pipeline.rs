@@ -228,8 +228,9 @@ fn run(args: &PipelineArgs) -> Result<(), Error> {
         eval,
         &InferConfig::default(),
     )?;
-    cmp.thresholds.save(dir.join("thresholds.json"))?;
-    cmp.cumpt.save(dir.join("cumpt.json"))?;
+    cmp.thresholds
+        .save(dir.join(taosr1::cli::THRESHOLDS_FILE))?;
+    cmp.cumpt.save(dir.join(taosr1::cli::CUMPT_FILE))?;
     println!(
         "  thresholds fitted on validation (macro-F1 {:.3} -> {:.3}): {:?}",
         cmp.validation_before,

@@ -47,6 +47,7 @@
 //! when present, else the default tiers with β = 0.5). SIGTERM or Ctrl-C stops it after the
 //! requests in flight are answered.
 
+use std::borrow::Cow;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 
@@ -54,7 +55,7 @@ use clap::Parser;
 use rand::SeedableRng;
 use serde::Serialize;
 use taosr1::assets::{checkpoint_order, load_checkpoint, load_codec_from};
-use taosr1::cli::{RuleFile, ServeArgs, STDIO, TOKENIZER};
+use taosr1::cli::{RuleFile, ServeArgs, CUMPT_FILE, STDIO, TOKENIZER};
 use taosr1::codec::Codec;
 use taosr1::http::BatchScorer;
 use taosr1::infer::{predict, InferConfig, Prediction, Scored, SLOT_RESERVE};
@@ -146,7 +147,7 @@ impl Deployed {
                 "thresholds 0.5 (default)".into(),
             ),
         };
-        let cumpt_path = args.model.join("cumpt.json");
+        let cumpt_path = args.model.join(CUMPT_FILE);
         let cumpt = if cumpt_path.exists() {
             let c = CumPt::load(&cumpt_path)?;
             count(&cumpt_path, c.map().num_grades())?;
@@ -173,10 +174,10 @@ impl Deployed {
 
     /// The items as the checkpoint's training prompts showed them: with the rule analyser's
     /// findings when it was trained with them, else as they are.
-    fn shown(&self, items: &[Item]) -> Vec<Item> {
+    fn shown<'a>(&self, items: &'a [Item]) -> Cow<'a, [Item]> {
         match &self.evidence {
-            Some(t) => items.iter().map(|i| t.annotate(i)).collect(),
-            None => items.to_vec(),
+            Some(t) => Cow::Owned(items.iter().map(|i| t.annotate(i)).collect()),
+            None => Cow::Borrowed(items),
         }
     }
 
@@ -210,7 +211,8 @@ impl Deployed {
         explain: &[bool],
         rng: &mut R,
     ) -> Result<Vec<(Prediction, Scored)>, Error> {
-        let items = &self.shown(items)[..];
+        let shown = self.shown(items);
+        let items = &shown[..];
         let mut preds = predict(&self.model, &self.codec, items, &self.cfg, rng)?;
         if self.codec.template().order() == ResponseOrder::LabelFirst {
             let asked: Vec<usize> = (0..items.len()).filter(|&i| explain[i]).collect();

@@ -50,6 +50,12 @@ pub const STDIO: &str = "-";
 /// The expected-grade cuts a run's deployment writes next to its checkpoint
 /// ([`taosr1_partition::ScoreCuts`]); `serve` grades with them when present.
 pub const CUTS_FILE: &str = "cuts.json";
+/// The cumulative thresholds `calibrate` and `pipeline` write next to a checkpoint
+/// ([`taosr1_partition::Thresholds`]); `serve` grades with them when present.
+pub const THRESHOLDS_FILE: &str = "thresholds.json";
+/// The CumPT tiers written next to a deployed checkpoint ([`taosr1_partition::CumPt`]);
+/// `serve` tiers with them when present.
+pub const CUMPT_FILE: &str = "cumpt.json";
 
 // ---------------------------------------------------------------------------------------------
 // value parsers: each error message says what the flag accepts
@@ -847,7 +853,7 @@ impl CalibrateArgs {
     pub fn thresholds_path(&self) -> PathBuf {
         self.thresholds
             .clone()
-            .unwrap_or_else(|| self.model.join("thresholds.json"))
+            .unwrap_or_else(|| self.model.join(THRESHOLDS_FILE))
     }
 
     /// `--output`, else `<model>/partition_comparison.json`.
@@ -974,12 +980,12 @@ impl ServeArgs {
         if let Some(p) = &self.cuts {
             return Ok(Some(RuleFile::Cuts(p.clone())));
         }
-        let thresholds = self.model.join("thresholds.json");
+        let thresholds = self.model.join(THRESHOLDS_FILE);
         let cuts = self.model.join(CUTS_FILE);
         match (thresholds.is_file(), cuts.is_file()) {
             (true, true) => Err(Error::Input(format!(
-                "{} has both thresholds.json and {CUTS_FILE}: choose one with --thresholds or \
-                 --cuts",
+                "{} has both {THRESHOLDS_FILE} and {CUTS_FILE}: choose one with --thresholds \
+                 or --cuts",
                 self.model.display()
             ))),
             (true, false) => Ok(Some(RuleFile::Thresholds(thresholds))),

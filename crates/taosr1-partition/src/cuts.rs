@@ -149,6 +149,34 @@ impl ScoreCuts {
         Ok(self.grade_unchecked(score))
     }
 
+    /// The grade of each score, in order.
+    ///
+    /// Errors: [`PartitionError::NonFiniteScore`] naming the first NaN or infinite score.
+    ///
+    /// ```
+    /// use taosr1_partition::{PartitionError, ScoreCuts};
+    /// let cuts = ScoreCuts::new(vec![1.0, 2.0])?;
+    /// assert_eq!(cuts.grades_of_scores(&[0.5, 1.0, 2.5])?, vec![0, 1, 2]);
+    /// assert!(matches!(
+    ///     cuts.grades_of_scores(&[0.5, f32::NAN]),
+    ///     Err(PartitionError::NonFiniteScore { index: 1, .. })
+    /// ));
+    /// # Ok::<(), PartitionError>(())
+    /// ```
+    pub fn grades_of_scores(&self, scores: &[f32]) -> Result<Vec<usize>, PartitionError> {
+        scores
+            .iter()
+            .enumerate()
+            .map(|(index, &value)| {
+                if value.is_finite() {
+                    Ok(self.grade_unchecked(value))
+                } else {
+                    Err(PartitionError::NonFiniteScore { index, value })
+                }
+            })
+            .collect()
+    }
+
     pub(crate) fn grade_unchecked(&self, score: f32) -> usize {
         self.cuts.iter().filter(|&&c| score >= c).count()
     }
@@ -237,16 +265,17 @@ impl ScoreCuts {
             });
         }
         let k = num_grades;
-        let grid = candidates(scores, k);
-
-        // below[j][c]: rows of class c with a score under grid[j]
         let mut order: Vec<usize> = (0..scores.len()).collect();
         order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+        let sorted: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
+        let grid = candidates(&sorted, k);
+
+        // below[j][c]: rows of class c with a score under grid[j]
         let mut below = vec![vec![0usize; k]; grid.len()];
         let mut seen = vec![0usize; k];
         let mut next = 0;
         for (j, &cut) in grid.iter().enumerate() {
-            while next < order.len() && scores[order[next]] < cut {
+            while next < order.len() && sorted[next] < cut {
                 seen[labels[order[next]]] += 1;
                 next += 1;
             }
@@ -394,11 +423,10 @@ impl ScoreCuts {
     }
 }
 
-/// The candidate cuts, ascending: the distinct scores, thinned to evenly spaced quantiles,
-/// then one value above them all.
-fn candidates(scores: &[f32], k: usize) -> Vec<f32> {
-    let mut grid: Vec<f32> = scores.to_vec();
-    grid.sort_by(f32::total_cmp);
+/// The candidate cuts, ascending: the distinct values of `sorted` (ascending scores), thinned
+/// to evenly spaced quantiles, then one value above them all.
+fn candidates(sorted: &[f32], k: usize) -> Vec<f32> {
+    let mut grid: Vec<f32> = sorted.to_vec();
     grid.dedup();
     let mut m = MAX_QUANTILES;
     // tuples of k - 1 non-decreasing picks among m + 1 candidates: C(m + k - 1, k - 1)
@@ -427,10 +455,16 @@ mod tests {
     use crate::metrics::macro_f1;
     use proptest::prelude::*;
 
+    fn ascending(scores: &[f32]) -> Vec<f32> {
+        let mut v = scores.to_vec();
+        v.sort_by(f32::total_cmp);
+        v
+    }
+
     /// The plain search: every non-decreasing triple of the same grid, each scored by
     /// grading every row.
     fn brute(scores: &[f32], labels: &[usize]) -> (Vec<f32>, f64) {
-        let grid = candidates(scores, 4);
+        let grid = candidates(&ascending(scores), 4);
         let mut best = (vec![], -1.0);
         for (i, &a) in grid.iter().enumerate() {
             for (j, &b) in grid.iter().enumerate().skip(i) {
@@ -586,7 +620,7 @@ mod tests {
             let got = macro_f1(&pred, &labels, 3).unwrap();
             prop_assert!((got - fit.value).abs() < 1e-12);
             // no pair of candidates does better
-            let grid = candidates(&scores, 3);
+            let grid = candidates(&ascending(&scores), 3);
             for (i, &a) in grid.iter().enumerate() {
                 for &b in &grid[i..] {
                     let c = ScoreCuts::new(vec![a, b]).unwrap();
