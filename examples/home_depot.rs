@@ -34,7 +34,8 @@
 //!
 //! Resumable: a stage whose `OUT/STAGE/eval.json` exists is not recomputed (`--force` redoes
 //! it), and its scores on the deployment choice's validation rows are kept in
-//! `OUT/STAGE/validation.jsonl` (reused while the rows are the same; a recomputed stage
+//! `OUT/STAGE/validation.jsonl` (the rows it holds at the start of the asked-for rows are
+//! reused, so growing `--validation-queries` scores only the new queries; a recomputed stage
 //! deletes it). Each training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step: loss,
 //! learning rate, the trainer's metrics, and every `--val-every` steps the accuracy and
 //! macro-F1 on the first `--val-rows` validation rows) and its checkpoint as a Hugging Face
@@ -1301,7 +1302,7 @@ fn save_eval(path: &Path, e: &StageEval) -> Result<(), Error> {
 
 /// Whether `ids` are the ids of `rows`, in order.
 fn same_rows(ids: &[String], rows: &[Example]) -> bool {
-    ids.len() == rows.len() && ids.iter().zip(rows).all(|(id, e)| *id == e.id)
+    ids.len() == rows.len() && common_prefix(ids, rows) == rows.len()
 }
 
 /// A finished stage's model for scoring: the adapted base for `zero-shot`, otherwise the
@@ -1319,10 +1320,12 @@ fn stage_model(
     Ok((m, c))
 }
 
-/// A stage's grade distributions on the deployment choice's validation rows: read back from
-/// `STAGE/validation.jsonl` when that file holds exactly these rows (same ids, same order),
-/// else scored and written there. A stage that is recomputed deletes the file first, so a
-/// resumed run rescores only what changed.
+/// A stage's grade distributions on the deployment choice's validation rows, reusing
+/// `STAGE/validation.jsonl`: the longest run of its rows that matches the start of `rows`
+/// (same ids, same order) is read back and only the rest is scored, then the file is
+/// rewritten with all of `rows`. So `--validation-queries` can grow between runs and only the
+/// new queries are scored. A stage that is recomputed deletes the file first, so a resumed
+/// run rescores only what changed.
 fn validation_scores(
     args: &Args,
     stage: &str,
@@ -1330,19 +1333,39 @@ fn validation_scores(
     rows: &[Example],
 ) -> Result<Vec<taosr1_partition::GradeDistribution>, Error> {
     let path = args.out.join(stage).join(VALIDATION_FILE);
+    let mut dists = Vec::new();
     if path.is_file() {
-        let (dists, _, ids) = read_predictions(&path)?;
-        if same_rows(&ids, rows) {
+        let (stored, _, ids) = read_predictions(&path)?;
+        let kept = common_prefix(&ids, rows);
+        dists = stored;
+        dists.truncate(kept);
+        if kept == rows.len() {
             println!("{stage}: validation scores reused ({})", path.display());
             return Ok(dists);
         }
+        if kept > 0 {
+            println!(
+                "{stage}: {kept} validation scores reused ({}), {} to score",
+                path.display(),
+                rows.len() - kept
+            );
+        }
     }
-    let bar = bar(rows.len(), &format!("{stage}: scoring validation"));
+    let rest = &rows[dists.len()..];
+    let bar = bar(rest.len(), &format!("{stage}: scoring validation"));
     let (model, codec) = stage_model(args, stage, template)?;
-    let dists = score_rows(&model, &codec, rows, args.eval_batch)?;
+    dists.extend(score_rows(&model, &codec, rest, args.eval_batch)?);
     bar.finish_and_clear();
     write(&path, &predictions_text(rows, &dists))?;
     Ok(dists)
+}
+
+/// How many of `rows`, from the start, have the ids `ids` has at the same places.
+fn common_prefix(ids: &[String], rows: &[Example]) -> usize {
+    ids.iter()
+        .zip(rows)
+        .take_while(|(id, e)| **id == e.id)
+        .count()
 }
 
 /// The deployment view, post-CoT style (label first, one prefill per item):

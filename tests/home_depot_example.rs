@@ -248,14 +248,79 @@ fn home_depot_runs_its_stages_and_resumes() {
     };
     let table_back = std::fs::read_to_string(out.join("staircase.md")).unwrap();
     assert_eq!(metric_cols(&table), metric_cols(&table_back));
-    // other validation rows: rescored and rewritten, the same choice made on them
-    let mut fewer = args.clone();
-    let at = fewer.iter().position(|a| *a == "--beta-rows").unwrap();
-    fewer[at + 1] = "6";
+    // fewer validation rows: the first ones of the cached scores, read back, the file kept
+    let with_beta_rows = |n: &'static str| {
+        let mut a = args.clone();
+        let at = a.iter().position(|a| *a == "--beta-rows").unwrap();
+        a[at + 1] = n;
+        a
+    };
+    let fewer = with_beta_rows("6");
     let third = common::run_ok(&bin, &fewer);
-    assert!(!third.contains("validation scores reused"), "{third}");
-    let cached = std::fs::read_to_string(out.join("sft-labels/validation.jsonl")).unwrap();
-    assert_eq!(cached.lines().count(), 6);
+    let cached_of =
+        |stage: &str| std::fs::read_to_string(out.join(stage).join("validation.jsonl")).unwrap();
+    let eight: Vec<String> = ["zero-shot", "label-probe", "sft-labels"]
+        .iter()
+        .map(|stage| {
+            assert!(
+                third.contains(&format!("{stage}: validation scores reused")),
+                "{third}"
+            );
+            let cached = cached_of(stage);
+            assert_eq!(cached.lines().count(), 8, "kept: {cached}");
+            cached
+        })
+        .collect();
+    assert!(
+        std::fs::read_to_string(out.join("staircase.md"))
+            .unwrap()
+            .contains("Deployment choice on 6 validation rows"),
+        "the choice is made on the 6 rows asked for"
+    );
+    // more validation rows: the 8 cached ones are read back and only the other 2 are scored
+    let more = with_beta_rows("10");
+    let grown = common::run_ok(&bin, &more);
+    for (stage, before) in ["zero-shot", "label-probe", "sft-labels"]
+        .iter()
+        .zip(&eight)
+    {
+        assert!(
+            grown.contains(&format!("{stage}: 8 validation scores reused")),
+            "{grown}"
+        );
+        assert!(grown.contains(", 2 to score"), "{grown}");
+        let cached = cached_of(stage);
+        assert_eq!(cached.lines().count(), 10, "{cached}");
+        assert!(cached.starts_with(before.as_str()), "{cached}");
+    }
+    // and those 2 are what scoring all 10 afresh gives
+    let probs = |text: &str| -> Vec<Vec<f64>> {
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["probs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.as_f64().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let extended = probs(&cached_of("sft-labels"));
+    std::fs::remove_file(out.join("sft-labels/validation.jsonl")).unwrap();
+    let fresh = common::run_ok(&bin, &more);
+    assert!(
+        !fresh.contains("sft-labels: 8 validation scores reused"),
+        "{fresh}"
+    );
+    let rescored = probs(&cached_of("sft-labels"));
+    assert_eq!(rescored.len(), 10);
+    for (a, b) in extended.iter().zip(&rescored) {
+        for (x, y) in a.iter().zip(b) {
+            approx::assert_abs_diff_eq!(x, y, epsilon = 1e-5);
+        }
+    }
     // a recomputed stage drops its cached scores with its old model
     // (and LP-FT: SFT starts from the label probe's checkpoint)
     let mut forced = fewer.clone();
