@@ -118,7 +118,9 @@ struct Args {
     /// --train-queries (to continue a checkpoint, `--sft-from DIR`, on rows it has not seen).
     #[arg(long, value_name = "N", default_value_t = 0)]
     train_skip_queries: usize,
-    /// Validation queries (baseline thresholds only).
+    /// Validation queries: the lexical baseline's and the deployed row's cuts, CumPT's beta
+    /// (on the first --beta-rows of their rows) and the per-step checks (the first --val-rows).
+    /// Growing it between runs scores only the new queries' rows.
     #[arg(long, default_value_t = 100)]
     validation_queries: usize,
     /// Test queries (every stage and baseline is scored on their rows).
