@@ -1326,8 +1326,8 @@ fn stage_model(
 /// `STAGE/validation.jsonl`: the longest run of its rows that matches the start of `rows`
 /// (same ids, same order) is read back and only the rest is scored; when anything was scored
 /// the file is rewritten with all of `rows` (asking for fewer rows keeps it whole). So
-/// `--validation-queries` can grow between runs and only the new queries are scored. A stage that is recomputed deletes the file first, so a resumed
-/// run rescores only what changed.
+/// `--validation-queries` can grow between runs and only the new queries are scored. A stage
+/// that is recomputed deletes the file first, so a resumed run rescores only what changed.
 fn validation_scores(
     args: &Args,
     stage: &str,
