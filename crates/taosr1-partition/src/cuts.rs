@@ -140,13 +140,7 @@ impl ScoreCuts {
     /// # Ok::<(), taosr1_partition::PartitionError>(())
     /// ```
     pub fn grade_of_score(&self, score: f32) -> Result<usize, PartitionError> {
-        if !score.is_finite() {
-            return Err(PartitionError::NonFiniteScore {
-                index: 0,
-                value: score,
-            });
-        }
-        Ok(self.grade_unchecked(score))
+        finite(0, score).map(|s| self.grade_unchecked(s))
     }
 
     /// The grade of each score, in order.
@@ -167,13 +161,7 @@ impl ScoreCuts {
         scores
             .iter()
             .enumerate()
-            .map(|(index, &value)| {
-                if value.is_finite() {
-                    Ok(self.grade_unchecked(value))
-                } else {
-                    Err(PartitionError::NonFiniteScore { index, value })
-                }
-            })
+            .map(|(index, &value)| finite(index, value).map(|s| self.grade_unchecked(s)))
             .collect()
     }
 
@@ -250,11 +238,8 @@ impl ScoreCuts {
         if num_grades < 2 {
             return Err(PartitionError::TooFewGrades { found: num_grades });
         }
-        if let Some(index) = scores.iter().position(|s| !s.is_finite()) {
-            return Err(PartitionError::NonFiniteScore {
-                index,
-                value: scores[index],
-            });
+        for (index, &value) in scores.iter().enumerate() {
+            finite(index, value)?;
         }
         if let Some(index) = labels.iter().position(|&l| l >= num_grades) {
             return Err(PartitionError::LabelOutOfRange {
@@ -420,6 +405,15 @@ impl ScoreCuts {
     /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PartitionError> {
         load_json(path.as_ref(), |raw: CutsJson| Self::new(raw.cuts))
+    }
+}
+
+/// `value` when it is finite, else [`PartitionError::NonFiniteScore`] naming it as row `index`.
+fn finite(index: usize, value: f32) -> Result<f32, PartitionError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(PartitionError::NonFiniteScore { index, value })
     }
 }
 
