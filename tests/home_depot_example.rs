@@ -9,6 +9,25 @@ use std::path::{Path, PathBuf};
 
 use taosr1_model::{ModelConfig, Transformer};
 
+/// The JSON objects of a JSONL text, one per line.
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Two scored rows' grade probabilities agree within 1e-5.
+fn assert_probs_close(a: &serde_json::Value, b: &serde_json::Value) {
+    let (a, b) = (
+        a["probs"].as_array().unwrap(),
+        b["probs"].as_array().unwrap(),
+    );
+    assert_eq!(a.len(), b.len(), "{a:?} vs {b:?}");
+    for (x, y) in a.iter().zip(b) {
+        approx::assert_abs_diff_eq!(x.as_f64().unwrap(), y.as_f64().unwrap(), epsilon = 1e-5);
+    }
+}
+
 fn tiny_checkpoint(dir: &Path, context: usize) {
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("crates/taosr1-model/tests/fixtures/tokenizers/smollm2");
@@ -157,10 +176,7 @@ fn home_depot_runs_its_stages_and_resumes() {
     let steps = std::fs::read_to_string(out.join("sft-labels/steps.jsonl")).unwrap();
     assert_eq!(steps.lines().count(), 2, "{steps}");
     // validation every 5 steps and after the last: only step 1 of 0..2 is scored, on 4 rows
-    let lines: Vec<serde_json::Value> = steps
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&steps);
     assert!(lines[0].get("val_accuracy").is_none(), "{steps}");
     let acc = lines[1]["val_accuracy"].as_f64().unwrap();
     assert!(
@@ -294,32 +310,17 @@ fn home_depot_runs_its_stages_and_resumes() {
         assert!(cached.starts_with(before.as_str()), "{cached}");
     }
     // and those 2 are what scoring all 10 afresh gives
-    let probs = |text: &str| -> Vec<Vec<f64>> {
-        text.lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["probs"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p.as_f64().unwrap())
-                    .collect()
-            })
-            .collect()
-    };
-    let extended = probs(&cached_of("sft-labels"));
+    let extended = json_lines(&cached_of("sft-labels"));
     std::fs::remove_file(out.join("sft-labels/validation.jsonl")).unwrap();
     let fresh = common::run_ok(&bin, &more);
     assert!(
         !fresh.contains("sft-labels: 8 validation scores reused"),
         "{fresh}"
     );
-    let rescored = probs(&cached_of("sft-labels"));
+    let rescored = json_lines(&cached_of("sft-labels"));
     assert_eq!(rescored.len(), 10);
     for (a, b) in extended.iter().zip(&rescored) {
-        for (x, y) in a.iter().zip(b) {
-            approx::assert_abs_diff_eq!(x, y, epsilon = 1e-5);
-        }
+        assert_probs_close(a, b);
     }
     // a recomputed stage drops its cached scores with its old model
     // (and LP-FT: SFT starts from the label probe's checkpoint)
@@ -520,12 +521,8 @@ fn serve_matches_the_run(dir: &Path, out: &Path, stage: &str, evidence: bool) {
         evidence
     );
     let cuts = taosr1_partition::ScoreCuts::load(deployed.join("cuts.json")).unwrap();
-    let preds: Vec<serde_json::Value> =
-        std::fs::read_to_string(out.join(stage).join("predictions.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    let preds =
+        json_lines(&std::fs::read_to_string(out.join(stage).join("predictions.jsonl")).unwrap());
     let items: String = preds
         .iter()
         .map(|p| {
@@ -559,14 +556,7 @@ fn serve_matches_the_run(dir: &Path, out: &Path, stage: &str, evidence: bool) {
     assert_eq!(served.len(), preds.len());
     for (p, s) in preds.iter().zip(&served) {
         assert_eq!(p["id"], s["id"]);
-        for (a, b) in p["probs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(s["probs"].as_array().unwrap())
-        {
-            approx::assert_abs_diff_eq!(a.as_f64().unwrap(), b.as_f64().unwrap(), epsilon = 1e-5);
-        }
+        assert_probs_close(p, s);
         let g = cuts
             .grade_of_score(p["score"].as_f64().unwrap() as f32)
             .unwrap();
