@@ -30,6 +30,23 @@ use sha2::{Digest, Sha256};
 use crate::{CotError, Example, Grade, GradeScale, Product};
 
 /// How a label cell becomes a grade (0-based index, 0 = worst).
+///
+/// ```
+/// use taosr1_cot::adapter::{read_csv_str, ColumnSpec, LabelMap};
+/// use taosr1_cot::{CotError, GradeScale};
+/// let csv = "q,t,rating\nhose,Garden Hose 50 ft,1.67\nhose,Hose Reel,1.5\n";
+/// let mut spec = ColumnSpec { label: "rating".into(), ..ColumnSpec::home_depot() };
+/// (spec.id, spec.query, spec.title) = (None, "q".into(), "t".into());
+/// let out = read_csv_str(csv, "r.csv", &spec, &GradeScale::default(), true)?;
+/// let grades: Vec<usize> = out.examples.iter().map(|e| e.grade.index()).collect();
+/// assert_eq!(grades, [1, 0]); // 1.67 is at least the first cut (1.6): L2; 1.5 is L1
+///
+/// // Cut points that are not increasing are a spec error, not a silent mapping.
+/// spec.labels = LabelMap::CutPoints(vec![2.3, 1.6, 2.9]);
+/// let err = read_csv_str(csv, "r.csv", &spec, &GradeScale::default(), true).unwrap_err();
+/// assert!(matches!(err, CotError::Spec(_)));
+/// # Ok::<(), CotError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LabelMap {
@@ -107,6 +124,29 @@ impl LabelMap {
 }
 
 /// Which columns (CSV header names or JSON keys) hold what.
+///
+/// ```
+/// use taosr1_cot::adapter::{read_csv_str, ColumnSpec, LabelMap};
+/// use taosr1_cot::GradeScale;
+/// let csv = "query,product_title,product_brand,esci_label\n\
+///            drill,DEWALT 20V Cordless Drill,DEWALT,E\n";
+/// let spec = ColumnSpec {
+///     id: None,
+///     query: "query".into(),
+///     title: "product_title".into(),
+///     description: None,
+///     category: None,
+///     brand: Some("product_brand".into()),
+///     label: "esci_label".into(),
+///     labels: LabelMap::Letters([("E", 3), ("S", 2), ("C", 1), ("I", 0)]
+///         .into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+/// };
+/// let out = read_csv_str(csv, "esci.csv", &spec, &GradeScale::default(), true)?;
+/// let row = &out.examples[0];
+/// assert_eq!((row.product.brand.as_str(), row.grade.index()), ("DEWALT", 3));
+/// assert_eq!(row.id, "line-2"); // no id column: the line number names the row
+/// # Ok::<(), taosr1_cot::CotError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ColumnSpec {
     /// Row identifier column (optional; the line number is used when absent).
@@ -151,6 +191,20 @@ impl ColumnSpec {
 }
 
 /// The examples read and the rows skipped (each a [`CotError::Row`]).
+///
+/// ```
+/// use taosr1_cot::adapter::{read_csv_str, ColumnSpec};
+/// use taosr1_cot::{CotError, GradeScale};
+/// let csv = "id,search_term,product_title,relevance\n1,hose,Garden Hose,3\n2,hose,Reel,n/a\n";
+/// let spec = ColumnSpec::home_depot();
+/// let out = read_csv_str(csv, "hd.csv", &spec, &GradeScale::default(), false)?;
+/// assert_eq!((out.examples.len(), out.rejected.len()), (1, 1));
+/// assert!(out.rejected[0].to_string().starts_with("hd.csv:3: "));
+/// // With `strict`, the same row is fatal.
+/// let err = read_csv_str(csv, "hd.csv", &spec, &GradeScale::default(), true).unwrap_err();
+/// assert!(matches!(err, CotError::Row { line: 3, .. }));
+/// # Ok::<(), CotError>(())
+/// ```
 #[derive(Debug)]
 pub struct Adapted {
     /// Usable rows, in file order (no rationale: the data has none).
@@ -252,6 +306,18 @@ fn example_from<'a>(
 /// # Errors
 /// [`CotError::Spec`] when a required column is not in the header or the label map does not
 /// fit the scale; with `strict`, the first bad row as [`CotError::Row`].
+///
+/// ```
+/// use taosr1_cot::adapter::{read_csv_str, ColumnSpec};
+/// use taosr1_cot::{CotError, GradeScale};
+/// let quoted = "id,search_term,product_title,relevance\n7,\"2x4, 8 ft\",\"Lumber, Stud\",2.67\n";
+/// let out = read_csv_str(quoted, "hd.csv", &ColumnSpec::home_depot(), &GradeScale::default(), true)?;
+/// assert_eq!(out.examples[0].product.title, "Lumber, Stud");
+/// let err = read_csv_str("id,query\n", "x.csv", &ColumnSpec::home_depot(),
+///                        &GradeScale::default(), false).unwrap_err();
+/// assert!(matches!(err, CotError::Spec(ref m) if m.contains("search_term")));
+/// # Ok::<(), CotError>(())
+/// ```
 pub fn read_csv_str(
     text: &str,
     origin: &str,
@@ -388,6 +454,21 @@ pub fn read_jsonl_str(
 }
 
 /// Train, validation and test examples of [`split_by_query`].
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use taosr1_cot::adapter::split_by_query;
+/// use taosr1_cot::{Example, GradeScale, Product};
+/// let ex = |q: String| Example { id: String::new(), query: q, product: Product::default(),
+///     rationale: String::new(), grade: GradeScale::default().worst(), score: None };
+/// let data: Vec<Example> = (0..30).flat_map(|i| [ex(format!("q{i}")), ex(format!("q{i}"))]).collect();
+/// let split = split_by_query(data, 0.6, 0.2)?;
+/// let queries = |rows: &[Example]| rows.iter().map(|e| e.query.clone()).collect::<BTreeSet<_>>();
+/// let (tr, va, te) = (queries(&split.train), queries(&split.validation), queries(&split.test));
+/// assert_eq!((tr.len(), va.len(), te.len()), (18, 6, 6));
+/// assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te));
+/// # Ok::<(), taosr1_cot::CotError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuerySplit {
     /// Training examples.

@@ -14,7 +14,7 @@
 //! * `text`: the statement, non-empty;
 //! * `triggers`: non-empty list of non-empty keywords or phrases; a rule can only apply to an
 //!   item whose query or title contains one of them (compared after
-//!   [`normalize_text`](crate::normalize_text)).
+//!   [`normalize_text`]).
 //!
 //! The crate ships 63 rules for home-improvement and general e-commerce search
 //! (`assets/atomic_rules.jsonl`, compiled in: [`RuleBook::default_rules`]); load your own with

@@ -279,7 +279,14 @@ pub fn mean_ndcg_by_group(
     Ok(if n == 0 { 0.0 } else { sum / n as f64 })
 }
 
-/// A point estimate with a bootstrap percentile interval.
+/// A point estimate with a bootstrap percentile interval; it prints as `0.397 [0.381, 0.413]`.
+///
+/// ```
+/// use taosr1_partition::metrics::Interval;
+/// let f1 = Interval { estimate: 0.397, lo: 0.3812, hi: 0.4129 };
+/// assert_eq!(f1.to_string(), "0.397 [0.381, 0.413]");
+/// assert!(f1.lo <= f1.estimate && f1.estimate <= f1.hi);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
     /// The metric on the data as it is.
