@@ -154,23 +154,4 @@ pub fn stage_table(rows: &[(&str, &EvalReport)]) -> String {
     out
 }
 
-/// Indices of the rows of each query, queries in order of first appearance and rows in input
-/// order within each: the unit that a query-level bootstrap resamples, that per-query NDCG
-/// ranks within, and whose shared prompt prefix label-first scoring prefills once.
-///
-/// ```
-/// let g = taosr1::eval::group_by_query(["drill", "hose", "drill", "saw", "hose"]);
-/// assert_eq!(g, vec![vec![0, 2], vec![1, 4], vec![3]]);
-/// ```
-pub fn group_by_query<'a>(queries: impl IntoIterator<Item = &'a str>) -> Vec<Vec<usize>> {
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, query) in queries.into_iter().enumerate() {
-        let g = *index.entry(query).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[g].push(i);
-    }
-    groups
-}
+pub use taosr1_cot::adapter::group_by_query;

@@ -322,6 +322,41 @@ fn home_depot_runs_its_stages_and_resumes() {
     for (a, b) in extended.iter().zip(&rescored) {
         assert_probs_close(a, b);
     }
+    // the cache is matched by id, not by place: its lines reversed, two of them gone and a row
+    // not asked for added, the 8 left are read back, the 2 gone are scored, and the row not
+    // asked for is kept at the end
+    let mut shuffled = cached_of("sft-labels")
+        .lines()
+        .rev()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    let dropped: Vec<String> = [shuffled.remove(6), shuffled.remove(2)]
+        .iter()
+        .map(|l| json_lines(l)[0]["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut extra = json_lines(&shuffled[0]).remove(0);
+    extra["id"] = "not-asked".into();
+    shuffled.push(extra.to_string());
+    std::fs::write(
+        out.join("sft-labels/validation.jsonl"),
+        shuffled.join("\n") + "\n",
+    )
+    .unwrap();
+    let by_id = common::run_ok(&bin, &more);
+    assert!(
+        by_id.contains("sft-labels: 8 validation scores reused") && by_id.contains(", 2 to score"),
+        "{by_id}"
+    );
+    let merged = json_lines(&cached_of("sft-labels"));
+    assert_eq!(merged.len(), 11);
+    for (a, b) in merged.iter().zip(&rescored) {
+        assert_eq!(a["id"], b["id"], "the asked-for rows first, in their order");
+        assert_probs_close(a, b);
+    }
+    assert_eq!(merged[10]["id"], "not-asked");
+    assert!(dropped
+        .iter()
+        .all(|id| merged.iter().any(|m| m["id"] == id.as_str())));
     // a recomputed stage drops its cached scores with its old model
     // (and LP-FT: SFT starts from the label probe's checkpoint)
     let mut forced = fewer.clone();
@@ -337,6 +372,44 @@ fn home_depot_runs_its_stages_and_resumes() {
     let (lpft, _, _) =
         taosr1::real::load(&out.join("sft-labels/model"), &Default::default()).unwrap();
     assert!(!lpft.is_tied(), "the probe's untied head came along");
+    // --query-order: the test rows are the first 3 test queries by key (the default) or by
+    // first appearance in the file
+    let read = taosr1_cot::adapter::read_csv(
+        &csv,
+        &taosr1_cot::adapter::ColumnSpec::home_depot(),
+        &Default::default(),
+        true,
+    )
+    .unwrap();
+    let split = taosr1_cot::adapter::split_by_query(read.examples, 0.8, 0.1).unwrap();
+    let ids_of = |order| -> Vec<String> {
+        taosr1_cot::adapter::take_queries(split.test.clone(), 0, 3, order)
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    let (by_key, by_file) = (
+        ids_of(taosr1_cot::adapter::QueryOrder::Key),
+        ids_of(taosr1_cot::adapter::QueryOrder::File),
+    );
+    assert_ne!(
+        by_key, by_file,
+        "the two orders pick other queries on this file"
+    );
+    let scored_ids = |dir: &Path| -> Vec<String> {
+        json_lines(&std::fs::read_to_string(dir.join("zero-shot/predictions.jsonl")).unwrap())
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(scored_ids(&out), by_key);
+    let file_out = dir.join("file-order");
+    let mut file_order = args.clone();
+    file_order[5] = file_out.to_str().unwrap(); // --out
+    file_order[7] = "zero-shot"; // --stages
+    file_order.extend(["--query-order", "file"]);
+    common::run_ok(&bin, &file_order);
+    assert_eq!(scored_ids(&file_out), by_file);
     // a checkpoint folder trains further, here on the last 2 of the 48 training queries;
     // without --beta-rows every validation row fits the deployed cuts
     let cont_out = dir.join("cont-out");

@@ -453,6 +453,92 @@ pub fn read_jsonl_str(
     Ok(out)
 }
 
+/// Indices of the rows of each query, queries in order of first appearance and rows in input
+/// order within each: the unit that a query-level bootstrap resamples, that per-query NDCG
+/// ranks within, and whose shared prompt prefix label-first scoring prefills once.
+///
+/// ```
+/// let g = taosr1_cot::adapter::group_by_query(["drill", "hose", "drill", "saw", "hose"]);
+/// assert_eq!(g, vec![vec![0, 2], vec![1, 4], vec![3]]);
+/// ```
+pub fn group_by_query<'a>(queries: impl IntoIterator<Item = &'a str>) -> Vec<Vec<usize>> {
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, query) in queries.into_iter().enumerate() {
+        let g = *index.entry(query).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    groups
+}
+
+/// The order in which [`take_queries`] counts the queries of a split.
+///
+/// ```
+/// use taosr1_cot::adapter::QueryOrder;
+/// assert_eq!(QueryOrder::default(), QueryOrder::Key);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryOrder {
+    /// By [`query_key`], a hash: the first `n` queries are a uniform sample of the split,
+    /// whatever order the file's rows are in.
+    #[default]
+    Key,
+    /// By first appearance in the input. A file sorted by something that drifts (the Home
+    /// Depot file is sorted by product id, and its later products are rated lower) makes the
+    /// first queries a biased sample.
+    File,
+}
+
+/// The rows of the queries at positions `skip .. skip + n` in `order`: a subset of a split
+/// (training rows for one cycle, the validation rows that fit the cuts). Consecutive
+/// windows are disjoint, and growing `n` only adds queries. The rows come out grouped by
+/// query, the queries in order of first appearance ([`group_by_query`]), whatever the order
+/// that chose them, so the whole split always comes out the same.
+///
+/// ```
+/// use taosr1_cot::adapter::{take_queries, QueryOrder};
+/// use taosr1_cot::{Example, GradeScale, Product};
+/// let ex = |q: String| Example { id: String::new(), query: q, product: Product::default(),
+///     rationale: String::new(), grade: GradeScale::default().worst(), score: None };
+/// let rows: Vec<Example> = (0..20).map(|i| ex(format!("q{}", i % 10))).collect();
+/// let first = take_queries(rows.clone(), 0, 3, QueryOrder::File);
+/// let names: Vec<&str> = first.iter().map(|e| e.query.as_str()).collect();
+/// assert_eq!(names, ["q0", "q0", "q1", "q1", "q2", "q2"]);
+/// let sample = take_queries(rows.clone(), 0, 3, QueryOrder::Key);
+/// let rest = take_queries(rows.clone(), 3, 100, QueryOrder::Key);
+/// assert_eq!((sample.len(), rest.len()), (6, 14));
+/// assert!(sample.iter().all(|a| rest.iter().all(|b| a.query != b.query)));
+/// assert_eq!(take_queries(rows.clone(), 0, 100, QueryOrder::Key), take_queries(rows, 0, 100, QueryOrder::File));
+/// ```
+pub fn take_queries(
+    examples: Vec<Example>,
+    skip: usize,
+    n: usize,
+    order: QueryOrder,
+) -> Vec<Example> {
+    let groups = group_by_query(examples.iter().map(|e| e.query.as_str()));
+    let mut ranked: Vec<usize> = (0..groups.len()).collect();
+    if order == QueryOrder::Key {
+        ranked.sort_by_cached_key(|&g| query_key(&examples[groups[g][0]].query));
+    }
+    let mut keep = vec![false; groups.len()];
+    for &g in ranked.iter().skip(skip).take(n) {
+        keep[g] = true;
+    }
+    let mut slots: Vec<Option<Example>> = examples.into_iter().map(Some).collect();
+    groups
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .flat_map(|(rows, _)| rows.iter())
+        .filter_map(|&i| slots[i].take())
+        .collect()
+}
+
 /// Train, validation and test examples of [`split_by_query`].
 ///
 /// ```
@@ -644,5 +730,81 @@ mod tests {
         );
         assert_eq!(a.len() + b.len() + c.len(), 200);
         assert!(split_by_query(vec![], 0.9, 0.2).is_err());
+    }
+
+    fn row(q: String, id: usize, grade: usize) -> Example {
+        Example {
+            id: id.to_string(),
+            query: q,
+            product: Product::default(),
+            rationale: String::new(),
+            grade: scale().grade(grade).unwrap(),
+            score: None,
+        }
+    }
+
+    proptest::proptest! {
+        /// Windows of `take_queries` partition the queries, in either order; each query's rows
+        /// stay together and in input order; growing `n` only adds rows.
+        #[test]
+        fn take_queries_windows_partition_the_split(
+            queries in proptest::collection::vec(0usize..25, 0..80),
+            width in 1usize..8,
+            key in proptest::bool::ANY,
+        ) {
+            let order = if key { QueryOrder::Key } else { QueryOrder::File };
+            let rows: Vec<Example> =
+                queries.iter().enumerate().map(|(i, q)| row(format!("q{q}"), i, 0)).collect();
+            let mut seen: Vec<String> = Vec::new();
+            for start in (0..25).step_by(width) {
+                let window = take_queries(rows.clone(), start, width, order);
+                let groups = group_by_query(window.iter().map(|e| e.query.as_str()));
+                proptest::prop_assert!(groups.len() <= width);
+                for g in &groups {
+                    // contiguous, in input order, and every row of that query
+                    proptest::prop_assert_eq!(g.len(), g[g.len() - 1] - g[0] + 1);
+                    let ids: Vec<usize> = g.iter().map(|&i| window[i].id.parse().unwrap()).collect();
+                    proptest::prop_assert!(ids.windows(2).all(|w| w[0] < w[1]));
+                    let q = &window[g[0]].query;
+                    proptest::prop_assert_eq!(ids.len(), rows.iter().filter(|r| &r.query == q).count());
+                }
+                seen.extend(window.iter().map(|e| e.id.clone()));
+                let grown = take_queries(rows.clone(), 0, start + width, order);
+                proptest::prop_assert!(window.iter().all(|w| grown.contains(w)));
+            }
+            seen.sort();
+            let mut all: Vec<String> = rows.iter().map(|e| e.id.clone()).collect();
+            all.sort();
+            proptest::prop_assert_eq!(seen, all);
+        }
+    }
+
+    #[test]
+    fn key_order_samples_a_file_sorted_by_grade_evenly() {
+        // 40 queries: the first 20 in the file are all L4, the last 20 all L1 (a file sorted by
+        // something that drifts). The first half in file order is all L4; by key it is mixed.
+        let rows: Vec<Example> = (0..40)
+            .flat_map(|q| {
+                (0..3)
+                    .map(move |r| row(format!("query {q}"), 3 * q + r, if q < 20 { 3 } else { 0 }))
+            })
+            .collect();
+        let best = |v: &[Example]| {
+            v.iter().filter(|e| e.grade.index() == 3).count() as f64 / v.len() as f64
+        };
+        assert_eq!(
+            best(&take_queries(rows.clone(), 0, 20, QueryOrder::File)),
+            1.0
+        );
+        let sample = best(&take_queries(rows.clone(), 0, 20, QueryOrder::Key));
+        assert!(
+            (0.25..=0.75).contains(&sample),
+            "share of L4 in the key-order half: {sample}"
+        );
+        // the whole split is the same rows in the same order either way
+        assert_eq!(
+            take_queries(rows.clone(), 0, 40, QueryOrder::Key),
+            take_queries(rows, 0, 40, QueryOrder::File)
+        );
     }
 }
