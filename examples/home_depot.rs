@@ -132,14 +132,16 @@ struct Args {
     /// first N are a uniform sample of the split. `file`: by first appearance in the file;
     /// the Home Depot file is sorted by product id and its later products are rated lower
     /// (the L4 share of training queries 7 000-8 400 in file order is 0.17, against 0.26 on
-    /// test). Runs before the seventeenth session in docs/RESULTS.md used `file`.
+    /// test). The runs in docs/RESULTS.md up to the seventeenth session's sixth cycle used
+    /// `file`.
     #[arg(long, value_enum, default_value_t = Order::Key)]
     query_order: Order,
     /// SFT epochs.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
     /// label-probe: training queries whose rows fit the probe (the first of the training
-    /// split, independent of --train-queries; each row costs one prefill, no backward).
+    /// split in --query-order, independent of --train-queries; each row costs one prefill,
+    /// no backward).
     #[arg(long, default_value_t = 150)]
     probe_queries: usize,
     /// label-probe: basis tokens whose label-position logits are the probe's features.

@@ -11,10 +11,10 @@
 # skips the stages whose OUT_DIR/STAGE/eval.json exists.
 #
 # Sizes (override through the environment): PROBE_QUERIES=2000 (label-probe's rows),
-# TRAIN_QUERIES=2000 (12 324 rows, a fifth of the
-# training split's 59 258; a uniform sample: the example's --query-order is `key`), VALIDATION_QUERIES=100000 (all 1 180 validation queries, 7 586 rows:
-# cuts fitted there gave +0.005 test macro-F1 over 1 945 rows, docs/RESULTS.md, sixteenth
-# session), TEST_QUERIES=100000 (all 1 180 test queries,
+# TRAIN_QUERIES=2000 (12 324 rows, a fifth of the training split's 59 258; a uniform sample:
+# the example's --query-order is `key`), VALIDATION_QUERIES=100000 (all 1 180 validation
+# queries, 7 586 rows: cuts fitted there gave +0.005 test macro-F1 over 1 945 rows,
+# docs/RESULTS.md, sixteenth session), TEST_QUERIES=100000 (all 1 180 test queries,
 # 7 223 rows), EPOCHS=2, LR=5e-5, BATCH=16, DPO_PROMPTS=512, GRPO_STEPS=60, VAL_ROWS=256 scored
 # every VAL_EVERY=50 steps, BETA_ROWS= (empty: every validation row fits the deployed cuts and
 # CumPT's beta: on 300 rows the cuts cost 0.015 test macro-F1, docs/RESULTS.md, tenth session),
