@@ -33,17 +33,18 @@
 //! grades, tiers and prompts exactly as the deployed row was scored.
 //!
 //! Resumable: a stage whose `OUT/STAGE/eval.json` exists is not recomputed (`--force` redoes
-//! it), and its scores on the deployment choice's validation rows are kept in
-//! `OUT/STAGE/validation.jsonl` (the rows it holds at the start of the asked-for rows are
-//! reused, so growing `--validation-queries` scores only the new queries; a recomputed stage
-//! deletes it). Each training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step: loss,
+//! it); a stage whose model was saved (`OUT/STAGE/trained.json`) but whose test scoring did
+//! not finish is scored, not trained again; and its scores on the deployment choice's
+//! validation rows are kept in `OUT/STAGE/validation.jsonl` (matched by row id, so growing
+//! `--validation-queries` scores only the new queries; a recomputed stage deletes it). Each training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step: loss,
 //! learning rate, the trainer's metrics, and every `--val-every` steps the accuracy and
 //! macro-F1 on the first `--val-rows` validation rows) and its checkpoint as a Hugging Face
 //! folder; `OUT/staircase.md` holds the table and `OUT/plots/` the PNG plots.
 //!
 //! Subsets: the splits are by query (sha256 of `"0\t" + query`, sorted; 80/10/10), and
 //! `--train-queries`, `--validation-queries`, `--test-queries` take the first queries of each
-//! split in that order (a pseudo-random sample), all their rows. Validation is used only for
+//! split in that order (a pseudo-random sample), all their rows (`--query-order file` takes
+//! them in order of first appearance in the file instead). Validation is used only for
 //! choices and curves (the lexical baseline's and the deployed row's cuts, CumPT's β, the
 //! per-step validation accuracy).
 
@@ -88,6 +89,16 @@ const VALIDATION_FILE: &str = "validation.jsonl";
 const PREDICTIONS_FILE: &str = "predictions.jsonl";
 /// Where each stage keeps its test metrics; a stage is finished when this file exists.
 const EVAL_FILE: &str = "eval.json";
+/// Written when a stage's model is saved, before its test scoring: a run stopped between the
+/// two scores the saved model when resumed instead of training it again.
+const TRAINED_FILE: &str = "trained.json";
+
+/// What `TRAINED_FILE` records: the training's wall time and the stage's note.
+#[derive(Serialize, Deserialize)]
+struct Trained {
+    train_seconds: f64,
+    note: String,
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -679,7 +690,10 @@ fn check_prompt_record(args: &Args, wanted: &[&str]) -> Result<(), Error> {
     let finished: Vec<&str> = STAGES
         .iter()
         .copied()
-        .filter(|s| args.out.join(s).join(EVAL_FILE).is_file())
+        .filter(|s| {
+            let dir = args.out.join(s);
+            dir.join(EVAL_FILE).is_file() || dir.join(TRAINED_FILE).is_file()
+        })
         .collect();
     let had = match std::fs::read_to_string(&path) {
         Ok(text) => Some(
@@ -709,8 +723,12 @@ fn check_prompt_record(args: &Args, wanted: &[&str]) -> Result<(), Error> {
         // every finished stage is about to be recomputed: until it is, it is not finished, so
         // a run stopped half way never resumes an old-prompt stage under the new record
         for s in finished {
-            let done = args.out.join(s).join(EVAL_FILE);
-            std::fs::remove_file(&done).map_err(|e| Error::io(&done, e))?;
+            for file in [EVAL_FILE, TRAINED_FILE] {
+                let done = args.out.join(s).join(file);
+                if done.is_file() {
+                    std::fs::remove_file(&done).map_err(|e| Error::io(&done, e))?;
+                }
+            }
         }
     }
     write(&path, &want.to_string())
@@ -957,19 +975,34 @@ fn run(args: &Args) -> Result<(), Error> {
                 ids.len(),
                 test.len()
             );
-            let (model, codec) = stage_model(args, stage, &template)?;
-            let mut e = evaluate(&model, &codec, &test, args, stage, &dir)?;
-            e.train_seconds = old.train_seconds;
-            e.note = old.note;
-            save_eval(&eval_path, &e)?;
-            table.push(e);
+            let trained = Trained {
+                train_seconds: old.train_seconds,
+                note: old.note,
+            };
+            table.push(score_trained(args, stage, &template, &test, trained)?);
+            continue;
+        }
+        let trained_path = dir.join(TRAINED_FILE);
+        if trained_path.is_file() && !args.force {
+            // trained and saved, but stopped before its test scores were written
+            let text =
+                std::fs::read_to_string(&trained_path).map_err(|e| Error::io(&trained_path, e))?;
+            let trained: Trained = serde_json::from_str(&text)
+                .map_err(|e| Error::Input(format!("{}: {e}", trained_path.display())))?;
+            println!(
+                "{stage}: trained before ({}), so its saved model is scored, not retrained",
+                trained_path.display()
+            );
+            table.push(score_trained(args, stage, &template, &test, trained)?);
             continue;
         }
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        // the deployment choice's cached validation scores belong to the old model
-        let cached = dir.join(VALIDATION_FILE);
-        if cached.is_file() {
-            std::fs::remove_file(&cached).map_err(|e| Error::io(&cached, e))?;
+        // the deployment choice's cached validation scores belong to the old model, and the
+        // old model is not a trained stage any more once its folder is being rewritten
+        for old in [dir.join(VALIDATION_FILE), trained_path.clone()] {
+            if old.is_file() {
+                std::fs::remove_file(&old).map_err(|e| Error::io(&old, e))?;
+            }
         }
         let started = Instant::now();
         let (model, codec, note) = match *stage {
@@ -1192,6 +1225,14 @@ fn run(args: &Args) -> Result<(), Error> {
             _ => unreachable!("stages were checked"),
         };
         let train_seconds = started.elapsed().as_secs_f64();
+        let trained = Trained {
+            train_seconds,
+            note: note.clone(),
+        };
+        write(
+            &trained_path,
+            &serde_json::to_string_pretty(&trained).map_err(|x| Error::Input(x.to_string()))?,
+        )?;
         // the test rows score the checkpoint as stored, as the validation rows that choose the
         // deployed stage and its cuts do: with --save-dtype bf16 that is the rounded model
         let (model, codec) = if args.save_dtype == StorageDtype::F32 || *stage == "zero-shot" {
@@ -1333,6 +1374,24 @@ fn same_rows(ids: &[String], rows: &[Example]) -> bool {
 
 /// A finished stage's model for scoring: the adapted base for `zero-shot`, otherwise the
 /// checkpoint the stage saved.
+/// Scores a stage's saved model on this run's test rows and writes its `EVAL_FILE`, keeping
+/// the training time and note it was trained with.
+fn score_trained(
+    args: &Args,
+    stage: &str,
+    template: &Template,
+    test: &[Example],
+    trained: Trained,
+) -> Result<StageEval, Error> {
+    let dir = args.out.join(stage);
+    let (model, codec) = stage_model(args, stage, template)?;
+    let mut e = evaluate(&model, &codec, test, args, stage, &dir)?;
+    e.train_seconds = trained.train_seconds;
+    e.note = trained.note;
+    save_eval(&dir.join(EVAL_FILE), &e)?;
+    Ok(e)
+}
+
 fn stage_model(
     args: &Args,
     stage: &str,

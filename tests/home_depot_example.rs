@@ -224,6 +224,56 @@ fn home_depot_runs_its_stages_and_resumes() {
             .collect::<Vec<_>>()
     };
     assert_eq!(rows(&table), rows(&again));
+    // stopped after its model was saved but before its test scores were written: resumed, the
+    // saved model is scored, not trained again, and the stage's row comes back the same
+    let sft = out.join("sft-labels");
+    let read_json = |path: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let eval_before = read_json(&sft.join("eval.json"));
+    let trained = read_json(&sft.join("trained.json"));
+    assert_eq!(trained["train_seconds"], eval_before["train_seconds"]);
+    assert_eq!(trained["note"], eval_before["note"]);
+    let weights = std::fs::read(sft.join("model/model.safetensors")).unwrap();
+    std::fs::remove_file(sft.join("eval.json")).unwrap();
+    std::fs::remove_file(sft.join("predictions.jsonl")).unwrap();
+    let resumed = common::run_ok(&bin, &args);
+    assert!(
+        resumed.contains("sft-labels: trained before") && resumed.contains("not retrained"),
+        "{resumed}"
+    );
+    assert!(resumed.contains("zero-shot: done before"), "{resumed}");
+    assert!(
+        resumed.contains("sft-labels: validation scores reused"),
+        "the same model keeps its validation scores: {resumed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sft.join("steps.jsonl")).unwrap(),
+        steps,
+        "not retrained"
+    );
+    assert_eq!(
+        std::fs::read(sft.join("model/model.safetensors")).unwrap(),
+        weights
+    );
+    let eval_after = read_json(&sft.join("eval.json"));
+    for key in [
+        "macro_f1",
+        "accuracy",
+        "ndcg_at_10",
+        "train_seconds",
+        "note",
+        "n_items",
+    ] {
+        assert_eq!(eval_after[key], eval_before[key], "{key}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(sft.join("predictions.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        12
+    );
     // other test rows: every finished stage keeps its model and is scored on them, not
     // retrained, and its eval and predictions follow (then back to the first rows)
     let mut other_test = args.clone();
