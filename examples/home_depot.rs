@@ -36,10 +36,10 @@
 //! it); a stage whose model was saved (`OUT/STAGE/trained.json`) but whose test scoring did
 //! not finish is scored, not trained again; and its scores on the deployment choice's
 //! validation rows are kept in `OUT/STAGE/validation.jsonl` (matched by row id, so growing
-//! `--validation-queries` scores only the new queries; a recomputed stage deletes it). Each training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step: loss,
-//! learning rate, the trainer's metrics, and every `--val-every` steps the accuracy and
-//! macro-F1 on the first `--val-rows` validation rows) and its checkpoint as a Hugging Face
-//! folder; `OUT/staircase.md` holds the table and `OUT/plots/` the PNG plots.
+//! `--validation-queries` scores only the new queries; a recomputed stage deletes it). Each
+//! training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step: loss, learning
+//! rate, the trainer's metrics, and every `--val-every` steps the accuracy and macro-F1 on
+//! the first `--val-rows` validation rows) and its checkpoint as a Hugging Face folder; `OUT/staircase.md` holds the table and `OUT/plots/` the PNG plots.
 //!
 //! Subsets: the splits are by query (sha256 of `"0\t" + query`, sorted; 80/10/10), and
 //! `--train-queries`, `--validation-queries`, `--test-queries` take the first queries of each
@@ -1372,8 +1372,6 @@ fn same_rows(ids: &[String], rows: &[Example]) -> bool {
     ids.len() == rows.len() && ids.iter().zip(rows).all(|(id, e)| *id == e.id)
 }
 
-/// A finished stage's model for scoring: the adapted base for `zero-shot`, otherwise the
-/// checkpoint the stage saved.
 /// Scores a stage's saved model on this run's test rows and writes its `EVAL_FILE`, keeping
 /// the training time and note it was trained with.
 fn score_trained(
@@ -1392,6 +1390,8 @@ fn score_trained(
     Ok(e)
 }
 
+/// A finished stage's model for scoring: the adapted base for `zero-shot`, otherwise the
+/// checkpoint the stage saved.
 fn stage_model(
     args: &Args,
     stage: &str,
