@@ -39,7 +39,8 @@
 //! `--validation-queries` scores only the new queries; a recomputed stage deletes it). Each
 //! training stage writes `OUT/STAGE/steps.jsonl` (one JSON object per step: loss, learning
 //! rate, the trainer's metrics, and every `--val-every` steps the accuracy and macro-F1 on
-//! the first `--val-rows` validation rows) and its checkpoint as a Hugging Face folder; `OUT/staircase.md` holds the table and `OUT/plots/` the PNG plots.
+//! the first `--val-rows` validation rows) and its checkpoint as a Hugging Face folder;
+//! `OUT/staircase.md` holds the table and `OUT/plots/` the PNG plots.
 //!
 //! Subsets: the splits are by query (sha256 of `"0\t" + query`, sorted; 80/10/10), and
 //! `--train-queries`, `--validation-queries`, `--test-queries` take the first queries of each
@@ -596,6 +597,20 @@ fn write(path: &Path, text: &str) -> Result<(), Error> {
     taosr1_model::write_atomic(path, text.as_bytes()).map_err(|e| Error::io(path, e))
 }
 
+/// A JSON file read into `T`; errors name the file.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+}
+
+/// Deletes `path` if it is there.
+fn remove_if_present(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
 /// Appends one JSON line per step to `steps.jsonl` (created fresh for the stage). A trainer's
 /// step callback cannot return an error, so the first failure (a validation check or a
 /// write) is kept, later steps are not logged, and [`StepWriter::finish`] returns it.
@@ -724,10 +739,7 @@ fn check_prompt_record(args: &Args, wanted: &[&str]) -> Result<(), Error> {
         // a run stopped half way never resumes an old-prompt stage under the new record
         for s in finished {
             for file in [EVAL_FILE, TRAINED_FILE] {
-                let done = args.out.join(s).join(file);
-                if done.is_file() {
-                    std::fs::remove_file(&done).map_err(|e| Error::io(&done, e))?;
-                }
+                remove_if_present(&args.out.join(s).join(file))?;
             }
         }
     }
@@ -954,9 +966,7 @@ fn run(args: &Args) -> Result<(), Error> {
         let dir = args.out.join(stage);
         let eval_path = dir.join(EVAL_FILE);
         if eval_path.is_file() && !args.force {
-            let text = std::fs::read_to_string(&eval_path).map_err(|e| Error::io(&eval_path, e))?;
-            let old: StageEval = serde_json::from_str(&text)
-                .map_err(|e| Error::Input(format!("{}: {e}", eval_path.display())))?;
+            let old: StageEval = read_json(&eval_path)?;
             let scored = dir.join(PREDICTIONS_FILE);
             let (_, _, ids) = read_predictions(&scored)?;
             if same_rows(&ids, &test) {
@@ -985,10 +995,7 @@ fn run(args: &Args) -> Result<(), Error> {
         let trained_path = dir.join(TRAINED_FILE);
         if trained_path.is_file() && !args.force {
             // trained and saved, but stopped before its test scores were written
-            let text =
-                std::fs::read_to_string(&trained_path).map_err(|e| Error::io(&trained_path, e))?;
-            let trained: Trained = serde_json::from_str(&text)
-                .map_err(|e| Error::Input(format!("{}: {e}", trained_path.display())))?;
+            let trained: Trained = read_json(&trained_path)?;
             println!(
                 "{stage}: trained before ({}), so its saved model is scored, not retrained",
                 trained_path.display()
@@ -999,11 +1006,8 @@ fn run(args: &Args) -> Result<(), Error> {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         // the deployment choice's cached validation scores belong to the old model, and the
         // old model is not a trained stage any more once its folder is being rewritten
-        for old in [dir.join(VALIDATION_FILE), trained_path.clone()] {
-            if old.is_file() {
-                std::fs::remove_file(&old).map_err(|e| Error::io(&old, e))?;
-            }
-        }
+        remove_if_present(&dir.join(VALIDATION_FILE))?;
+        remove_if_present(&trained_path)?;
         let started = Instant::now();
         let (model, codec, note) = match *stage {
             "zero-shot" => {
@@ -1531,11 +1535,7 @@ fn deployment(
             test.len()
         )));
     }
-    let stage: StageEval = {
-        let path = last_dir.join(EVAL_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?
-    };
+    let stage: StageEval = read_json(&last_dir.join(EVAL_FILE))?;
     // the deployed row: the chosen stage's expected-grade cuts on the test rows
     let score: Vec<f32> = dists
         .iter()
