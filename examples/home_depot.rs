@@ -1598,10 +1598,7 @@ fn deployment(
     let evidence_path = serving.join(real::EVIDENCE_FILE);
     match evidence {
         Some(e) => e.save(&serving)?,
-        None if evidence_path.exists() => {
-            std::fs::remove_file(&evidence_path).map_err(|e| Error::io(&evidence_path, e))?
-        }
-        None => {}
+        None => remove_if_present(&evidence_path)?,
     }
     out += &format!(
         "\nServing files: {dir}/{CUTS_FILE} (these cuts), {dir}/{CUMPT_FILE} (this beta){}; {}.\n",
