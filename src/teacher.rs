@@ -502,14 +502,14 @@ impl Teacher for LlmTeacher {
                         out.push(v);
                     }
                     None => {
-                        let (gen, (rules, item, gold)) = judged.next().ok_or_else(|| {
+                        let (generation, (rules, item, gold)) = judged.next().ok_or_else(|| {
                             Error::Input("LLM teacher: fewer generations than prompts".into())
                         })?;
-                        self.generated_tokens += gen.tokens.len();
+                        self.generated_tokens += generation.tokens.len();
                         let answer = format!(
                             "{}{}",
                             self.config.answer_prefix,
-                            self.tokenizer.decode(&gen.tokens)?
+                            self.tokenizer.decode(&generation.tokens)?
                         );
                         out.push(LlmTeacher::judge(&answer, item, gold, &self.scale, rules));
                         self.last_answers.push(answer);

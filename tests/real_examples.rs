@@ -121,7 +121,7 @@ fn generate_prints_the_greedy_reply_through_the_chat_template() {
     let mut stop = tok.eos_ids().to_vec();
     stop.extend(&loaded.generation.eos_token_ids);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let gen = generate(
+    let generated = generate(
         &loaded.model,
         &[ids],
         tok.pad_id(),
@@ -130,10 +130,10 @@ fn generate_prints_the_greedy_reply_through_the_chat_template() {
         &mut rng,
     )
     .unwrap();
-    assert!(!gen[0].tokens.is_empty());
+    assert!(!generated[0].tokens.is_empty());
     assert_eq!(
         printed.trim_end_matches('\n'),
-        tok.decode(&gen[0].tokens).unwrap()
+        tok.decode(&generated[0].tokens).unwrap()
     );
     std::fs::remove_dir_all(&dir).ok();
 }

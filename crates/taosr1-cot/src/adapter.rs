@@ -97,7 +97,7 @@ impl LabelMap {
     fn validate(&self, scale: &GradeScale) -> Result<(), CotError> {
         match self {
             Self::Names => Ok(()),
-            Self::Letters(map) => match map.iter().find(|(_, &i)| i >= scale.len()) {
+            Self::Letters(map) => match map.iter().find(|&(_, &i)| i >= scale.len()) {
                 Some((k, i)) => Err(CotError::Spec(format!(
                     "label `{k}` maps to grade index {i}, but the scale has {} grades",
                     scale.len()

@@ -241,7 +241,7 @@ impl GradeScale {
     /// let idx: Vec<usize> = scale.grades().map(|g| g.index()).collect();
     /// assert_eq!(idx, [0, 1, 2, 3]);
     /// ```
-    pub fn grades(&self) -> impl ExactSizeIterator<Item = Grade> + DoubleEndedIterator {
+    pub fn grades(&self) -> impl ExactSizeIterator<Item = Grade> + DoubleEndedIterator + use<> {
         (0..self.labels.len()).map(Grade)
     }
 

@@ -108,7 +108,7 @@ impl TokenBatch {
             .iter()
             .zip(prompt_lens)
             .enumerate()
-            .find(|(_, (s, &p))| p > s.len())
+            .find(|&(_, (ref s, &p))| p > s.len())
         {
             return Err(GrpoError::InvalidSequence {
                 index,
@@ -296,7 +296,7 @@ pub fn token_logprobs_from_logits(
     if let Some((i, &id)) = ids
         .iter()
         .enumerate()
-        .find(|(_, &id)| id < 0 || id as u64 >= vocab as u64)
+        .find(|&(_, &id)| id < 0 || id as u64 >= vocab as u64)
     {
         return Err(GrpoError::TokenOutOfVocab {
             row: i / (seq - 1),

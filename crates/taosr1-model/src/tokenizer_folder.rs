@@ -289,7 +289,7 @@ pub(crate) fn load(dir: &Path) -> Result<TaoTokenizer, ModelError> {
     // generation settings
     let gen_path = dir.join("generation_config.json");
     let (gen_eos, gen_pad) = match read_object(&gen_path)? {
-        Some(gen) => generation_ids(&gen_path, &gen, vocab)?,
+        Some(config) => generation_ids(&gen_path, &config, vocab)?,
         None => (Vec::new(), None),
     };
     let eos = match ids.get("eos_token") {

@@ -46,11 +46,13 @@ fn check_against_reference(tok: &TaoTokenizer, reference: &Value, what: &str) ->
     for chat in reference["chats"].as_array().unwrap() {
         let name = chat["name"].as_str().unwrap();
         let messages = chat["messages"].as_array().unwrap();
-        let gen = chat["add_generation_prompt"].as_bool().unwrap();
+        let add_generation = chat["add_generation_prompt"].as_bool().unwrap();
         let kwargs = &chat["kwargs"];
         let want_text = chat["text"].as_str().unwrap();
         let template = tok.chat_template().unwrap();
-        let text = template.render_values(messages, gen, kwargs).unwrap();
+        let text = template
+            .render_values(messages, add_generation, kwargs)
+            .unwrap();
         assert_eq!(text, want_text, "{what}/{name}: rendered text");
         // the same through the role/content API
         let typed: Vec<ChatMessage> = messages
@@ -58,14 +60,16 @@ fn check_against_reference(tok: &TaoTokenizer, reference: &Value, what: &str) ->
             .map(|m| serde_json::from_value(m.clone()).unwrap())
             .collect();
         assert_eq!(
-            tok.render_chat(&typed, gen, kwargs).unwrap(),
+            tok.render_chat(&typed, add_generation, kwargs).unwrap(),
             want_text,
             "{what}/{name}: render_chat"
         );
-        let got = tok.apply_chat_template(&typed, gen, kwargs).unwrap();
+        let got = tok
+            .apply_chat_template(&typed, add_generation, kwargs)
+            .unwrap();
         assert_eq!(got, ids(&chat["ids"]), "{what}/{name}: ids");
         assert_eq!(
-            tok.apply_chat_template_values(messages, gen, kwargs)
+            tok.apply_chat_template_values(messages, add_generation, kwargs)
                 .unwrap(),
             got,
             "{what}/{name}: ids from JSON messages"
