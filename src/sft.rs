@@ -410,12 +410,12 @@ impl SftConfig {
         if self.max_steps == Some(0) {
             return Err(Error::Input("SFT max_steps must be at least 1".into()));
         }
-        if let Some(t) = self.time_limit_secs {
-            if !(t >= 0.0 && t.is_finite()) {
-                return Err(Error::Input(format!(
-                    "SFT time_limit_secs must be a finite number of seconds >= 0, not {t}"
-                )));
-            }
+        if let Some(t) = self.time_limit_secs
+            && !(t >= 0.0 && t.is_finite())
+        {
+            return Err(Error::Input(format!(
+                "SFT time_limit_secs must be a finite number of seconds >= 0, not {t}"
+            )));
         }
         self.optimizer
             .validate()
@@ -508,16 +508,15 @@ pub fn train(
             }
         }
     }
-    if let Some(g) = grade_ids {
-        if let Some(i) = data
+    if let Some(g) = grade_ids
+        && let Some(i) = data
             .iter()
             .position(|e| !e.response.iter().any(|t| g.contains(t)))
-        {
-            return Err(Error::Input(format!(
-                "training example {i} has no grade token in its response, so a grade-only \
+    {
+        return Err(Error::Input(format!(
+            "training example {i} has no grade token in its response, so a grade-only \
                  SFT loss has nothing to score"
-            )));
-        }
+        )));
     }
     let row_weights = if cfg.class_balanced {
         class_balanced_weights(&data.iter().map(|e| e.grade).collect::<Vec<_>>())

@@ -715,10 +715,10 @@ impl Template {
         if s.is_empty() {
             return Err(ParseError::Empty);
         }
-        if self.order == ResponseOrder::LabelFirst {
-            if let Some(p) = self.lenient_label_first(s) {
-                return Ok(p);
-            }
+        if self.order == ResponseOrder::LabelFirst
+            && let Some(p) = self.lenient_label_first(s)
+        {
+            return Ok(p);
         }
         self.lenient_think_first(s)
     }
@@ -798,10 +798,10 @@ impl Template {
         for (i, &o) in opens.iter().enumerate().rev() {
             let start = o + ANSWER_OPEN.len();
             let limit = opens.get(i + 1).copied().unwrap_or(region.len());
-            if let Some(end) = region[start..limit].find(ANSWER_CLOSE) {
-                if let Ok(g) = self.scale.parse(&region[start..start + end]) {
-                    return Ok(done(g));
-                }
+            if let Some(end) = region[start..limit].find(ANSWER_CLOSE)
+                && let Ok(g) = self.scale.parse(&region[start..start + end])
+            {
+                return Ok(done(g));
             }
         }
         // 2. First token after the last answer tag that is a label.

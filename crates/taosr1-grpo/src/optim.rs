@@ -96,10 +96,10 @@ impl OptimizerConfig {
                 "must be finite and >= 0",
             );
         }
-        if let Some(c) = self.grad_clip_norm {
-            if !(c.is_finite() && c > 0.0) {
-                return bad("grad_clip_norm", f64::from(c), "must be finite and > 0");
-            }
+        if let Some(c) = self.grad_clip_norm
+            && !(c.is_finite() && c > 0.0)
+        {
+            return bad("grad_clip_norm", f64::from(c), "must be finite and > 0");
         }
         if !(0.0..=1.0).contains(&self.final_lr_fraction) {
             return bad(

@@ -108,7 +108,7 @@ impl TokenBatch {
             .iter()
             .zip(prompt_lens)
             .enumerate()
-            .find(|&(_, (ref s, &p))| p > s.len())
+            .find(|&(_, (s, &p))| p > s.len())
         {
             return Err(GrpoError::InvalidSequence {
                 index,

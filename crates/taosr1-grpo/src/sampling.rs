@@ -129,14 +129,14 @@ impl DynamicSamplingConfig {
                 reason: "must be None or at least 1",
             });
         }
-        if let SolvedCriterion::RewardVariance { min_std } = self.criterion {
-            if !(min_std.is_finite() && min_std >= 0.0) {
-                return Err(GrpoError::InvalidConfig {
-                    field: "criterion.min_std",
-                    value: f64::from(min_std),
-                    reason: "must be finite and >= 0",
-                });
-            }
+        if let SolvedCriterion::RewardVariance { min_std } = self.criterion
+            && !(min_std.is_finite() && min_std >= 0.0)
+        {
+            return Err(GrpoError::InvalidConfig {
+                field: "criterion.min_std",
+                value: f64::from(min_std),
+                reason: "must be finite and >= 0",
+            });
         }
         Ok(())
     }

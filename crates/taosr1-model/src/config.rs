@@ -387,14 +387,14 @@ fn rope_from(
             ))
         }
     };
-    if let Some(af) = num("attention_factor")? {
-        if af != 1.0 {
-            return Err(unsupported(
-                origin,
-                &label("attention_factor"),
-                format!("{af} (only 1.0)"),
-            ));
-        }
+    if let Some(af) = num("attention_factor")?
+        && af != 1.0
+    {
+        return Err(unsupported(
+            origin,
+            &label("attention_factor"),
+            format!("{af} (only 1.0)"),
+        ));
     }
     Ok((theta, scaling))
 }
@@ -711,14 +711,14 @@ impl ModelConfig {
             (Some(a), _) | (None, Some(a)) => (a, false),
             (None, None) => (Architecture::Qwen2, true),
         };
-        if let Some(act) = get_str(o, origin, "hidden_act")? {
-            if act != "silu" {
-                return Err(unsupported(
-                    origin,
-                    "hidden_act",
-                    format!("`{act}` (only silu)"),
-                ));
-            }
+        if let Some(act) = get_str(o, origin, "hidden_act")?
+            && act != "silu"
+        {
+            return Err(unsupported(
+                origin,
+                "hidden_act",
+                format!("`{act}` (only silu)"),
+            ));
         }
         if get_bool(o, origin, "mlp_bias")? == Some(true) {
             return Err(unsupported(
@@ -734,23 +734,23 @@ impl ModelConfig {
                 "sliding-window attention is not implemented",
             ));
         }
-        if let Some(Value::Array(types)) = o.get("layer_types") {
-            if let Some(t) = types.iter().find(|t| t.as_str() != Some("full_attention")) {
-                return Err(unsupported(
-                    origin,
-                    "layer_types",
-                    format!("layer type {t} (only full_attention)"),
-                ));
-            }
+        if let Some(Value::Array(types)) = o.get("layer_types")
+            && let Some(t) = types.iter().find(|t| t.as_str() != Some("full_attention"))
+        {
+            return Err(unsupported(
+                origin,
+                "layer_types",
+                format!("layer type {t} (only full_attention)"),
+            ));
         }
-        if let Some(tp) = get_usize(o, origin, "pretraining_tp")? {
-            if tp > 1 {
-                return Err(unsupported(
-                    origin,
-                    "pretraining_tp",
-                    format!("{tp} (only 1)"),
-                ));
-            }
+        if let Some(tp) = get_usize(o, origin, "pretraining_tp")?
+            && tp > 1
+        {
+            return Err(unsupported(
+                origin,
+                "pretraining_tp",
+                format!("{tp} (only 1)"),
+            ));
         }
         // RoPE: transformers 5 nests it in rope_parameters; 4.x has top-level rope_theta and
         // an optional rope_scaling object.

@@ -225,10 +225,10 @@ impl<'m> DecodeSession<'m> {
         let mut ids = Vec::with_capacity(b);
         let mut pos = Vec::with_capacity(b);
         for (row, tok) in tokens.iter().enumerate() {
-            if let Some(t) = tok {
-                if *t >= vocab {
-                    return Err(ModelError::Input(format!("token {t} >= vocab {vocab}")));
-                }
+            if let Some(t) = tok
+                && *t >= vocab
+            {
+                return Err(ModelError::Input(format!("token {t} >= vocab {vocab}")));
             }
             ids.push(tok.unwrap_or(self.pad_id) as i64);
             pos.push(self.next_pos[row]);

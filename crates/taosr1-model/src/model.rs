@@ -819,14 +819,14 @@ impl Transformer {
                 self.layers.len()
             )));
         }
-        if let Some(mask) = &input.key_mask {
-            if mask.dims() != [b, cache.len + t] {
-                return Err(ModelError::Input(format!(
-                    "key mask has shape {:?}, expected {:?}",
-                    mask.dims(),
-                    [b, cache.len + t]
-                )));
-            }
+        if let Some(mask) = &input.key_mask
+            && mask.dims() != [b, cache.len + t]
+        {
+            return Err(ModelError::Input(format!(
+                "key mask has shape {:?}, expected {:?}",
+                mask.dims(),
+                [b, cache.len + t]
+            )));
         }
         Ok(self.forward_inner(
             input.input_ids,

@@ -319,10 +319,10 @@ pub(crate) fn load(dir: &Path) -> Result<TaoTokenizer, ModelError> {
 
     // chat templates: files win over tokenizer_config.json's field, as in transformers
     let mut found = file_templates(dir)?;
-    if found.is_empty() {
-        if let Some(v) = cfg.get("chat_template") {
-            found = config_templates(&cfg_path, v)?;
-        }
+    if found.is_empty()
+        && let Some(v) = cfg.get("chat_template")
+    {
+        found = config_templates(&cfg_path, v)?;
     }
     let templates = found
         .into_iter()

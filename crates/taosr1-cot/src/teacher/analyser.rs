@@ -665,10 +665,11 @@ pub fn brand_lexicon<'a>(
     for title in distinct {
         let norm = normalize_text(title);
         let tokens: Vec<&str> = norm.split(' ').filter(|t| !t.is_empty()).collect();
-        if let Some(first) = tokens.first() {
-            if first.chars().all(char::is_alphabetic) && first.chars().count() >= 2 {
-                *lead.entry(first.to_string()).or_default() += 1;
-            }
+        if let Some(first) = tokens.first()
+            && first.chars().all(char::is_alphabetic)
+            && first.chars().count() >= 2
+        {
+            *lead.entry(first.to_string()).or_default() += 1;
         }
         let uniq: BTreeSet<&str> = tokens.into_iter().collect();
         for t in uniq {
@@ -1286,20 +1287,18 @@ impl RuleTeacher {
         if neg
             .as_ref()
             .is_none_or(|c| c.outcome != CheckOutcome::Mismatch)
-        {
-            if let Some(w) = query_words
+            && let Some(w) = query_words
                 .iter()
                 .map(|w| stem(w))
                 .find(|w| t_excl.contains(w))
-            {
-                neg = Some(Check {
-                    kind: CheckKind::Negation,
-                    outcome: CheckOutcome::Mismatch,
-                    detail: format!(
-                        "exclusion mismatch : the query asks for {w} , the title says {w} not included"
-                    ),
-                });
-            }
+        {
+            neg = Some(Check {
+                kind: CheckKind::Negation,
+                outcome: CheckOutcome::Mismatch,
+                detail: format!(
+                    "exclusion mismatch : the query asks for {w} , the title says {w} not included"
+                ),
+            });
         }
         if neg.is_none() && !q_excl.is_empty() {
             let ws = q_excl.iter().cloned().collect::<Vec<_>>().join(" ");

@@ -234,10 +234,10 @@ pub(super) fn build(file: &GgufFile, sp: &GgufSpecials) -> Result<Tokenizer, Ggu
         if let (Some(t), Some(id)) = (bos, sp.bos) {
             specials_list.push((t.to_string(), id));
         }
-        if let (Some(t), Some(id)) = (eos, sp.eos) {
-            if !specials_list.iter().any(|(s, _)| s == t) {
-                specials_list.push((t.to_string(), id));
-            }
+        if let (Some(t), Some(id)) = (eos, sp.eos)
+            && !specials_list.iter().any(|(s, _)| s == t)
+        {
+            specials_list.push((t.to_string(), id));
         }
         let post = TemplateProcessing::builder()
             .try_single(wrap("A", 0))
