@@ -603,6 +603,13 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Error> {
     serde_json::from_str(&text).map_err(|e| Error::Input(format!("{}: {e}", path.display())))
 }
 
+/// `value` as pretty JSON, written atomically; errors name the file.
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+    write(path, &text)
+}
+
 /// Deletes `path` if it is there.
 fn remove_if_present(path: &Path) -> Result<(), Error> {
     match std::fs::remove_file(path) {
@@ -1233,10 +1240,7 @@ fn run(args: &Args) -> Result<(), Error> {
             train_seconds,
             note: note.clone(),
         };
-        write(
-            &trained_path,
-            &serde_json::to_string_pretty(&trained).map_err(|x| Error::Input(x.to_string()))?,
-        )?;
+        write_json(&trained_path, &trained)?;
         // the test rows score the checkpoint as stored, as the validation rows that choose the
         // deployed stage and its cuts do: with --save-dtype bf16 that is the rounded model
         let (model, codec) = if args.save_dtype == StorageDtype::F32 || *stage == "zero-shot" {
@@ -1360,10 +1364,7 @@ fn read_predictions(path: &Path) -> Result<Predictions, Error> {
 
 /// Writes a stage's test metrics to its `eval.json` and prints them.
 fn save_eval(path: &Path, e: &StageEval) -> Result<(), Error> {
-    write(
-        path,
-        &serde_json::to_string_pretty(e).map_err(|x| Error::Input(x.to_string()))?,
-    )?;
+    write_json(path, e)?;
     println!(
         "{}: macro-F1 {} accuracy {} NDCG@10 {} ({:.0} s, {:.1} ms/item; {})",
         e.name, e.macro_f1, e.accuracy, e.ndcg_at_10, e.train_seconds, e.eval_ms_per_item, e.note
